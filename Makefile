@@ -1,0 +1,44 @@
+# Every target sets up what it needs: a fresh machine needs only python3.11, a JDK 17 and Maven.
+PYTHON ?= python3.11
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed-stamp
+
+.PHONY: all venv demo test unit kafka-up kafka-down kafka-jars bench clean
+
+all: test
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -e '.[test]'
+	touch $@
+
+venv: $(STAMP)
+
+## The main job: the pipeline on the bundled sample log.
+demo: venv
+	bash scripts/demo.sh
+
+## The whole test suite (starts and stops its own Kafka broker).
+test: venv kafka-jars
+	$(BIN)/python -m pytest
+
+## Only the tests that need no broker.
+unit: venv
+	$(BIN)/python -m pytest -m 'not kafka'
+
+kafka-jars:
+	bash scripts/kafka.sh jars
+
+kafka-up: kafka-jars
+	bash scripts/kafka.sh up
+
+kafka-down:
+	bash scripts/kafka.sh down
+
+bench: venv
+	$(BIN)/python -m bench.run
+
+clean:
+	rm -rf $(VENV) .kafka out .pytest_cache .hypothesis

@@ -1,0 +1,3 @@
+from logscrub.cli import main
+
+raise SystemExit(main())

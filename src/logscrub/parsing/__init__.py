@@ -1,0 +1,1 @@
+"""Parsers: access-log lines in, ``Request`` out."""

@@ -1,0 +1,1 @@
+"""Turning personal fields into generalized, publishable ones."""
