@@ -1,0 +1,351 @@
+"""One YAML file, environment overrides, validated before anything runs.
+
+Every setting has a default here; a typo'd key, a wrong type or a value that
+would weaken a privacy guarantee fails at start-up with the dotted key named.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import re
+import types
+import typing
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+ENV_PREFIX = "LOGSCRUB_"
+FORMATS = ("auto", "common", "combined", "vhost_combined", "json", "nginx")
+IP_MODES = ("truncate", "pseudonym", "drop")
+DIMENSIONS = ("path", "country", "browser", "os", "device", "referrer")
+
+
+class ConfigError(ValueError):
+    """A setting that cannot be used; ``key`` is its dotted path."""
+
+    def __init__(self, key: str, problem: str) -> None:
+        super().__init__(f"config: {key}: {problem}")
+        self.key = key
+        self.problem = problem
+
+
+class Duration(int):
+    """Seconds; written in YAML as 90, "90s", "15m", "6h" or "7d"."""
+
+
+_DURATION = re.compile(r"^\s*(\d+)\s*(ms|s|m|h|d|w)?\s*$")
+_UNITS = {None: 1, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
+
+
+def parse_duration(value: Any, key: str) -> Duration:
+    if isinstance(value, bool):
+        raise ConfigError(key, f"expected a duration like 90s, 15m, 6h or 7d, got {value!r}")
+    if isinstance(value, int):
+        return Duration(value)
+    m = _DURATION.match(str(value))
+    if not m or m.group(2) == "ms":
+        raise ConfigError(key, f"expected a duration like 90s, 15m, 6h or 7d, got {value!r}")
+    return Duration(int(m.group(1)) * _UNITS[m.group(2)])
+
+
+@dataclass(frozen=True)
+class InputConfig:
+    format: str = "auto"
+    nginx_log_format: str | None = None
+    json_fields: dict[str, str] = field(default_factory=dict)
+    site: str = "default"
+    max_line_bytes: int = 65536
+
+    def validate(self, key: str) -> None:
+        _choice(self.format, FORMATS, f"{key}.format")
+        if self.format == "nginx" and not self.nginx_log_format:
+            raise ConfigError(f"{key}.nginx_log_format", "required when input.format is nginx")
+        _at_least(self.max_line_bytes, 256, f"{key}.max_line_bytes")
+
+
+@dataclass(frozen=True)
+class IPConfig:
+    mode: str = "truncate"
+    ipv4_prefix: int = 24
+    ipv6_prefix: int = 48
+    trusted_proxies: tuple[str, ...] = ()
+
+    def validate(self, key: str) -> None:
+        import ipaddress
+
+        _choice(self.mode, IP_MODES, f"{key}.mode")
+        # Longer prefixes keep enough of an address to single out a household.
+        _between(self.ipv4_prefix, 0, 24, f"{key}.ipv4_prefix")
+        _between(self.ipv6_prefix, 0, 64, f"{key}.ipv6_prefix")
+        for i, cidr in enumerate(self.trusted_proxies):
+            try:
+                ipaddress.ip_network(cidr, strict=False)
+            except ValueError:
+                raise ConfigError(f"{key}.trusted_proxies[{i}]", f"not a network in CIDR form: {cidr!r}") from None
+
+
+@dataclass(frozen=True)
+class GeoIPConfig:
+    country_db: str | None = None
+    asn_db: str | None = None
+
+    def validate(self, key: str) -> None:
+        for name in ("country_db", "asn_db"):
+            path = getattr(self, name)
+            if path is not None and not Path(path).is_file():
+                raise ConfigError(f"{key}.{name}", f"no such file: {path}")
+
+
+@dataclass(frozen=True)
+class URLConfig:
+    query_allow: tuple[str, ...] = ()
+    path_rules: tuple[str, ...] = ()
+
+    def validate(self, key: str) -> None:
+        for i, rule in enumerate(self.path_rules):
+            if not rule.startswith("/"):
+                raise ConfigError(f"{key}.path_rules[{i}]", f"a rule is a path starting with '/', got {rule!r}")
+
+
+@dataclass(frozen=True)
+class ReferrerConfig:
+    internal_domains: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class EventsConfig:
+    time_granularity: Duration = Duration(60)
+
+    def validate(self, key: str) -> None:
+        _at_least(self.time_granularity, 60, f"{key}.time_granularity")
+
+
+@dataclass(frozen=True)
+class AggregateConfig:
+    window: Duration = Duration(60)
+    k: int = 5
+    dimensions: tuple[str, ...] = DIMENSIONS
+    allowed_lateness: Duration = Duration(60)
+
+    def validate(self, key: str) -> None:
+        _at_least(self.window, 60, f"{key}.window")
+        _at_least(self.k, 2, f"{key}.k")
+        for i, dim in enumerate(self.dimensions):
+            _choice(dim, DIMENSIONS, f"{key}.dimensions[{i}]")
+        _at_least(self.allowed_lateness, 0, f"{key}.allowed_lateness")
+
+
+@dataclass(frozen=True)
+class KeysConfig:
+    visitor_rotation: Duration = Duration(86400)
+    data_rotation: Duration = Duration(3600)
+
+    def validate(self, key: str) -> None:
+        _between(self.visitor_rotation, 60, 86400, f"{key}.visitor_rotation")
+        _at_least(self.data_rotation, 1, f"{key}.data_rotation")
+
+
+@dataclass(frozen=True)
+class SecurityConfig:
+    window: Duration = Duration(7 * 86400)
+
+    def validate(self, key: str) -> None:
+        _at_least(self.window, 1, f"{key}.window")
+
+
+@dataclass(frozen=True)
+class TopicConfig:
+    name: str
+    partitions: int = 1
+    replication: int = 1
+    retention: Duration | None = None  # None: the broker's default (analytics); security topics: the window
+
+    def validate(self, key: str) -> None:
+        if not re.fullmatch(r"[A-Za-z0-9._-]{1,249}", self.name):
+            raise ConfigError(f"{key}.name", f"not a valid Kafka topic name: {self.name!r}")
+        _at_least(self.partitions, 1, f"{key}.partitions")
+        _at_least(self.replication, 1, f"{key}.replication")
+
+
+@dataclass(frozen=True)
+class TopicsConfig:
+    raw: TopicConfig = TopicConfig("logs.raw")
+    events: TopicConfig = TopicConfig("analytics.events")
+    traffic: TopicConfig = TopicConfig("analytics.traffic")
+    security: TopicConfig = TopicConfig("security.raw")
+    rejected: TopicConfig = TopicConfig("logs.rejected")
+    partials: TopicConfig = TopicConfig("logscrub.traffic-partials")  # internal: worker -> window owner
+
+    # Topics that hold raw lines (plain in logs.raw, sealed in the others): never kept past the window.
+    RAW_ZONE = ("raw", "security", "rejected")
+
+
+@dataclass(frozen=True)
+class KafkaConfig:
+    bootstrap_servers: str = "127.0.0.1:9092"
+
+
+@dataclass(frozen=True)
+class Config:
+    input: InputConfig = InputConfig()
+    ip: IPConfig = IPConfig()
+    geoip: GeoIPConfig = GeoIPConfig()
+    url: URLConfig = URLConfig()
+    referrer: ReferrerConfig = ReferrerConfig()
+    events: EventsConfig = EventsConfig()
+    aggregate: AggregateConfig = AggregateConfig()
+    keys: KeysConfig = KeysConfig()
+    security: SecurityConfig = SecurityConfig()
+    kafka: KafkaConfig = KafkaConfig()
+    topics: TopicsConfig = TopicsConfig()
+
+    def validate(self) -> None:
+        _validate_tree(self, "")
+        if self.keys.data_rotation > self.security.window:
+            raise ConfigError(
+                "keys.data_rotation",
+                f"{self.keys.data_rotation}s is longer than security.window ({self.security.window}s): "
+                "a key would outlive the window",
+            )
+        for zone in TopicsConfig.RAW_ZONE:
+            retention = getattr(self.topics, zone).retention
+            if retention is not None and retention > self.security.window:
+                raise ConfigError(
+                    f"topics.{zone}.retention",
+                    f"{retention}s is longer than security.window ({self.security.window}s): raw lines would outlive it",
+                )
+        names = [getattr(self.topics, f.name).name for f in dataclasses.fields(self.topics)]
+        if len(set(names)) != len(names):
+            raise ConfigError("topics", "two outputs share a topic name; analytics and raw data must stay apart")
+
+
+def load(path: str | Path | None = None, env: Mapping[str, str] | None = None) -> Config:
+    """Read the YAML file (if any), apply ``LOGSCRUB_SECTION__KEY`` overrides, validate."""
+    data: dict[str, Any] = {}
+    if path is not None:
+        try:
+            text = Path(path).read_text(encoding="utf-8")
+        except OSError as e:
+            raise ConfigError("(file)", f"cannot read {path}: {e.strerror}") from None
+        try:
+            loaded = yaml.safe_load(text)
+        except yaml.YAMLError as e:
+            raise ConfigError("(file)", f"{path} is not valid YAML: {e}") from None
+        if loaded is not None and not isinstance(loaded, dict):
+            raise ConfigError("(file)", f"{path} must hold a mapping of sections")
+        data = loaded or {}
+    _apply_env(data, os.environ if env is None else env)
+    cfg = _build(Config, data, "")
+    cfg.validate()
+    return cfg
+
+
+def _apply_env(data: dict[str, Any], env: Mapping[str, str]) -> None:
+    for name, raw in env.items():
+        if not name.startswith(ENV_PREFIX) or "__" not in name:
+            continue
+        path = name[len(ENV_PREFIX) :].lower().split("__")
+        node = data
+        for part in path[:-1]:
+            node = node.setdefault(part, {})
+            if not isinstance(node, dict):
+                raise ConfigError(".".join(path), f"set by {name} but the file gives a non-mapping above it")
+        try:
+            node[path[-1]] = yaml.safe_load(raw) if raw != "" else None
+        except yaml.YAMLError:
+            node[path[-1]] = raw
+
+
+def _build(cls: type, data: Any, key: str) -> Any:
+    if not isinstance(data, dict):
+        raise ConfigError(key or "(file)", f"expected a mapping, got {type(data).__name__}")
+    hints = typing.get_type_hints(cls)
+    fields = {f.name: f for f in dataclasses.fields(cls)}
+    unknown = sorted(set(data) - set(fields))
+    if unknown:
+        where = f"{key}.{unknown[0]}" if key else unknown[0]
+        raise ConfigError(where, f"unknown setting (known here: {', '.join(sorted(fields))})")
+    kwargs = {}
+    for name, value in data.items():
+        sub = f"{key}.{name}" if key else name
+        tp = hints[name]
+        if dataclasses.is_dataclass(tp):
+            if isinstance(value, dict) and tp is TopicConfig:
+                value = {"name": getattr(_default_of(fields[name]), "name"), **value}
+            kwargs[name] = _build(tp, value if value is not None else {}, sub)
+        else:
+            kwargs[name] = _convert(tp, value, sub)
+    try:
+        return cls(**kwargs)
+    except TypeError as e:
+        raise ConfigError(key or "(file)", str(e)) from None
+
+
+def _default_of(f: dataclasses.Field) -> Any:
+    if f.default is not dataclasses.MISSING:
+        return f.default
+    return f.default_factory()  # type: ignore[misc]
+
+
+def _convert(tp: Any, value: Any, key: str) -> Any:
+    origin = typing.get_origin(tp)
+    args = typing.get_args(tp)
+    if origin in (typing.Union, types.UnionType):
+        if value is None and type(None) in args:
+            return None
+        (inner,) = [a for a in args if a is not type(None)]
+        return _convert(inner, value, key)
+    if tp is Duration:
+        return parse_duration(value, key)
+    if tp is bool:
+        if not isinstance(value, bool):
+            raise ConfigError(key, f"expected true or false, got {value!r}")
+        return value
+    if tp is int:
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise ConfigError(key, f"expected a whole number, got {value!r}")
+        return value
+    if tp is str:
+        if not isinstance(value, str | int | float) or isinstance(value, bool):
+            raise ConfigError(key, f"expected a string, got {value!r}")
+        return str(value)
+    if origin is tuple:
+        if isinstance(value, str):
+            value = [v.strip() for v in value.split(",") if v.strip()]
+        if not isinstance(value, list):
+            raise ConfigError(key, f"expected a list, got {value!r}")
+        return tuple(_convert(args[0], v, f"{key}[{i}]") for i, v in enumerate(value))
+    if origin is dict:
+        if not isinstance(value, dict):
+            raise ConfigError(key, f"expected a mapping, got {value!r}")
+        return {str(k): _convert(args[1], v, f"{key}.{k}") for k, v in value.items()}
+    raise TypeError(f"unsupported config type {tp!r} at {key}")  # a bug in this module, not user input
+
+
+def _validate_tree(node: Any, key: str) -> None:
+    for f in dataclasses.fields(node):
+        child = getattr(node, f.name)
+        if dataclasses.is_dataclass(child):
+            _validate_tree(child, f"{key}.{f.name}" if key else f.name)
+    own = getattr(node, "validate", None)
+    if own is not None and key:
+        own(key)
+
+
+def _choice(value: str, allowed: tuple[str, ...], key: str) -> None:
+    if value not in allowed:
+        raise ConfigError(key, f"{value!r} is not one of {', '.join(allowed)}")
+
+
+def _at_least(value: int, low: int, key: str) -> None:
+    if value < low:
+        raise ConfigError(key, f"{value} is below the minimum {low}")
+
+
+def _between(value: int, low: int, high: int, key: str) -> None:
+    if not low <= value <= high:
+        raise ConfigError(key, f"{value} is outside {low}..{high}")
