@@ -1,0 +1,57 @@
+"""Sealed raw lines for the security zone (``security.raw`` and ``logs.rejected``).
+
+AES-256-GCM under a rotating data key: authenticated, so a tampered or
+mis-keyed record fails loudly instead of decrypting to garbage. The key id and
+the record kind are bound as associated data, so a record cannot be moved
+between topics or keys unnoticed. Only coarse, non-personal metadata
+(ingestion time, rejection reason) stays in clear, for retention and triage.
+"""
+
+from __future__ import annotations
+
+import base64
+import os
+from functools import lru_cache
+from typing import Any
+
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+from logscrub.keys import Key
+
+_cipher = lru_cache(maxsize=64)(AESGCM)  # one cipher object per live key, not per line
+
+VERSION = 1
+
+
+class EnvelopeError(ValueError):
+    """A record that is not a well-formed envelope of a version we read."""
+
+
+def seal(line: bytes, key: Key, ingested: float, reason: str | None = None) -> dict[str, Any]:
+    """The envelope of one raw line; ``reason`` marks a rejected line."""
+    nonce = os.urandom(12)
+    aad = _aad(key.kid, reason)
+    ct = _cipher(key.secret).encrypt(nonce, line, aad)
+    env: dict[str, Any] = {"v": VERSION, "kid": key.kid, "ingested": round(ingested, 3)}
+    if reason is not None:
+        env["reason"] = reason
+    env["nonce"] = base64.b64encode(nonce).decode()
+    env["ct"] = base64.b64encode(ct).decode()
+    return env
+
+
+def open_sealed(env: dict[str, Any], key: Key) -> bytes:
+    """The raw line of an envelope; raises EnvelopeError if it was altered or the key is wrong."""
+    if env.get("v") != VERSION or env.get("kid") != key.kid:
+        raise EnvelopeError("envelope version or key id does not match")
+    try:
+        nonce = base64.b64decode(env["nonce"])
+        ct = base64.b64decode(env["ct"])
+        return _cipher(key.secret).decrypt(nonce, ct, _aad(key.kid, env.get("reason")))
+    except (KeyError, ValueError, TypeError, InvalidTag):
+        raise EnvelopeError("envelope does not authenticate under its key") from None
+
+
+def _aad(kid: str, reason: str | None) -> bytes:
+    return f"logscrub/{VERSION}|{kid}|{reason or ''}".encode()
