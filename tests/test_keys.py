@@ -87,3 +87,15 @@ def test_envelope_hides_the_line_and_detects_tampering():
     other = KeyRing("data", rotation=3600, lifetime=3600).current(0)
     with pytest.raises(envelope.EnvelopeError):
         envelope.open_sealed({**env, "kid": other.kid}, other)
+
+
+def test_two_processes_sharing_a_key_file_agree_on_the_key(tmp_path):
+    """Workers on one host must hash visitors with the same key, or distinct counts double."""
+    path = tmp_path / "keys.json"
+    clock = Clock(86400 * 10 + 5)
+    a = KeyRing("visitor", rotation=86400, lifetime=90000, store=KeyFile(path), clock=clock)
+    b = KeyRing("visitor", rotation=86400, lifetime=90000, store=KeyFile(path), clock=clock)
+    ka = a.current(clock.t)
+    kb = b.current(clock.t)
+    assert ka.kid == kb.kid and ka.secret == kb.secret
+    assert KeyFile(path).load("visitor") == [ka]

@@ -16,12 +16,14 @@ be linked or decrypted again. Two rings use this:
 from __future__ import annotations
 
 import base64
+import fcntl
 import json
 import os
 import secrets
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -46,6 +48,17 @@ class KeyFile:
 
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path)
+
+    @contextmanager
+    def locked(self) -> Iterator[None]:
+        """Serialize key creation between processes sharing the file (several workers on one host)."""
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        with open(self.path.with_name(self.path.name + ".lock"), "a") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(lock, fcntl.LOCK_UN)
 
     def load(self, ring: str) -> list[Key]:
         try:
@@ -110,7 +123,11 @@ class KeyRing:
         period = int(t // self.rotation)
         key = self._by_period.get(period)
         if key is None:
-            key = self._create(period)
+            if self.store is None:
+                key = self._create(period)
+            else:
+                with self.store.locked():
+                    key = self._adopt(period) or self._create(period)
         return key
 
     def get(self, kid: str) -> Key | None:
@@ -136,9 +153,19 @@ class KeyRing:
                 del self._by_period[key.period]
         self.destroyed += len(dead)
         self._next_expiry = min((k.expires for k in self._by_kid.values()), default=float("inf"))
-        if dead:
-            self._persist()
+        if dead and self.store is not None:
+            with self.store.locked():
+                self._save_merged()
         return [k.kid for k in dead]
+
+    def _adopt(self, period: int) -> Key | None:
+        """A live key another process sharing the store made for ``period`` meanwhile."""
+        now = self.clock()
+        for key in self.store.load(self.name) if self.store else []:
+            if key.expires > now and key.kid not in self._by_kid:
+                self._remember(key)
+                self._next_expiry = min(self._next_expiry, key.expires)
+        return self._by_period.get(period)
 
     def _create(self, period: int) -> Key:
         now = self.clock()
@@ -153,14 +180,19 @@ class KeyRing:
         )
         self._remember(key)
         self._next_expiry = min(self._next_expiry, key.expires)
-        self._persist()
+        if self.store is not None:
+            self._save_merged()  # callers hold the store lock
         return key
 
     def _remember(self, key: Key) -> None:
         self._by_period[key.period] = key
         self._by_kid[key.kid] = key
 
-    def _persist(self) -> None:
-        if self.store is not None:
-            self.store.save(self.name, sorted(self._by_kid.values(), key=lambda k: k.created))
+    def _save_merged(self) -> None:
+        """Write our live keys plus the live keys other processes added; expired ones drop out."""
+        assert self.store is not None
+        now = self.clock()
+        merged = {k.kid: k for k in self.store.load(self.name) if k.expires > now}
+        merged.update(self._by_kid)
+        self.store.save(self.name, sorted(merged.values(), key=lambda k: k.created))
 
