@@ -143,6 +143,7 @@ class AggregateConfig:
 class KeysConfig:
     visitor_rotation: Duration = Duration(86400)
     data_rotation: Duration = Duration(3600)
+    file: str = "logscrub-keys.json"  # the worker's key file (scrub keeps its keys in OUT/keys.json)
 
     def validate(self, key: str) -> None:
         _between(self.visitor_rotation, 60, 86400, f"{key}.visitor_rotation")
@@ -187,6 +188,14 @@ class TopicsConfig:
 @dataclass(frozen=True)
 class KafkaConfig:
     bootstrap_servers: str = "127.0.0.1:9092"
+    app_id: str = "logscrub"  # the workers' consumer group
+
+    def validate(self, key: str) -> None:
+        if not re.fullmatch(r"[A-Za-z0-9._-]{1,200}", self.app_id):
+            raise ConfigError(f"{key}.app_id", f"letters, digits, '.', '_' and '-' only, got {self.app_id!r}")
+        for i, server in enumerate(self.bootstrap_servers.split(",")):
+            if not re.fullmatch(r"\s*[^\s:]+:\d{1,5}\s*", server):
+                raise ConfigError(f"{key}.bootstrap_servers", f"entry {i + 1} is not host:port: {server!r}")
 
 
 @dataclass(frozen=True)
