@@ -90,6 +90,7 @@ class TrafficAggregator:
         self._open: dict[tuple[str, int], dict[tuple[str, str], Bucket]] = {}
         self._touched: dict[tuple[str, int], float] = {}
         self._revisions: dict[tuple[str, int], int] = {}
+        self.last_closed: list[tuple[str, int]] = []  # (site, window start) of the last emission
 
     def window_of(self, t: float) -> int:
         return int(t // self.window) * self.window
@@ -156,7 +157,13 @@ class TrafficAggregator:
         """Records of every open window (end of input)."""
         return self._emit(list(self._open))
 
+    def discard(self, wkey: tuple[str, int]) -> None:
+        """Drop an open window without emitting it (its partials will be replayed elsewhere)."""
+        self._open.pop(wkey, None)
+        self._touched.pop(wkey, None)
+
     def _emit(self, keys: list[tuple[str, int]]) -> list[dict[str, Any]]:
+        self.last_closed = keys
         out: list[dict[str, Any]] = []
         for wkey in sorted(keys, key=lambda w: (w[1], w[0])):
             buckets = self._open.pop(wkey)
