@@ -1,0 +1,254 @@
+#!/usr/bin/env bash
+# A single-node Kafka broker (KRaft, combined broker + controller) built from the Apache Kafka jars
+# on Maven Central, so development, the test suite and the demo use a real broker without Docker.
+#
+#   kafka.sh jars               fetch the jars into .kafka/libs (skipped while kafka/pom.xml is unchanged)
+#   kafka.sh up [STATE_DIR]     start a fresh broker on free loopback ports; print its bootstrap address
+#   kafka.sh down [STATE_DIR]   stop it and delete its data (its logs stay for a post-mortem)
+#   kafka.sh status [STATE_DIR] exit 0 only if it is running and answering
+#
+# STATE_DIR defaults to .kafka/run, whose address is also written to .kafka/bootstrap.
+# Needs Java 17+, Maven (for `jars`) and python3 (standard library only).
+set -euo pipefail
+
+REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd -P)"
+KAFKA_DIR="$REPO/.kafka"
+LIBS="$KAFKA_DIR/libs"
+POM="$REPO/kafka/pom.xml"
+LOG4J_CONFIG="$REPO/kafka/log4j2.yaml"
+DEFAULT_STATE_DIR="$KAFKA_DIR/run"
+START_TIMEOUT_S=90
+STOP_TIMEOUT_S=30
+# A small heap; serial GC and the C1 compiler alone start the JVM faster on 2 cores.
+JVM_OPTS=(-Xmx512m -XX:+UseSerialGC -XX:TieredStopAtLevel=1 -Djava.awt.headless=true)
+
+die() {
+  echo "kafka.sh: $*" >&2
+  exit 1
+}
+
+cmd_jars() {
+  local stamp="$LIBS/.pom.sha256" hash
+  hash="$(sha256sum "$POM" | cut -d' ' -f1)"
+  if [[ -f "$stamp" && "$(<"$stamp")" == "$hash" ]]; then
+    return 0
+  fi
+  rm -rf "$LIBS"
+  # To stderr: stdout carries only the bootstrap address, for scripts that read it.
+  mvn -q -B -f "$POM" dependency:copy-dependencies \
+    -DincludeScope=runtime -DoutputDirectory="$LIBS" >&2
+  echo "$hash" >"$stamp"
+}
+
+# Two distinct loopback ports that were free a moment ago, chosen by the kernel.
+free_ports() {
+  python3 - <<'PY'
+import socket
+socks = [socket.socket() for _ in range(2)]
+for s in socks:
+    s.bind(("127.0.0.1", 0))
+print(*(s.getsockname()[1] for s in socks))
+PY
+}
+
+# A random UUID in Kafka's form: 22 URL-safe base64 characters, never starting with '-'.
+new_cluster_id() {
+  local id="-"
+  while [[ "$id" == -* ]]; do
+    id="$(head -c 16 /dev/urandom | base64 | tr '+/' '-_' | tr -d '=')"
+  done
+  echo "$id"
+}
+
+write_server_properties() {
+  local state_dir="$1" broker_port="$2" controller_port="$3"
+  cat >"$state_dir/server.properties" <<EOF
+# Written by scripts/kafka.sh for a throwaway single-node development broker.
+process.roles=broker,controller
+node.id=1
+controller.quorum.bootstrap.servers=127.0.0.1:$controller_port
+listeners=PLAINTEXT://127.0.0.1:$broker_port,CONTROLLER://127.0.0.1:$controller_port
+advertised.listeners=PLAINTEXT://127.0.0.1:$broker_port
+controller.listener.names=CONTROLLER
+inter.broker.listener.name=PLAINTEXT
+listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT
+log.dirs=$state_dir/data
+num.partitions=1
+auto.create.topics.enable=false
+# One node: every internal topic gets one replica.
+offsets.topic.replication.factor=1
+transaction.state.log.replication.factor=1
+transaction.state.log.min.isr=1
+share.coordinator.state.topic.replication.factor=1
+share.coordinator.state.topic.min.isr=1
+group.initial.rebalance.delay.ms=0
+# Check retention every second (default 5 min) so tests can watch records being deleted.
+log.retention.check.interval.ms=1000
+log.initial.task.delay.ms=1000
+EOF
+}
+
+# The address clients bootstrap from, as advertised in the broker's own config.
+bootstrap_of() {
+  sed -n 's|^advertised.listeners=PLAINTEXT://||p' "$1/server.properties"
+}
+
+# The pid in STATE_DIR/pid if that process is alive (not a zombie) and is this state dir's broker:
+# pids get reused, and a stale file must never make us signal a stranger.
+broker_pid() {
+  local state_dir="$1" pid
+  [[ -f "$state_dir/pid" ]] || return 1
+  pid="$(<"$state_dir/pid")"
+  [[ "$(ps -o stat= -p "$pid" 2>/dev/null)" == [^Z]* ]] || return 1
+  ps -ww -o args= -p "$pid" | grep -qF -- "$state_dir/server.properties" || return 1
+  echo "$pid"
+}
+
+# Success when the broker answers a Metadata request that lists itself. An open port is not
+# enough: a KRaft broker accepts connections before it is unfenced and can host topics.
+broker_answers() {
+  python3 - "$1" <<'PY'
+import socket
+import struct
+import sys
+
+host, port = sys.argv[1].rsplit(":", 1)
+client_id = b"kafka.sh"
+# Metadata v4: api key 3, correlation id 1, no topics, no auto-creation.
+request = struct.pack(">hhih", 3, 4, 1, len(client_id)) + client_id + struct.pack(">i?", 0, False)
+try:
+    with socket.create_connection((host, int(port)), timeout=2) as sock:
+        sock.sendall(struct.pack(">i", len(request)) + request)
+        head = b""
+        while len(head) < 16:
+            chunk = sock.recv(16 - len(head))
+            if not chunk:
+                sys.exit(1)
+            head += chunk
+except OSError:
+    sys.exit(1)
+_size, correlation_id, _throttle_ms, broker_count = struct.unpack(">iiii", head)
+sys.exit(0 if correlation_id == 1 and broker_count > 0 else 1)
+PY
+}
+
+print_log_tails() {
+  local log
+  for log in "$1"/logs/*.log; do
+    [[ -f "$log" ]] || continue
+    echo "----- last lines of $log -----" >&2
+    tail -n 40 "$log" >&2
+  done
+}
+
+wait_until_ready() {
+  local state_dir="$1" address deadline=$((SECONDS + START_TIMEOUT_S))
+  address="$(bootstrap_of "$state_dir")"
+  until broker_answers "$address"; do
+    if ! broker_pid "$state_dir" >/dev/null; then
+      print_log_tails "$state_dir"
+      die "the broker in $state_dir exited during start-up"
+    fi
+    if ((SECONDS >= deadline)); then
+      print_log_tails "$state_dir"
+      stop_broker "$state_dir"
+      die "the broker in $state_dir did not answer within ${START_TIMEOUT_S}s; stopped it"
+    fi
+    sleep 0.5
+  done
+}
+
+start_broker() {
+  local state_dir="$1" broker_port controller_port
+  rm -rf "$state_dir/data" "$state_dir/logs" "$state_dir/pid" "$state_dir/bootstrap"
+  mkdir -p "$state_dir/data" "$state_dir/logs"
+  read -r broker_port controller_port < <(free_ports)
+  write_server_properties "$state_dir" "$broker_port" "$controller_port"
+
+  if ! java "${JVM_OPTS[@]}" -cp "$LIBS/*" kafka.tools.StorageTool format --standalone \
+    --cluster-id "$(new_cluster_id)" --config "$state_dir/server.properties" \
+    >"$state_dir/logs/format.log" 2>&1; then
+    print_log_tails "$state_dir"
+    die "formatting the broker's storage failed"
+  fi
+
+  nohup java "${JVM_OPTS[@]}" -cp "$LIBS/*" \
+    -Dlog4j2.configurationFile="$LOG4J_CONFIG" -Dkafka.logs.dir="$state_dir/logs" \
+    kafka.Kafka "$state_dir/server.properties" \
+    </dev/null >"$state_dir/logs/stdout.log" 2>&1 &
+  echo $! >"$state_dir/pid"
+}
+
+stop_broker() {
+  local state_dir="$1" pid deadline=$((SECONDS + STOP_TIMEOUT_S))
+  pid="$(broker_pid "$state_dir")" || return 0
+  kill -TERM "$pid"
+  while broker_pid "$state_dir" >/dev/null; do
+    if ((SECONDS >= deadline)); then
+      echo "kafka.sh: broker $pid ignored SIGTERM for ${STOP_TIMEOUT_S}s; killing it" >&2
+      kill -KILL "$pid"
+      break
+    fi
+    sleep 0.2
+  done
+}
+
+cmd_up() {
+  local state_dir="$1"
+  if ! broker_pid "$state_dir" >/dev/null; then
+    cmd_jars
+    start_broker "$state_dir"
+  fi
+  wait_until_ready "$state_dir"
+  bootstrap_of "$state_dir" >"$state_dir/bootstrap"
+  if [[ "$state_dir" == "$DEFAULT_STATE_DIR" ]]; then
+    cp "$state_dir/bootstrap" "$KAFKA_DIR/bootstrap"
+  fi
+  cat "$state_dir/bootstrap"
+}
+
+cmd_down() {
+  local state_dir="$1"
+  stop_broker "$state_dir"
+  rm -rf "$state_dir/data" "$state_dir/pid" "$state_dir/bootstrap" "$state_dir/server.properties"
+  if [[ "$state_dir" == "$DEFAULT_STATE_DIR" ]]; then
+    rm -f "$KAFKA_DIR/bootstrap"
+  fi
+}
+
+cmd_status() {
+  local state_dir="$1" pid address
+  if ! pid="$(broker_pid "$state_dir")"; then
+    echo "not running ($state_dir)"
+    return 1
+  fi
+  address="$(bootstrap_of "$state_dir")"
+  if ! broker_answers "$address"; then
+    echo "starting or not answering: pid $pid, $address"
+    return 1
+  fi
+  echo "running: pid $pid, $address"
+}
+
+usage() {
+  echo "usage: $0 jars | up [STATE_DIR] | down [STATE_DIR] | status [STATE_DIR]"
+}
+
+main() {
+  local command="${1:-}" state_dir
+  case "$command" in
+    jars)
+      cmd_jars
+      ;;
+    up | down | status)
+      state_dir="$(realpath -m -- "${2:-$DEFAULT_STATE_DIR}")"
+      "cmd_$command" "$state_dir"
+      ;;
+    *)
+      usage >&2
+      exit 2
+      ;;
+  esac
+}
+
+main "$@"

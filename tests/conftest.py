@@ -1,0 +1,2 @@
+"""Test-suite root: importing this puts tests/ on sys.path, so shared helpers such as
+``canaries`` and ``mmdb`` import the same way from every test directory."""
