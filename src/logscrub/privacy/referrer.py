@@ -1,0 +1,152 @@
+"""Referrer URL -> registrable domain and a traffic class.
+
+A referrer's path and query can hold search terms, emails and session
+tokens, its userinfo credentials, and its subdomain a user name
+(``jdoe.github.io``). Only the registrable domain under the ICANN section of
+the Public Suffix List is published: the list's private section would make
+``jdoe.github.io`` itself registrable.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from functools import lru_cache
+
+from publicsuffixlist import PublicSuffixList
+
+NONE, INTERNAL, SEARCH, SOCIAL, OTHER = "none", "internal", "search", "social", "other"
+
+_CACHE_SIZE = 50_000
+_MAX_CACHED_REFERRER = 2048  # longer ones are rare and would bloat the cache: computed each time
+_MAX_HOST_LENGTH = 253
+
+_PSL = PublicSuffixList(only_icann=True)
+_SCHEME = re.compile(r"([A-Za-z][A-Za-z0-9+.-]*):")
+_AUTHORITY_END = re.compile(r"[/?#\\]")  # browsers read '\' as '/' in http URLs
+_LABEL = re.compile(r"[a-z0-9-]{1,63}")
+
+# Matched on the registrable domain's first label, so every country domain counts (google.co.uk).
+_SEARCH_BRANDS = frozenset({
+    "aol", "baidu", "bing", "brave", "daum", "duckduckgo", "ecosia", "google", "kagi", "mojeek",
+    "naver", "qwant", "seznam", "sogou", "startpage", "yahoo", "yandex",
+})
+_SEARCH_DOMAINS = frozenset({"so.com", "sm.cn", "ya.ru"})
+_SOCIAL_BRANDS = frozenset({
+    "bsky", "discord", "facebook", "instagram", "linkedin", "mastodon", "messenger", "pinterest",
+    "quora", "reddit", "snapchat", "telegram", "threads", "tiktok", "tumblr", "twitter", "vk",
+    "vkontakte", "weibo", "whatsapp", "xing", "youtube",
+})
+_SOCIAL_DOMAINS = frozenset({
+    "fb.com", "fb.me", "line.me", "lnkd.in", "m.me", "ok.ru", "pin.it", "redd.it", "t.co", "t.me",
+    "wa.me", "x.com", "youtu.be",
+})
+# android-app://<package>/...: the referrer Android sends for traffic from an app.
+_ANDROID_APPS = {
+    "com.google.android.googlequicksearchbox": ("google.com", SEARCH),
+    "com.microsoft.bing": ("bing.com", SEARCH),
+    "com.duckduckgo.mobile.android": ("duckduckgo.com", SEARCH),
+    "ru.yandex.searchplugin": ("yandex.ru", SEARCH),
+    "com.facebook.katana": ("facebook.com", SOCIAL),
+    "com.facebook.orca": ("messenger.com", SOCIAL),
+    "com.instagram.android": ("instagram.com", SOCIAL),
+    "com.twitter.android": ("x.com", SOCIAL),
+    "com.linkedin.android": ("linkedin.com", SOCIAL),
+    "com.reddit.frontpage": ("reddit.com", SOCIAL),
+    "com.pinterest": ("pinterest.com", SOCIAL),
+    "com.google.android.youtube": ("youtube.com", SOCIAL),
+    "com.zhiliaoapp.musically": ("tiktok.com", SOCIAL),
+    "com.whatsapp": ("whatsapp.com", SOCIAL),
+    "org.telegram.messenger": ("telegram.org", SOCIAL),
+}
+
+
+def clean_hostname(text: str | None) -> str | None:
+    """The DNS name in a host, authority or URL; None for IP addresses and anything else."""
+    if not text:
+        return None
+    host = text.strip()
+    if (scheme := _SCHEME.match(host)) and host.startswith("//", scheme.end()):
+        host = host[scheme.end() + 2:]
+    host = _AUTHORITY_END.split(host, maxsplit=1)[0].rpartition("@")[2]
+    name, colon, port = host.rpartition(":")
+    if colon:
+        if port and not port.isdigit():
+            return None
+        host = name
+    host = host.lower().removesuffix(".")
+    if not host.isascii():
+        try:
+            host = host.encode("idna").decode("ascii")
+        except UnicodeError:
+            return None
+    labels = host.split(".")
+    if (
+        len(host) > _MAX_HOST_LENGTH
+        or not all(_LABEL.fullmatch(label) for label in labels)
+        or (len(labels) == 1 and host != "localhost")
+        or labels[-1].isdigit()  # IPv4 address; no TLD is numeric
+    ):
+        return None
+    return host
+
+
+@lru_cache(maxsize=_CACHE_SIZE)
+def registrable_domain(host: str | None) -> str | None:
+    """eTLD+1 of ``host`` ("www.google.co.uk" -> "google.co.uk"); None for IPs and bare suffixes."""
+    clean = clean_hostname(host)
+    return _PSL.privatesuffix(clean) if clean else None
+
+
+def _public_class(domain: str) -> str:
+    brand = domain.split(".", 1)[0]
+    if brand in _SEARCH_BRANDS or domain in _SEARCH_DOMAINS:
+        return SEARCH
+    if brand in _SOCIAL_BRANDS or domain in _SOCIAL_DOMAINS:
+        return SOCIAL
+    return OTHER
+
+
+class ReferrerGeneralizer:
+    """Callable ``(referrer, site host) -> (registrable domain or None, class)``, cached."""
+
+    def __init__(self, internal_domains: Iterable[str] = ()) -> None:
+        internal = []
+        for domain in internal_domains:
+            host = clean_hostname(domain)
+            if host is None:
+                raise ValueError(f"internal domain {domain!r} is not a valid DNS name")
+            internal.append(host)
+        self._internal = tuple(internal)
+        self._cached = lru_cache(maxsize=_CACHE_SIZE)(self._generalize)
+
+    def __call__(self, referrer: str | None, site: str | None) -> tuple[str | None, str]:
+        if referrer is not None and len(referrer) > _MAX_CACHED_REFERRER:
+            return self._generalize(referrer, site)
+        return self._cached(referrer, site)
+
+    def _generalize(self, referrer: str | None, site: str | None) -> tuple[str | None, str]:
+        text = referrer.strip() if referrer else ""
+        if text in ("", "-"):
+            return None, NONE
+        scheme = _SCHEME.match(text)
+        if scheme is None:
+            return None, OTHER
+        name = scheme.group(1).lower()
+        rest = text[scheme.end():]
+        if name == "android-app":
+            return _ANDROID_APPS.get(_AUTHORITY_END.split(rest.lstrip("/"), maxsplit=1)[0].lower(), (None, OTHER))
+        if name not in ("http", "https") or not rest.startswith("//"):
+            return None, OTHER
+        host = clean_hostname(rest[2:])
+        domain = registrable_domain(host)
+        if host is None or domain is None:
+            return None, OTHER
+        if self._is_internal(host, domain, site):
+            return domain, INTERNAL
+        return domain, _public_class(domain)
+
+    def _is_internal(self, host: str, domain: str, site: str | None) -> bool:
+        if any(host == internal or host.endswith("." + internal) for internal in self._internal):
+            return True
+        return site is not None and registrable_domain(site) == domain

@@ -1,0 +1,142 @@
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from logscrub.privacy.referrer import ReferrerGeneralizer, clean_hostname, registrable_domain
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("www.Example.COM", "www.example.com"),
+        ("example.com:8080", "example.com"),
+        ("example.com.", "example.com"),
+        ("jdoe:hunter2@shop.example.com:443", "shop.example.com"),
+        ("https://jdoe@shop.example.com/path?q=1", "shop.example.com"),
+        ("xn--bcher-kva.de", "xn--bcher-kva.de"),
+        ("bücher.de", "xn--bcher-kva.de"),
+        ("localhost", "localhost"),
+        ("localhost:3000", "localhost"),
+    ],
+)
+def test_clean_hostname(text: str, expected: str) -> None:
+    assert clean_hostname(text) == expected
+
+
+@pytest.mark.parametrize(
+    "text",
+    [None, "", "intranet", "203.0.113.77", "203.0.113.77:80", "[2001:db8::1]", "2001:db8::1", "a..b.com",
+     "under_score.com", "example.com:http", "a" * 64 + ".com", ".".join(["a"] * 130), "exa mple.com"],
+)
+def test_clean_hostname_rejects(text: str | None) -> None:
+    assert clean_hostname(text) is None
+
+
+@pytest.mark.parametrize(
+    ("host", "expected"),
+    [
+        ("www.google.co.uk", "google.co.uk"),
+        ("a.b.example.com", "example.com"),
+        ("Example.COM:443", "example.com"),
+        ("jdoe.github.io", "github.io"),  # ICANN section only: user subdomains are not registrable
+        ("co.uk", None),
+        ("localhost", None),
+        ("203.0.113.77", None),
+        (None, None),
+    ],
+)
+def test_registrable_domain(host: str | None, expected: str | None) -> None:
+    assert registrable_domain(host) == expected
+
+
+@pytest.fixture(scope="module")
+def generalize() -> ReferrerGeneralizer:
+    return ReferrerGeneralizer(internal_domains=["shop.example.net"])
+
+
+@pytest.mark.parametrize(
+    ("referrer", "site", "expected"),
+    [
+        (None, "example.com", (None, "none")),
+        ("", "example.com", (None, "none")),
+        ("-", "example.com", (None, "none")),
+        ("https://blog.example.com/post?id=7", "www.example.com:443", ("example.com", "internal")),
+        ("https://a.shop.example.net/", "example.org", ("example.net", "internal")),
+        ("https://other.example.net/", "example.org", ("example.net", "other")),
+        ("https://www.google.co.uk/search?q=jdoe", "example.com", ("google.co.uk", "search")),
+        ("https://www.google.com/", "google.com", ("google.com", "internal")),
+        ("https://search.brave.com/search?q=x", None, ("brave.com", "search")),
+        ("https://duckduckgo.com/", None, ("duckduckgo.com", "search")),
+        ("https://yandex.ru/search/?text=x", None, ("yandex.ru", "search")),
+        ("https://t.co/AbCdEf123", None, ("t.co", "social")),
+        ("https://x.com/jdoe/status/1", None, ("x.com", "social")),
+        ("https://l.facebook.com/l.php?u=x", None, ("facebook.com", "social")),
+        ("https://lnkd.in/abc", None, ("lnkd.in", "social")),
+        ("HTTPS://M.YOUTUBE.COM/watch?v=x", None, ("youtube.com", "social")),
+        ("https://news.ycombinator.com/item?id=1", None, ("ycombinator.com", "other")),
+        ("android-app://com.google.android.googlequicksearchbox/https/www.google.com", None, ("google.com", "search")),
+        ("android-app://com.facebook.katana", None, ("facebook.com", "social")),
+        ("android-app://com.jdoe.private.app/", None, (None, "other")),
+        ("http://203.0.113.77/admin", None, (None, "other")),
+        ("http://[2001:db8::1]:8080/", None, (None, "other")),
+        ("file:///home/jdoe/notes.html", None, (None, "other")),
+        ("data:text/html,hello", None, (None, "other")),
+        ("www.example.com/page", None, (None, "other")),
+        ("https://localhost:3000/", None, (None, "other")),
+        ("not a url at all", None, (None, "other")),
+    ],
+)
+def test_classification(
+    generalize: ReferrerGeneralizer, referrer: str | None, site: str | None, expected: tuple[str | None, str]
+) -> None:
+    assert generalize(referrer, site) == expected
+
+
+def test_invalid_internal_domain_is_rejected() -> None:
+    with pytest.raises(ValueError, match="not a valid DNS name"):
+        ReferrerGeneralizer(internal_domains=["10.0.0.1"])
+
+
+CANARIES = [
+    "jdoe",
+    "hunter2",
+    "jdoe@example.com",
+    "jdoe%40example.com",
+    "s3cr3tT0k3nValue",
+    "123e4567-e89b-12d3-a456-426614174000",
+    "203.0.113.77",
+    "2001:db8::1",
+    "private",
+]
+
+CANARY_REFERRERS = [
+    "https://jdoe:hunter2@www.example.org/account?email=jdoe@example.com",
+    "https://www.google.com/search?q=jdoe%40example.com&token=s3cr3tT0k3nValue",
+    "https://jdoe.github.io/private/123e4567-e89b-12d3-a456-426614174000",
+    "https://jdoe.example.org/",
+    "http://203.0.113.77/jdoe",
+    "http://[2001:db8::1]/s3cr3tT0k3nValue",
+    "http://jdoe@example.com@evil.example.org/",
+    "http://evil.example.org\\@jdoe.example.com/",
+    "android-app://com.jdoe.private/https/jdoe.example.org",
+    "mailto:jdoe@example.com",
+    "https://s3cr3tT0k3nValue.example.org/",
+    "https://www.facebook.com/jdoe?ref=jdoe%40example.com",
+]
+
+
+@pytest.mark.parametrize("referrer", CANARY_REFERRERS)
+def test_canaries_never_reach_the_output(generalize: ReferrerGeneralizer, referrer: str) -> None:
+    published = repr(generalize(referrer, "www.example.net"))
+    for canary in CANARIES:
+        assert canary.lower() not in published.lower()
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.text(max_size=120) | st.builds(lambda s: "https://" + s, st.text(max_size=80)), st.none() | st.text(max_size=40))
+def test_arbitrary_text_never_raises(referrer: str, site: str | None) -> None:
+    domain, kind = ReferrerGeneralizer()(referrer, site)
+    assert kind in {"none", "internal", "search", "social", "other"}
+    assert domain is None or clean_hostname(domain) == domain
+    clean_hostname(referrer)
+    registrable_domain(referrer)

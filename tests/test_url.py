@@ -1,0 +1,198 @@
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from logscrub.privacy.url import PathGeneralizer, classify_segment
+
+
+@pytest.fixture(scope="module")
+def generalize() -> PathGeneralizer:
+    return PathGeneralizer(rules=["/users/*/profile", "/u/*", "/~*"], query_allow=["page", "q", "lang"])
+
+
+@pytest.mark.parametrize(
+    ("target", "expected"),
+    [
+        ("/", "/"),
+        ("/a/b?x=1", "/a/b"),
+        ("/about/team/", "/about/team/"),
+        ("//a//b//", "/a/b/"),
+        ("/../../etc/passwd", "/../../etc/passwd"),
+        ("/static/app.css", "/static/app.css"),
+        ("/api/v2/items", "/api/v2/items"),
+        ("/users/42", "/users/{id}"),
+        ("/orders/123e4567-e89b-12d3-a456-426614174000", "/orders/{uuid}"),
+        ("/blobs/5f2b7c9e1d3a4b6c8e0f1a2b3c4d5e6f", "/blobs/{hash}"),
+        ("/unsubscribe/jdoe@example.com", "/unsubscribe/{email}"),
+        ("/unsubscribe/jdoe%40example.com", "/unsubscribe/{email}"),
+        ("/unsubscribe/jdoe%2540example.com", "/unsubscribe/{email}"),
+        ("/peers/203.0.113.77", "/peers/{ip}"),
+        ("/peers/2001:db8::1", "/peers/{ip}"),
+        ("/peers/%5B2001:db8::1%5D", "/peers/{ip}"),
+        ("/reset/eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJqZG9lIn0.c2lnbmF0dXJl", "/reset/{token}"),
+        ("/s/Zm9vYmFyMTIzNDU2Nzg5MGFiY2Rl", "/s/{token}"),
+        ("/s/QWxhZGRpbjpPcGVuU2VzYW1lQWxhZGRpbg", "/s/{token}"),
+        ("/profile/user12345", "/profile/{id}"),
+        ("/orders/order-2024-0001", "/orders/{id}"),
+        ("/call/+1-555-0100", "/call/{id}"),
+        ("/~jdoe/index.html", "/~{param}/index.html"),
+        ("/x/" + "a" * 65, "/x/{long}"),
+        ("/x/" + "a" * 64, "/x/" + "a" * 64),
+        ("/archive/2024", "/archive/2024"),
+        ("/archive/2024-05-31", "/archive/2024-05-31"),
+        ("/lib/1.2.3/lib.js", "/lib/1.2.3/lib.js"),
+        ("/cart;jsessionid=0123456789ABCDEF/checkout", "/cart/checkout"),
+        ("/u/alice", "/u/{param}"),
+        ("/u/alice/settings", "/u/{param}/settings"),
+        ("/users/alice/profile", "/users/{param}/profile"),
+        ("/users/alice/profile/photos", "/users/{param}/profile/photos"),
+        ("/users/alice/posts", "/users/alice/posts"),
+        ("/users/%61lice/profile", "/users/{param}/profile"),
+        ("*", "*"),
+        ("http://jdoe:hunter2@shop.example.com:8080/cart?q=1", "/cart"),
+        ("https://shop.example.com", "/"),
+        ("https://shop.example.com?page=2", "/"),
+        ("https://jdoe:pa/ss@example.com/a", "/{email}/a"),
+    ],
+)
+def test_templates(generalize: PathGeneralizer, target: str, expected: str) -> None:
+    assert generalize(target)[0] == expected
+
+
+@pytest.mark.parametrize("target", [None, "", "garbage", "example.com:443", "mailto:jdoe@example.com", " /a"])
+def test_not_a_request_target(generalize: PathGeneralizer, target: str | None) -> None:
+    assert generalize(target) == (None, None)
+
+
+def test_query_dropped_except_allowlist(generalize: PathGeneralizer) -> None:
+    path, params = generalize("/search?q=kafka+streams&token=s3cr3t&lang=en&sid=abc")
+    assert path == "/search"
+    assert params == {"q": "kafka streams", "lang": "en"}
+
+
+def test_no_allowed_keys_gives_none(generalize: PathGeneralizer) -> None:
+    assert generalize("/search?token=s3cr3t&sid=1") == ("/search", None)
+    assert PathGeneralizer()("/search?q=kafka") == ("/search", None)
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        ("jdoe%40example.com", "{email}"),
+        ("jdoe%2540example.com", "{email}"),
+        ("123e4567-e89b-12d3-a456-426614174000", "{uuid}"),
+        ("203.0.113.77", "{ip}"),
+        ("x" * 100, "{long}"),
+        ("%C3%A9" * 40, "é" * 40),
+        ("caf%C3%A9", "café"),
+        ("2", "2"),
+        ("100", "100"),
+        ("4711", "{id}"),
+    ],
+)
+def test_allowed_values_are_classified_and_short(generalize: PathGeneralizer, value: str, expected: str) -> None:
+    _, params = generalize(f"/search?q={value}")
+    assert params == {"q": expected}
+    assert len(params["q"]) <= 64
+
+
+def test_first_value_of_a_repeated_key_wins(generalize: PathGeneralizer) -> None:
+    assert generalize("/?lang=en&lang=fr")[1] == {"lang": "en"}
+
+
+def test_segments_beyond_max_fold_into_more() -> None:
+    generalize = PathGeneralizer(max_segments=3)
+    assert generalize("/a/b/c/")[0] == "/a/b/c/"
+    assert generalize("/a/b/c/d/e/")[0] == "/a/b/c/{more}"
+
+
+def test_result_never_exceeds_max_length() -> None:
+    generalize = PathGeneralizer(max_length=20)
+    assert generalize("/abc/defgh/ijklmnop/qrstu/")[0] == "/abc/defgh/{more}"
+    assert generalize("/" + "b" * 40)[0] == "/{more}"
+
+
+def test_bad_settings_are_rejected() -> None:
+    with pytest.raises(ValueError, match="users"):
+        PathGeneralizer(rules=["users/*"])
+    with pytest.raises(ValueError, match="/static"):
+        PathGeneralizer(rules=["/static"])
+    with pytest.raises(ValueError, match="max_segments"):
+        PathGeneralizer(max_segments=0)
+    with pytest.raises(ValueError, match="max_length"):
+        PathGeneralizer(max_length=3)
+
+
+def test_cached_params_cannot_be_corrupted_by_callers(generalize: PathGeneralizer) -> None:
+    _, params = generalize("/?lang=en")
+    assert params is not None
+    params["lang"] = "tampered"
+    assert generalize("/?lang=en")[1] == {"lang": "en"}
+
+
+@pytest.mark.parametrize(
+    "text", ["index", "file.css", "v2", "2024", "hello-world", "..", "café", "acceptedfacade", "abcdefabcdefabcdef"]
+)
+def test_ordinary_segments_are_kept(text: str) -> None:
+    assert classify_segment(text) is None
+
+
+@pytest.mark.parametrize(
+    ("text", "placeholder"),
+    [("~jdoe", "~{user}"), ("12", "{id}"), ("fe80::1%eth0", "{ip}"), ("DEADBEEF00112233", "{hash}")],
+)
+def test_placeholders(text: str, placeholder: str) -> None:
+    assert classify_segment(text) == placeholder
+
+
+CANARIES = [
+    "jdoe@example.com",
+    "jdoe%40example.com",
+    "jdoe",
+    "hunter2",
+    "123e4567-e89b-12d3-a456-426614174000",
+    "203.0.113.77",
+    "2001:db8::1",
+    "eyJhbGciOiJIUzI1NiJ9",
+    "5f2b7c9e1d3a4b6c8e0f1a2b3c4d5e6f",
+    "s3cr3tT0k3nValue",
+    "4711",
+    "shop.example.com",
+]
+
+CANARY_TARGETS = [
+    "/users/4711/profile",
+    "/u/jdoe/orders",
+    "/~jdoe/",
+    "/reset?email=jdoe%40example.com&token=s3cr3tT0k3nValue",
+    "/confirm/jdoe@example.com/5f2b7c9e1d3a4b6c8e0f1a2b3c4d5e6f",
+    "/files/123e4567-e89b-12d3-a456-426614174000/report.pdf",
+    "/hosts/203.0.113.77/ports;session=s3cr3tT0k3nValue",
+    "/hosts/[2001:db8::1]",
+    "/auth/eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJqZG9lIn0.c2lnbmF0dXJl",
+    "/s/s3cr3tT0k3nValue",
+    "https://jdoe:hunter2@shop.example.com/u/jdoe",
+    "/search?q=jdoe%40example.com&lang=203.0.113.77&page=4711",
+    "/search?q=s3cr3tT0k3nValue",
+]
+
+
+@pytest.mark.parametrize("target", CANARY_TARGETS)
+def test_canaries_never_reach_the_output(generalize: PathGeneralizer, target: str) -> None:
+    published = repr(generalize(target))
+    for canary in CANARIES:
+        assert canary not in published
+
+
+@settings(max_examples=500, deadline=None)
+@given(
+    st.text(max_size=200)
+    | st.builds(lambda s: "/" + s, st.text(max_size=200))
+    | st.builds(lambda s: "http://h" + s, st.text(alphabet="/?&=;@:%.~ab12", max_size=60))
+)
+def test_arbitrary_targets_never_raise_and_stay_bounded(target: str) -> None:
+    generalize = PathGeneralizer(rules=["/u/*"], query_allow=["q"], max_length=64)
+    path, params = generalize(target)
+    assert path is None or path == "*" or (path.startswith("/") and len(path) <= 64)
+    assert params is None or all(len(value) <= 64 for value in params.values())
+    assert path is None or "@" not in path
