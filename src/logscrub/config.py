@@ -103,7 +103,11 @@ class GeoIPConfig:
 @dataclass(frozen=True)
 class URLConfig:
     query_allow: tuple[str, ...] = ()
-    path_rules: tuple[str, ...] = ()
+    # Where common sites put user names: a plain word can't be told from a name without a rule.
+    path_rules: tuple[str, ...] = (
+        "/users/*", "/user/*", "/u/*", "/profile/*", "/profiles/*", "/members/*", "/people/*", "/author/*",
+        "/@*", "/~*",
+    )
 
     def validate(self, key: str) -> None:
         for i, rule in enumerate(self.path_rules):

@@ -28,14 +28,22 @@ class EnvelopeError(ValueError):
     """A record that is not a well-formed envelope of a version we read."""
 
 
-def seal(line: bytes, key: Key, ingested: float, reason: str | None = None) -> dict[str, Any]:
-    """The envelope of one raw line; ``reason`` marks a rejected line."""
+def seal(
+    line: bytes, key: Key, ingested: float, reason: str | None = None, source: str | None = None
+) -> dict[str, Any]:
+    """The envelope of one raw line; ``reason`` marks a rejected line.
+
+    ``source`` says where the line came from (``partition:offset`` of logs.raw, or the line number
+    of a file): responders can find it again, and the accounting can tell duplicates from lines.
+    """
     nonce = os.urandom(12)
     aad = _aad(key.kid, reason)
     ct = _cipher(key.secret).encrypt(nonce, line, aad)
     env: dict[str, Any] = {"v": VERSION, "kid": key.kid, "ingested": round(ingested, 3)}
     if reason is not None:
         env["reason"] = reason
+    if source is not None:
+        env["src"] = source
     env["nonce"] = base64.b64encode(nonce).decode()
     env["ct"] = base64.b64encode(ct).decode()
     return env
