@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from logscrub.parsing.record import ParseError
+
 from logscrub.parsing.registry import FORMATS, REASONS, detect_format, make_parser
 
 LINES = {
@@ -40,7 +42,6 @@ def test_options_reach_their_parser_and_are_ignored_by_others():
     ("fmt", "kwargs", "message"),
     [
         ("apache", {}, "unknown log format 'apache'"),
-        ("auto", {}, "detect_format"),
         ("nginx", {}, "needs nginx_log_format"),
         ("nginx", {"nginx_log_format": "$status"}, "time variable"),
         ("json", {"json_fields": {"nope": "x"}}, "unknown field"),
@@ -49,6 +50,17 @@ def test_options_reach_their_parser_and_are_ignored_by_others():
 def test_bad_configuration_raises_value_error(fmt, kwargs, message):
     with pytest.raises(ValueError, match=message):
         make_parser(fmt, **kwargs)
+
+
+def test_auto_parses_each_line_in_its_own_format():
+    """A topic fed by Apache, nginx and JSON hosts at once."""
+    parse = make_parser("auto")
+    for fmt in ("combined", "vhost_combined", "common"):
+        assert parse(LINES[fmt]).status is not None, fmt
+    assert parse('{"msec": "1.5", "remote_addr": "192.0.2.1", "status": "200"}').status == 200
+    with pytest.raises(ParseError) as e:
+        parse("not a log line")
+    assert e.value.reason == "no_match"
 
 
 def test_reasons_are_short_snake_case_labels():

@@ -8,7 +8,7 @@ from logscrub.parsing.clf import parse_combined, parse_common, parse_vhost_combi
 from logscrub.parsing.detect import detect_format
 from logscrub.parsing.jsonlines import make_json_parser
 from logscrub.parsing.nginx_format import compile_log_format
-from logscrub.parsing.record import Request
+from logscrub.parsing.record import ParseError, Request
 
 __all__ = ["FORMATS", "REASONS", "Parser", "detect_format", "make_parser"]
 
@@ -37,13 +37,15 @@ def make_parser(
     nginx_log_format: str | None = None,
     json_fields: Mapping[str, str] | None = None,
 ) -> Parser:
-    """The parser for ``format``; ``auto`` must be resolved first with ``detect_format``.
+    """The parser for ``format``.
 
+    ``auto`` tries each format per line: for a stream whose sources differ (one topic fed by
+    Apache and nginx hosts). A file driver should resolve ``auto`` once with ``detect_format``.
     Raises ValueError (at start-up, not on every line) for an unknown format or a bad
     ``nginx_log_format``/``json_fields``; each option is ignored by the other formats.
     """
     if format == "auto":
-        raise ValueError("format 'auto' must be resolved with detect_format() before make_parser()")
+        return _per_line_auto(make_json_parser(json_fields))
     if format not in FORMATS:
         raise ValueError(f"unknown log format {format!r}: expected one of {', '.join(FORMATS)}")
     if format == "nginx":
@@ -53,3 +55,21 @@ def make_parser(
     if format == "json":
         return make_json_parser(json_fields)
     return _CLF[format]
+
+
+def _per_line_auto(parse_json: Parser) -> Parser:
+    text_parsers = (parse_combined, parse_vhost_combined, parse_common)
+
+    def parse(line: str) -> Request:
+        if line[:1] == "{":
+            return parse_json(line)
+        first: ParseError | None = None
+        for p in text_parsers:
+            try:
+                return p(line)
+            except ParseError as e:
+                first = first or e
+        assert first is not None
+        raise first
+
+    return parse
