@@ -1,0 +1,125 @@
+"""Helpers for end-to-end tests: a private set of topics, worker processes, and output readers."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import orjson
+from kafka import KafkaProducer
+from kafka.errors import KafkaError
+
+from logscrub.config import Config, load
+from logscrub.kafka.peek import read_topic
+from logscrub.kafka.topics import admin_client, apply_topics
+
+ROLES = ("raw", "events", "traffic", "security", "rejected", "partials")
+
+
+@dataclass
+class Pipeline:
+    """One test's topics, config (as environment) and worker processes."""
+
+    bootstrap: str
+    prefix: str
+    tmp: Path
+    raw_partitions: int = 1
+    env: dict[str, str] = field(default_factory=dict)
+    workers: list[subprocess.Popen[bytes]] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        self.env = {
+            "LOGSCRUB_KAFKA__BOOTSTRAP_SERVERS": self.bootstrap,
+            "LOGSCRUB_KAFKA__APP_ID": f"{self.prefix}-app",
+            "LOGSCRUB_KEYS__FILE": str(self.tmp / "keys.json"),
+            "LOGSCRUB_INPUT__FORMAT": "combined",
+            "LOGSCRUB_AGGREGATE__ALLOWED_LATENESS": "2s",
+            "LOGSCRUB_SECURITY__WINDOW": "1h",
+            "LOGSCRUB_TOPICS__RAW__PARTITIONS": str(self.raw_partitions),
+            "LOGSCRUB_TOPICS__PARTIALS__PARTITIONS": "2",
+            **{f"LOGSCRUB_TOPICS__{r.upper()}__NAME": f"{self.prefix}.{r}" for r in ROLES},
+            **self.env,
+        }
+        self.cfg: Config = load(None, env=self.env)
+        with admin_client(self.cfg) as admin:
+            apply_topics(self.cfg, admin)
+
+    def topic(self, role: str) -> str:
+        return getattr(self.cfg.topics, role).name
+
+    def start_worker(self) -> subprocess.Popen[bytes]:
+        log = open(self.tmp / f"worker-{len(self.workers)}.log", "wb")  # noqa: SIM115
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "logscrub", "worker", "--log-level", "WARNING"],
+            env={**os.environ, **self.env},
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+        self.workers.append(proc)
+        return proc
+
+    def stop_all(self) -> None:
+        for proc in self.workers:
+            if proc.poll() is None:
+                proc.send_signal(signal.SIGTERM)
+        for proc in self.workers:
+            try:
+                proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+
+    def wait_for_group(self, members: int) -> None:
+        """Until the workers' group is stable with ``members`` members that each own raw partitions."""
+
+        def stable() -> bool:
+            try:
+                with admin_client(self.cfg) as admin:
+                    group = admin.describe_groups([self.cfg.kafka.app_id])[self.cfg.kafka.app_id]
+            except KafkaError:  # no group yet: the workers have not joined
+                return False
+            owners = [
+                m for m in group["members"]
+                if isinstance(m["member_assignment"], dict)  # empty while the group rebalances
+                and any(a["topic"] == self.topic("raw") for a in m["member_assignment"]["assigned_partitions"])
+            ]
+            return group["group_state"] == "Stable" and len(group["members"]) == members == len(owners)
+
+        self.wait_for(f"a stable group of {members} workers", stable)
+
+    def produce(self, lines: Iterable[bytes]) -> int:
+        producer = KafkaProducer(bootstrap_servers=self.bootstrap, acks="all", linger_ms=5)
+        n = 0
+        for line in lines:
+            producer.send(self.topic("raw"), line)
+            n += 1
+        producer.flush()
+        producer.close()
+        return n
+
+    def read(self, role: str) -> list[Any]:
+        """Every record on the topic right now (from the beginning to the end offsets)."""
+        return [orjson.loads(v) for v in read_topic(self.bootstrap, self.topic(role))]
+
+    def wait_for(self, what: str, condition: Callable[[], bool], timeout: float = 120.0) -> None:
+        deadline = time.monotonic() + timeout
+        while not condition():
+            dead = [p.args for p in self.workers if p.poll() not in (None, 0, -9)]
+            assert not dead, f"a worker exited early: see {self.tmp}/worker-*.log"
+            assert time.monotonic() < deadline, f"timed out waiting for {what}; logs in {self.tmp}"
+            time.sleep(0.5)
+
+
+def sources(records: list[dict[str, Any]]) -> list[str]:
+    return [r["src"] for r in records]
+
+
+def request_totals(traffic: list[dict[str, Any]]) -> int:
+    return sum(r["requests"] for r in traffic if r["dimension"] == "total")
