@@ -60,7 +60,12 @@ def test_partials_live_no_longer_than_a_visitor_key() -> None:
     }
 
 
-_SAFE = {"retention.ms": "3600000", "cleanup.policy": "delete", "message.timestamp.type": "LogAppendTime"}
+_SAFE = {
+    "retention.ms": "3600000",
+    "cleanup.policy": "delete",
+    "message.timestamp.type": "LogAppendTime",
+    "segment.ms": "360000",
+}
 
 
 def test_guard_accepts_retention_up_to_the_window() -> None:
@@ -78,6 +83,8 @@ def test_guard_accepts_retention_up_to_the_window() -> None:
         ("cleanup.policy", None),
         ("message.timestamp.type", "CreateTime"),
         ("message.timestamp.type", None),
+        ("segment.ms", "604800000"),  # the broker default: a week past a one-hour window
+        ("segment.ms", None),
     ],
 )
 def test_guard_names_topic_and_config_of_each_unsafe_or_unknown_value(key: str, value: str | None) -> None:

@@ -194,6 +194,11 @@ def _raw_zone_problems(topic: str, configs: dict[str, str], window_s: int) -> li
     policy = configs.get("cleanup.policy")
     if policy is None or "delete" not in [p.strip() for p in policy.split(",")]:
         problems.append(f"{topic}: cleanup.policy is {policy or 'unknown'}, which never deletes by time")
+    segment = configs.get("segment.ms")
+    if segment is None or not segment.isdigit() or int(segment) > window_s * 1000:
+        # Retention deletes whole segments: with the broker's 7-day default, raw lines outlive a
+        # short window by up to a week.
+        problems.append(f"{topic}: segment.ms is {segment or 'unknown'}, wanted at most {window_s * 1000}")
     stamps = configs.get("message.timestamp.type")
     if stamps != "LogAppendTime":
         problems.append(f"{topic}: message.timestamp.type is {stamps or 'unknown'}, not LogAppendTime")
