@@ -196,3 +196,24 @@ def test_arbitrary_targets_never_raise_and_stay_bounded(target: str) -> None:
     assert path is None or path == "*" or (path.startswith("/") and len(path) <= 64)
     assert params is None or all(len(value) <= 64 for value in params.values())
     assert path is None or "@" not in path
+
+
+# Seen in a real Apache log: readable slugs and asset names must stay, or top-pages reports merge
+# different pages; random-looking tokens and key-like strings must still go.
+@pytest.mark.parametrize(
+    "segment",
+    ["day-4-data-sources.html", "logstash-puppetconf-2012", "kibana-dashboard3.png",
+     "installing-windows-8-consumer-preview.html", "ec2_m1large_cost.png", "logstash-1.3.2-monolithic.jar",
+     "84.html", "INSTALLATIONGUIDES"],
+)
+def test_real_world_slugs_are_kept(segment):
+    assert classify_segment(segment) is None
+
+
+@pytest.mark.parametrize(
+    "segment,placeholder",
+    [("aZ3_kd9-Qm2x7Pq1Lw0z", "{token}"), ("dGhpcyBpcyBhIHRva2Vu", "{token}"), ("AKIAIOSFODNN7EXAMPLE", "{token}"),
+     ("k3j4h5g6f7d8s9a0zz", "{token}"), ("order-7731", "{id}"), ("124.html", "{id}")],
+)
+def test_random_looking_segments_are_templated(segment, placeholder):
+    assert classify_segment(segment) == placeholder

@@ -6,11 +6,12 @@ their sessions, so such segments are replaced by placeholders
 (``jdoe%40example.com`` is an email) but published as logged when kept.
 
 Kept on purpose: plain words, file names (``app.css``), short numbers mixed
-with letters (``v2``), versions (``1.2.3``) and dates (``2024``,
-``2024-05-31``): they describe content, not visitors. Other all-digit
-segments are ids (so ``/2024/05/31`` gives ``/2024/{id}/{id}``), and so is
-anything with 3 or more digits (``user12345``, ``+1-555-0100``): a few asset
-names with versions get templated too, the price of not leaking ids.
+with letters (``v2``, ``dashboard3``), versions (``1.2.3``), dates (``2024``,
+``2024-05-31``) and slugs of words (``day-4-data-sources.html``): they
+describe content, not visitors. Other all-digit segments are ids (so
+``/2024/05/31`` gives ``/2024/{id}/{id}``), and so is anything with a run of
+3 or more digits (``user12345``, ``+1-555-0100``); tokens are told from slugs
+by how often letters, digits and case alternate.
 """
 
 from __future__ import annotations
@@ -38,8 +39,9 @@ _UUID = re.compile(r"[0-9A-Fa-f]{8}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}
 _IP_CANDIDATE = re.compile(r"\[?[0-9A-Fa-f:.]+(?:%[\w.-]+)?\]?")
 _HEX = re.compile(r"[0-9A-Fa-f]{16,}")
 _TOKEN_CHARS = re.compile(r"[A-Za-z0-9_\-+/=.~]{16,}")
-_CASED_RUN = re.compile(r"[A-Za-z0-9_]{24,}")
-_LETTER = re.compile(r"[^\W\d_]")
+_DIGIT_RUN = re.compile(r"[0-9]{3,}")
+_YEAR = re.compile(r"(?:19|20)\d\d")
+_KEY_LIKE = re.compile(r"(?=.*\d)[A-Z0-9]{16,}|(?=(?:.*\d){3})[a-z0-9]{16,}")
 _DIGIT = re.compile(r"[0-9]")
 
 
@@ -63,11 +65,24 @@ def _is_ip(text: str) -> bool:
 
 
 def _is_token(text: str) -> bool:
+    """Random-looking: many letter/digit and case changes, unlike slugs (``day-4-data-sources``)."""
     if text.startswith("eyJ") and "." in text:  # JWT: base64 of '{"'
         return True
-    if _TOKEN_CHARS.fullmatch(text) and _LETTER.search(text) and _DIGIT.search(text):
+    if not _TOKEN_CHARS.fullmatch(text):
+        return False
+    if _KEY_LIKE.fullmatch(text):  # AKIAIOSFODNN7EXAMPLE: one case, digits among letters, no separators
         return True
-    return bool(_CASED_RUN.fullmatch(text) and not text.islower() and not text.isupper())
+    changes = sum(map(_changes_class, text, text[1:]))
+    return changes >= max(4, len(text) // 5)
+
+
+def _char_class(c: str) -> int:
+    return 0 if c.isdigit() else 1 if c.islower() else 2 if c.isupper() else 3
+
+
+def _changes_class(a: str, b: str) -> bool:
+    ca, cb = _char_class(a), _char_class(b)
+    return ca != cb and ca != 3 and cb != 3  # a separator between words is not a change
 
 
 def classify_segment(text: str) -> str | None:
@@ -90,8 +105,8 @@ def classify_segment(text: str) -> str | None:
         return "{hash}"
     if _is_token(text):
         return "{token}"
-    if len(_DIGIT.findall(text)) >= 3:  # user12345, order-2024-0001, +1-555-0100
-        return "{id}"
+    if any(not _YEAR.fullmatch(run) for run in _DIGIT_RUN.findall(text)):
+        return "{id}"  # user12345, order-7731, +1-555-0100; not jquery-3.6.0.min.js or puppetconf-2012
     return None
 
 
