@@ -66,7 +66,7 @@ def generalize() -> UAGeneralizer:
         (MAC_SAFARI, UAInfo("Safari", "17", "Mac OS X", "10", "desktop", False)),
         (FIREFOX_LINUX, UAInfo("Firefox", "121", "Ubuntu", None, "desktop", False)),
         (GOOGLEBOT, UAInfo("Googlebot", "2", "Other", None, "bot", True)),
-        (CURL, UAInfo("curl", "8", "Other", None, "other", False)),
+        (CURL, UAInfo("curl", "8", "Other", None, "bot", True)),  # user-agents says "other": a tool is automation
     ],
 )
 def test_known_user_agents(generalize: UAGeneralizer, ua: str, expected: UAInfo) -> None:
@@ -86,7 +86,7 @@ def _legacy_device_class(ua: str) -> str:
     return "other"
 
 
-@pytest.mark.parametrize("ua", SAMPLE)
+@pytest.mark.parametrize("ua", [ua for ua in SAMPLE if ua != CURL])
 def test_device_class_agrees_with_user_agents_library(generalize: UAGeneralizer, ua: str) -> None:
     legacy = user_agents.parse(ua)
     info = generalize(ua)
@@ -250,3 +250,20 @@ def test_arbitrary_text_gives_a_well_formed_result(ua: str) -> None:
     for major in (info.browser_major, info.os_major):
         assert major is None or (major.isdigit() and len(major) <= 5)
     assert "@" not in info.browser + info.os
+
+
+@pytest.mark.parametrize(
+    "ua",
+    [
+        "UniversalFeedParser/4.2-pre-314-svn +http://feedparser.org/",
+        "Tiny Tiny RSS/1.11 (http://tt-rss.org/)",
+        "Feedly/1.0 (+http://www.feedly.com/fetcher.html; like FeedFetcher-Google)",
+        "Chef Client/10.18.2 (ruby-1.9.3-p327; ohai-6.16.0; x86_64-linux; +http://opscode.com)",
+        "Mozilla/5.0 (Windows NT 6.1; WOW64; rv:25.0) Gecko/20100101 Firefox/3.6 (FlipboardProxy/1.1; +http://flipboard.com/browserproxy)",
+        "Digg Feed Fetcher 1.0 (Digg/1.0; +http://digg.com) Mozilla/5.0 AppleWebKit/534.48.3 Safari/534.48.3",
+        "python-requests/2.31.0",
+    ],
+)
+def test_automated_clients_seen_in_real_logs_are_bots(generalize: UAGeneralizer, ua: str) -> None:
+    info = generalize(ua)
+    assert (info.device, info.bot) == ("bot", True)

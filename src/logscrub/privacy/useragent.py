@@ -18,6 +18,8 @@ one).
 
 from __future__ import annotations
 
+import re
+
 from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import cache, lru_cache
@@ -208,8 +210,18 @@ def _shared_resolver() -> Resolver:
     return Resolver(_MATCHERS)
 
 
-def _device_class(agent: _ParsedUserAgent) -> str:
-    if agent.is_bot:
+# ua-parser only knows crawlers it has rules for; feed readers, fetchers and HTTP libraries say what
+# they are in words (or leave a contact URL, which no browser does). Seen unflagged in a real log:
+# UniversalFeedParser, Tiny Tiny RSS, Feedfetcher-Google, Chef Client, FlipboardProxy.
+_AUTOMATION = re.compile(
+    r"bot\b|bot/|crawl|spider|slurp|feed|fetch|\brss\b|https?://|\+http|www\.|proxy|client/|"
+    r"curl/|wget/|python|java/|go-http|okhttp|libwww|httpclient|scrapy|headless|monitor|check",
+    re.IGNORECASE,
+)
+
+
+def _device_class(agent: _ParsedUserAgent, automated: bool) -> str:
+    if agent.is_bot or automated:
         return "bot"
     if agent.is_tablet:
         return "tablet"
@@ -244,4 +256,5 @@ class UAGeneralizer:
         agent = _ParsedUserAgent(ua, browser, system, self._resolver.de.extract(ua))
         browser_family, browser_major = _family_and_major(browser)
         os_family, os_major = _family_and_major(system)
-        return UAInfo(browser_family, browser_major, os_family, os_major, _device_class(agent), agent.is_bot)
+        device = _device_class(agent, _AUTOMATION.search(ua) is not None)
+        return UAInfo(browser_family, browser_major, os_family, os_major, device, device == "bot")
