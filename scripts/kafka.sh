@@ -5,6 +5,7 @@
 #   kafka.sh jars               fetch the jars into .kafka/libs (skipped while kafka/pom.xml is unchanged)
 #   kafka.sh up [STATE_DIR]     start a fresh broker on free loopback ports; print its bootstrap address
 #   kafka.sh down [STATE_DIR]   stop it and delete its data (its logs stay for a post-mortem)
+#   kafka.sh restart [STATE_DIR] stop it (SIGTERM) and start it again: same ports, same data
 #   kafka.sh status [STATE_DIR] exit 0 only if it is running and answering
 #
 # STATE_DIR defaults to .kafka/run, whose address is also written to .kafka/bootstrap.
@@ -172,10 +173,16 @@ start_broker() {
     die "formatting the broker's storage failed"
   fi
 
+  launch_broker "$state_dir"
+}
+
+# Start the broker process on STATE_DIR's existing config and data.
+launch_broker() {
+  local state_dir="$1"
   nohup java "${JVM_OPTS[@]}" -cp "$LIBS/*" \
     -Dlog4j2.configurationFile="$LOG4J_CONFIG" -Dkafka.logs.dir="$state_dir/logs" \
     kafka.Kafka "$state_dir/server.properties" \
-    </dev/null >"$state_dir/logs/stdout.log" 2>&1 &
+    </dev/null >>"$state_dir/logs/stdout.log" 2>&1 &
   echo $! >"$state_dir/pid"
 }
 
@@ -216,6 +223,16 @@ cmd_down() {
   fi
 }
 
+# Stop (SIGTERM, as in a rolling restart) and start again on the same ports with the same data.
+cmd_restart() {
+  local state_dir="$1"
+  [[ -f "$state_dir/server.properties" ]] || die "no broker was set up in $state_dir (run up first)"
+  stop_broker "$state_dir"
+  launch_broker "$state_dir"
+  wait_until_ready "$state_dir"
+  bootstrap_of "$state_dir"
+}
+
 cmd_status() {
   local state_dir="$1" pid address
   if ! pid="$(broker_pid "$state_dir")"; then
@@ -231,7 +248,7 @@ cmd_status() {
 }
 
 usage() {
-  echo "usage: $0 jars | up [STATE_DIR] | down [STATE_DIR] | status [STATE_DIR]"
+  echo "usage: $0 jars | up [STATE_DIR] | down [STATE_DIR] | restart [STATE_DIR] | status [STATE_DIR]"
 }
 
 main() {
@@ -240,7 +257,7 @@ main() {
     jars)
       cmd_jars
       ;;
-    up | down | status)
+    up | down | restart | status)
       state_dir="$(realpath -m -- "${2:-$DEFAULT_STATE_DIR}")"
       "cmd_$command" "$state_dir"
       ;;

@@ -1,0 +1,291 @@
+"""``logscrub ship``: lines from files or stdin to ``logs.raw``, at least once, in bounded memory.
+
+* ``acks=all`` and idempotence: a line the broker acknowledged is on every in-sync replica,
+  and the producer's own retries add no duplicates.
+* At most ``MAX_UNACKED`` lines wait for acknowledgement (kafka-python's producer has no
+  memory bound of its own): while the broker is down, reading pauses instead of memory growing.
+* When a line's delivery fails for good (its delivery timeout passed while the broker was
+  down), the producer is replaced by a new one and every unacknowledged line is sent again:
+  nothing is dropped, and these re-sends are the only source of duplicates. A new producer,
+  not the old one, because kafka-python 3.0.12's idempotent producer stops sending for good
+  after such an expiry (it resets its producer id and never asks for a new one).
+* Positions reach the offset file only up to the last line acknowledged together with every
+  line before it: a crash sends some lines again, and never skips one.
+
+Values are the bare line (the worker also takes Filebeat/Fluent Bit JSON wrappers, see
+``shipped``); keys are None, so the sticky partitioner spreads batches over partitions.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+import time
+from collections import deque
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from kafka import KafkaProducer
+from kafka.errors import (
+    InvalidProducerEpochError,
+    KafkaError,
+    KafkaTimeoutError,
+    OutOfOrderSequenceNumberError,
+    UnknownProducerIdError,
+)
+from kafka.producer.future import FutureRecordMetadata
+
+from logscrub.config import Config
+from logscrub.errors import Refused
+from logscrub.kafka.follow import Follower, Line, OffsetFile, Position
+
+log = logging.getLogger("logscrub.ship")
+
+MAX_UNACKED = 20_000  # lines; plus at most one 64 KiB chunk per input read past it
+POLL_S = 0.1  # how often a followed file is checked, and acknowledgements looked at, when idle
+SAVE_EVERY_S = 1.0
+STOP_GRACE_S = 30.0  # after stop: how long unacknowledged lines may still take
+CLOSE_TIMEOUT_S = 10.0
+BOOTSTRAP_TIMEOUT_MS = 10_000
+REQUEST_TIMEOUT_MS = 30_000
+DELIVERY_TIMEOUT_MS = 10 * 60 * 1000  # then the line is sent again, by a new producer
+MAX_BLOCK_MS = 30_000  # waiting for the topic's metadata (at start: does the topic exist?)
+# Failures after which the producer reset its idempotence state: sending again is safe.
+_RESET = (OutOfOrderSequenceNumberError, UnknownProducerIdError, InvalidProducerEpochError)
+
+
+class ShipError(Refused):
+    """Kafka cannot take the lines: no broker, no topic, or a refusal that retrying won't fix."""
+
+
+@dataclass
+class ShipStats:
+    lines_read: int = 0
+    lines_sent: int = 0  # acknowledged by the broker
+    retries: int = 0  # lines sent again after their delivery failed
+
+
+class _Unacked:
+    __slots__ = ("line", "future")
+
+    def __init__(self, line: Line) -> None:
+        self.line = line
+        self.future: FutureRecordMetadata | None = None  # None: waiting for a producer
+
+    @property
+    def acked(self) -> bool:
+        return self.future is not None and self.future.succeeded()
+
+
+def ship(
+    cfg: Config,
+    inputs: list[str],
+    follow: bool,
+    offsets_path: str | None = None,
+    stop: threading.Event | None = None,
+) -> ShipStats:
+    """Send every line of ``inputs`` to the raw topic; with ``follow``, until ``stop`` is set."""
+    offsets = OffsetFile(offsets_path) if offsets_path else None
+    saved = offsets.load() if offsets else {}
+    if offsets is not None:
+        offsets.save(saved)  # an unwritable offset file fails now, before any line is sent
+    # Longer lines are rejected by the worker as too long from their first max_line_bytes
+    # anyway; cutting them here keeps them under the broker's message size limit.
+    follower = Follower(inputs, follow, saved, max_line=cfg.input.max_line_bytes + 1)
+    try:
+        producer = _connect(cfg)
+        return _Shipment(cfg, producer, follower, offsets, saved).run(stop or threading.Event())
+    finally:
+        follower.close()
+
+
+def _connect(cfg: Config) -> KafkaProducer:
+    """A producer that has the raw topic's metadata; ShipError when there is no broker or topic."""
+    servers, topic = cfg.kafka.bootstrap_servers, cfg.topics.raw.name
+    try:
+        producer = _new_producer(cfg)
+    except KafkaTimeoutError:
+        raise ShipError(f"no Kafka broker answered at {servers}") from None
+    try:
+        producer.partitions_for(topic)
+    except KafkaTimeoutError:
+        _close(producer, 0)
+        raise ShipError(
+            f"topic {topic} was not found on the cluster at {servers} within {MAX_BLOCK_MS // 1000}s "
+            "(create it with `logscrub topics apply`)"
+        ) from None
+    return producer
+
+
+def _new_producer(cfg: Config) -> KafkaProducer:
+    # kafka-python logs every record value at DEBUG, and values are raw lines.
+    send_log = logging.getLogger("kafka.producer.kafka")
+    if send_log.getEffectiveLevel() < logging.INFO:
+        send_log.setLevel(logging.INFO)
+    return KafkaProducer(
+        bootstrap_servers=[s.strip() for s in cfg.kafka.bootstrap_servers.split(",")],
+        client_id="logscrub-ship",
+        acks="all",
+        enable_idempotence=True,
+        compression_type="gzip",
+        linger_ms=20,
+        batch_size=256 * 1024,
+        max_in_flight_requests_per_connection=5,
+        retries=2**31 - 1,
+        bootstrap_timeout_ms=BOOTSTRAP_TIMEOUT_MS,
+        request_timeout_ms=REQUEST_TIMEOUT_MS,
+        delivery_timeout_ms=DELIVERY_TIMEOUT_MS,
+        max_block_ms=MAX_BLOCK_MS,
+        reconnect_backoff_max_ms=1000,  # Java's default; kafka-python's 30 s delays recovery
+        allow_auto_create_topics=False,
+    )
+
+
+def _close(producer: KafkaProducer, timeout: float) -> None:
+    try:
+        producer.close(timeout=timeout)
+    except KafkaTimeoutError:
+        # kafka-python 3.0.12's close() flushes first and raises when that times out, before
+        # it would force the close; without this its I/O thread would retry forever.
+        producer._sender.force_close()
+
+
+def _worth_resending(exc: BaseException) -> bool:
+    return bool(getattr(exc, "retriable", False)) or isinstance(exc, _RESET)
+
+
+class _Shipment:
+    def __init__(
+        self,
+        cfg: Config,
+        producer: KafkaProducer,
+        follower: Follower,
+        offsets: OffsetFile | None,
+        saved: Mapping[str, Position],
+    ) -> None:
+        self.cfg = cfg
+        self.producer: KafkaProducer | None = producer  # None between a failure and a new producer
+        self.topic = cfg.topics.raw.name
+        self.follower = follower
+        self.offsets = offsets
+        self.positions = dict(saved)  # inputs this run does not read keep their saved positions
+        self.unsaved = False
+        self.saved_at = time.monotonic()
+        self.window: deque[_Unacked] = deque()  # in reading order
+        self.failed: queue.SimpleQueue[tuple[_Unacked, object, BaseException]] = queue.SimpleQueue()
+        self.progress = threading.Event()  # set by the producer's thread on every outcome
+        self.fatal: BaseException | None = None
+        self.stats = ShipStats()
+
+    def run(self, stop: threading.Event) -> ShipStats:
+        try:
+            self._ship(stop)
+            deadline = time.monotonic() + STOP_GRACE_S if stop.is_set() or self.fatal else None
+            while self.window and self.fatal is None and (deadline is None or time.monotonic() < deadline):
+                self._step()
+                if self.window:
+                    self.progress.wait(POLL_S)
+            self._save()
+        finally:
+            if self.producer is not None:
+                _close(self.producer, CLOSE_TIMEOUT_S)
+        if self.fatal is not None:
+            raise ShipError(
+                f"Kafka refused lines for topic {self.topic} ({type(self.fatal).__name__}); "
+                "positions are saved up to the last acknowledged line"
+            )
+        return self.stats
+
+    def _ship(self, stop: threading.Event) -> None:
+        while not stop.is_set() and self.fatal is None:
+            self._step()
+            if len(self.window) >= MAX_UNACKED or self.producer is None:
+                self.progress.wait(POLL_S)
+                continue
+            lines = self.follower.read()
+            for line in lines:
+                entry = _Unacked(line)
+                self.window.append(entry)
+                self._send(entry)
+            self.stats.lines_read += len(lines)
+            if not lines:
+                if self.follower.exhausted:
+                    return
+                stop.wait(POLL_S)
+
+    def _step(self) -> None:
+        self.progress.clear()
+        if self.producer is None:
+            self._reconnect()
+        self._settle()
+        if time.monotonic() - self.saved_at >= SAVE_EVERY_S:
+            self._save()
+
+    def _send(self, entry: _Unacked) -> None:
+        entry.future = None
+        if self.producer is None:
+            return
+        try:
+            future = self.producer.send(self.topic, entry.line.data)
+        except KafkaError as e:
+            self._give_up_producer(e)
+            return
+        entry.future = future
+        future.add_callback(self._acked)
+        future.add_errback(self._failed, entry, future)
+
+    def _acked(self, _metadata: object) -> None:
+        self.progress.set()
+
+    def _failed(self, entry: _Unacked, future: object, exc: BaseException) -> None:
+        self.failed.put((entry, future, exc))
+        self.progress.set()
+
+    def _settle(self) -> None:
+        """Act on failed deliveries, and move past the lines acknowledged in reading order."""
+        while True:
+            try:
+                entry, future, exc = self.failed.get_nowait()
+            except queue.Empty:
+                break
+            if entry.future is future:  # not a line already given to a newer producer
+                self._give_up_producer(exc)
+        window = self.window
+        while window and window[0].acked:
+            position = window.popleft().line.position
+            self.stats.lines_sent += 1
+            if position is not None:
+                self.positions[position.path] = position
+                self.unsaved = True
+
+    def _give_up_producer(self, exc: BaseException) -> None:
+        if not _worth_resending(exc):
+            self.fatal = self.fatal or exc
+            return
+        if self.producer is None:
+            return
+        log.warning("a delivery failed (%s); sending unacknowledged lines again with a new producer",
+                    type(exc).__name__)
+        for entry in self.window:
+            if not entry.acked:
+                entry.future = None  # what the old producer still reports about it is stale
+        _close(self.producer, 0)
+        self.producer = None
+
+    def _reconnect(self) -> None:
+        try:
+            producer = _new_producer(self.cfg)
+        except KafkaTimeoutError:
+            return  # the broker is still away: the next step tries again
+        self.producer = producer
+        resend = [entry for entry in self.window if not entry.acked]
+        for entry in resend:
+            self._send(entry)
+        self.stats.retries += len(resend)
+
+    def _save(self) -> None:
+        if self.offsets is not None and self.unsaved:
+            self.offsets.save(self.positions)
+            self.unsaved = False
+        self.saved_at = time.monotonic()
