@@ -17,7 +17,7 @@ $(STAMP): pyproject.toml
 venv: $(STAMP)
 
 ## The main job: the pipeline on the bundled sample log.
-demo: venv
+demo: venv kafka-jars
 	bash scripts/demo.sh
 
 ## The whole test suite (starts and stops its own Kafka broker).

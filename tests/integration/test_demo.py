@@ -1,0 +1,21 @@
+"""`make demo`, the README's first command, end to end (it starts and stops its own broker)."""
+
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_demo_accounts_for_every_sample_line():
+    done = subprocess.run([sys.executable, "-m", "logscrub.demo"], cwd=ROOT, capture_output=True, text=True,
+                          timeout=300)
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    sample_lines = len((ROOT / "samples" / "access.log").read_bytes().splitlines())
+    m = re.search(r"accounted: (\d+) events \+ (\d+) rejected = (\d+) lines shipped", done.stdout)
+    assert m, done.stdout[-2000:]
+    events, rejected, shipped = map(int, m.groups())
+    assert events + rejected == shipped == sample_lines
+    for topic in ("analytics.events", "analytics.traffic", "security.raw", "logs.rejected"):
+        assert f"== {topic}" in done.stdout
