@@ -37,7 +37,9 @@ kafka-up: kafka-jars
 kafka-down:
 	bash scripts/kafka.sh down
 
+## Speed against the baselines (anonip, a regex+orjson floor), written to bench/results.{json,md}.
 bench: venv
+	$(BIN)/pip install -q -e '.[bench]'
 	$(BIN)/python -m bench.run
 
 clean:

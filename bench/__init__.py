@@ -1,0 +1,1 @@
+"""`make bench`: logscrub against its baselines, measured in one run."""
