@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import signal
 import subprocess
@@ -78,6 +79,9 @@ class Pipeline:
 
     def wait_for_group(self, members: int) -> None:
         """Until the workers' group is stable with ``members`` members that each own raw partitions."""
+
+        # kafka-python warns at length that it cannot decode faust's member metadata; we only read states.
+        logging.getLogger("kafka.admin").setLevel(logging.ERROR)
 
         def stable() -> bool:
             try:
