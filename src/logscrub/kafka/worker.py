@@ -69,6 +69,9 @@ def build_app(cfg: Config, scrubber: Scrubber | None = None) -> tuple[faust.App,
         # A crashed worker's partitions move to the others after this long (faust's default is 60 s).
         broker_session_timeout=15.0,
         broker_heartbeat_interval=3.0,
+        # Partials stay unacknowledged until their window is emitted: waiting for every event to be
+        # acknowledged would hang shutdown; what is not acknowledged is replayed by the next owner.
+        stream_wait_empty=False,
     )
     t = cfg.topics
     raw = app.topic(t.raw.name, key_type=bytes, value_type=bytes)
