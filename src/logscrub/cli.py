@@ -3,15 +3,24 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
+import re
 import sys
 from collections.abc import Sequence
+from typing import Any
+
+import yaml
 
 from logscrub import __version__
-from logscrub.config import FORMATS, ConfigError, load
+from logscrub.config import FORMATS, ConfigError, Duration, load
 from logscrub.errors import Refused
 
 EXIT_CONFIG = 2
 EXIT_FAILED = 1
+MASK = "********"
+# Setting names that hold credentials (sasl_password, ssl_key_password, api_key, ...); matched on
+# the name, so keys.visitor_rotation or keys.file, which are not secrets, stay visible.
+_SECRET_NAME = re.compile(r"password|passwd|secret|token|credential|(^|_)key$")
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -65,6 +74,25 @@ def _parser() -> argparse.ArgumentParser:
         a = tsub.add_parser(name, help=text, description=text)
         _config_arg(a)
         a.set_defaults(func=_topics)
+
+    cp = sub.add_parser("config", help="validate or show the config", description="The config as logscrub sees it.")
+    csub = cp.add_subparsers(dest="action", required=True, metavar="ACTION")
+    c = csub.add_parser(
+        "check",
+        help="validate a config file",
+        description="Load FILE with the LOGSCRUB_* environment overrides, as every command does at start-up. "
+        "Prints ok, or names the key, the value and what is allowed (exit 2).",
+    )
+    c.add_argument("file", nargs="?", metavar="FILE", help="YAML config (default: built-in defaults)")
+    c.set_defaults(func=_config_check)
+    v = csub.add_parser(
+        "show",
+        help="print the effective config",
+        description="Print the effective config (file + LOGSCRUB_* overrides + defaults) as YAML, "
+        "secrets masked. The output is itself a valid config file.",
+    )
+    _config_arg(v)
+    v.set_defaults(func=_config_show)
     return p
 
 
@@ -110,6 +138,47 @@ def _topics(args: argparse.Namespace) -> int:
     if not problems:
         print("all topics agree with the config")
     return EXIT_FAILED if problems else 0
+
+
+def _config_check(args: argparse.Namespace) -> int:
+    load(args.file)
+    print("ok")
+    return 0
+
+
+def _config_show(args: argparse.Namespace) -> int:
+    print(render_config(load(args.config)), end="")
+    return 0
+
+
+def render_config(cfg: Any) -> str:
+    """A config tree as YAML that loads back to the same config, secrets masked: safe to paste into a ticket."""
+    return yaml.safe_dump(_plain(cfg), sort_keys=False, default_flow_style=False, allow_unicode=True)
+
+
+def _plain(value: Any) -> Any:
+    if dataclasses.is_dataclass(value):
+        return _plain({f.name: getattr(value, f.name) for f in dataclasses.fields(value)})
+    if isinstance(value, dict):
+        return {k: MASK if _is_secret(str(k), v) else _plain(v) for k, v in value.items()}
+    if isinstance(value, tuple | list):
+        return [_plain(v) for v in value]
+    if isinstance(value, Duration):
+        return _duration_text(value)
+    return value
+
+
+def _is_secret(name: str, value: Any) -> bool:
+    # An unset secret stays visible as unset: that is worth seeing, and reveals nothing.
+    return value not in (None, "") and _SECRET_NAME.search(name.lower()) is not None
+
+
+def _duration_text(seconds: int) -> str:
+    """90 -> "90s", 3600 -> "1h", 604800 -> "7d": how the example config writes durations."""
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
+        if seconds and seconds % size == 0:
+            return f"{seconds // size}{unit}"
+    return f"{seconds}s"
 
 
 def _scrub(args: argparse.Namespace) -> int:

@@ -45,6 +45,7 @@ class Pipeline:
             "LOGSCRUB_SECURITY__WINDOW": "1h",
             "LOGSCRUB_TOPICS__RAW__PARTITIONS": str(self.raw_partitions),
             "LOGSCRUB_TOPICS__PARTIALS__PARTITIONS": "2",
+            "LOGSCRUB_METRICS__PORT": "0",  # several workers per test: a test that scrapes sets its own port
             **{f"LOGSCRUB_TOPICS__{r.upper()}__NAME": f"{self.prefix}.{r}" for r in ROLES},
             **self.env,
         }
@@ -60,6 +61,7 @@ class Pipeline:
         proc = subprocess.Popen(
             [sys.executable, "-m", "logscrub", "worker", "--log-level", "WARNING"],
             env={**os.environ, **self.env},
+            cwd=self.tmp,  # faust makes a <app id>-data directory in its working directory
             stdout=log,
             stderr=subprocess.STDOUT,
         )
