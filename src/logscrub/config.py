@@ -22,6 +22,7 @@ ENV_PREFIX = "LOGSCRUB_"
 FORMATS = ("auto", "common", "combined", "vhost_combined", "json", "nginx")
 IP_MODES = ("truncate", "pseudonym", "drop")
 DIMENSIONS = ("path", "country", "browser", "os", "device", "referrer")
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
 
 
 class ConfigError(ValueError):
@@ -203,6 +204,26 @@ class KafkaConfig:
 
 
 @dataclass(frozen=True)
+class MetricsConfig:
+    host: str = "127.0.0.1"
+    port: int = 9108  # 0: no metrics server
+
+    def validate(self, key: str) -> None:
+        if not re.fullmatch(r"[A-Za-z0-9.:_-]{1,253}", self.host):
+            raise ConfigError(f"{key}.host", f"expected an address or host name to listen on, got {self.host!r}")
+        _between(self.port, 0, 65535, f"{key}.port")
+
+
+@dataclass(frozen=True)
+class LoggingConfig:
+    level: str = "WARNING"
+    json: bool = False
+
+    def validate(self, key: str) -> None:
+        _choice(self.level, LOG_LEVELS, f"{key}.level")
+
+
+@dataclass(frozen=True)
 class Config:
     input: InputConfig = InputConfig()
     ip: IPConfig = IPConfig()
@@ -215,6 +236,8 @@ class Config:
     security: SecurityConfig = SecurityConfig()
     kafka: KafkaConfig = KafkaConfig()
     topics: TopicsConfig = TopicsConfig()
+    metrics: MetricsConfig = MetricsConfig()
+    logging: LoggingConfig = LoggingConfig()
 
     def validate(self) -> None:
         _validate_tree(self, "")

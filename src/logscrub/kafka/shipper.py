@@ -12,6 +12,9 @@
 * Positions reach the offset file only up to the last line acknowledged together with every
   line before it: a crash sends some lines again, and never skips one.
 
+While it runs, ``metrics.port`` serves its metrics and ``/health`` (ready once it has a producer
+for the raw topic).
+
 Values are the bare line (the worker also takes Filebeat/Fluent Bit JSON wrappers, see
 ``shipped``); keys are None, so the sticky partitioner spreads batches over partitions.
 """
@@ -38,7 +41,8 @@ from kafka.producer.future import FutureRecordMetadata
 
 from logscrub.config import Config
 from logscrub.errors import Refused
-from logscrub.kafka.follow import Follower, Line, OffsetFile, Position
+from logscrub.kafka.follow import Follower, Line, OffsetFile, Position, input_key
+from logscrub.metrics import Health, ShipperMetrics, serving
 
 log = logging.getLogger("logscrub.ship")
 
@@ -93,9 +97,13 @@ def ship(
     # Longer lines are rejected by the worker as too long from their first max_line_bytes
     # anyway; cutting them here keeps them under the broker's message size limit.
     follower = Follower(inputs, follow, saved, max_line=cfg.input.max_line_bytes + 1)
+    metrics, health = ShipperMetrics(), Health()
     try:
-        producer = _connect(cfg)
-        return _Shipment(cfg, producer, follower, offsets, saved).run(stop or threading.Event())
+        with serving(cfg.metrics, metrics.registry, health):
+            producer = _connect(cfg)
+            health.set_ready(True)
+            shipment = _Shipment(cfg, producer, follower, offsets, saved, metrics, health, inputs)
+            return shipment.run(stop or threading.Event())
     finally:
         follower.close()
 
@@ -163,6 +171,9 @@ class _Shipment:
         follower: Follower,
         offsets: OffsetFile | None,
         saved: Mapping[str, Position],
+        metrics: ShipperMetrics,
+        health: Health,
+        inputs: list[str],
     ) -> None:
         self.cfg = cfg
         self.producer: KafkaProducer | None = producer  # None between a failure and a new producer
@@ -177,6 +188,12 @@ class _Shipment:
         self.progress = threading.Event()  # set by the producer's thread on every outcome
         self.fatal: BaseException | None = None
         self.stats = ShipStats()
+        self.metrics = metrics
+        self.health = health
+        self.input_labels: dict[str, str] = {}  # input key -> its number on the command line
+        for i, name in enumerate(inputs):
+            self.input_labels.setdefault(input_key(name), str(i))
+        self._show_positions()
 
     def run(self, stop: threading.Event) -> ShipStats:
         try:
@@ -209,6 +226,7 @@ class _Shipment:
                 self.window.append(entry)
                 self._send(entry)
             self.stats.lines_read += len(lines)
+            self.metrics.lines_read.inc(len(lines))
             if not lines:
                 if self.follower.exhausted:
                     return
@@ -252,12 +270,24 @@ class _Shipment:
             if entry.future is future:  # not a line already given to a newer producer
                 self._give_up_producer(exc)
         window = self.window
+        acked = 0
         while window and window[0].acked:
             position = window.popleft().line.position
-            self.stats.lines_sent += 1
+            acked += 1
             if position is not None:
                 self.positions[position.path] = position
                 self.unsaved = True
+        self.metrics.unacked.set(len(window))
+        if acked:
+            self.stats.lines_sent += acked
+            self.metrics.lines_sent.inc(acked)
+            self._show_positions()
+
+    def _show_positions(self) -> None:
+        for key, label in self.input_labels.items():
+            position = self.positions.get(key)
+            if position is not None:
+                self.metrics.position.labels(label).set(position.offset)
 
     def _give_up_producer(self, exc: BaseException) -> None:
         if not _worth_resending(exc):
@@ -272,6 +302,7 @@ class _Shipment:
                 entry.future = None  # what the old producer still reports about it is stale
         _close(self.producer, 0)
         self.producer = None
+        self.health.set_ready(False)
 
     def _reconnect(self) -> None:
         try:
@@ -279,10 +310,12 @@ class _Shipment:
         except KafkaTimeoutError:
             return  # the broker is still away: the next step tries again
         self.producer = producer
+        self.health.set_ready(True)
         resend = [entry for entry in self.window if not entry.acked]
         for entry in resend:
             self._send(entry)
         self.stats.retries += len(resend)
+        self.metrics.retries.inc(len(resend))
 
     def _save(self) -> None:
         if self.offsets is not None and self.unsaved:

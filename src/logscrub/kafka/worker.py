@@ -11,44 +11,40 @@ Two agents per worker, scaled by partitions:
   window to ``analytics.traffic`` when the watermark or the idle time has passed; the
   partials of a window are acknowledged only after its records were handed to the producer,
   so a crash before emission replays them.
+
+Metrics (``logscrub.metrics``) are updated once per batch, and lag and keys every few seconds;
+the worker is ready (``/health/ready``) only while it holds a partition assignment of its group.
 """
 
 from __future__ import annotations
 
 import logging
+import os
+import tempfile
 import time
 from collections import defaultdict
 from typing import Any
 
 import faust
 import orjson
+from aiokafka.errors import KafkaError
 from faust.types import TP
 
-from logscrub import pipeline
+from logscrub import logs, pipeline
 from logscrub.config import Config
 from logscrub.core import Scrubber
 from logscrub.kafka.shipped import unwrap
 from logscrub.keys import KeyFile
+from logscrub.metrics import Health, WorkerMetrics, serving
 
 log = logging.getLogger("logscrub.worker")
 
 BATCH = 2000
 BATCH_WITHIN = 0.25  # seconds: latency bound for a quiet stream
+METRICS_EVERY = 5.0  # seconds between updates of the lag and key metrics
 
 
-class Counters:
-    """Plain counters the worker keeps (exported as metrics by the metrics module)."""
-
-    def __init__(self) -> None:
-        self.lines = 0
-        self.events = 0
-        self.rejected: dict[str, int] = defaultdict(int)
-        self.partials_sent = 0
-        self.windows_emitted = 0
-        self.aggregate_records = 0
-
-
-def build_app(cfg: Config, scrubber: Scrubber | None = None) -> tuple[faust.App, Counters]:
+def build_app(cfg: Config, metrics: WorkerMetrics, health: Health, scrubber: Scrubber | None = None) -> faust.App:
     """The faust app for ``cfg``; topics must exist (``logscrub topics apply``)."""
     servers = ";".join(f"kafka://{s.strip()}" for s in cfg.kafka.bootstrap_servers.split(","))
     app = faust.App(
@@ -57,6 +53,8 @@ def build_app(cfg: Config, scrubber: Scrubber | None = None) -> tuple[faust.App,
         key_serializer="raw",
         value_serializer="raw",
         store="memory://",
+        # faust wants a data directory even with in-memory tables; keep it out of the user's cwd.
+        datadir=os.path.join(tempfile.gettempdir(), f"logscrub-{cfg.kafka.app_id}-faust"),
         topic_allow_declare=False,  # topics and their retention come from `logscrub topics apply`
         topic_disable_leader=True,
         web_enabled=False,
@@ -80,11 +78,11 @@ def build_app(cfg: Config, scrubber: Scrubber | None = None) -> tuple[faust.App,
     if scrubber is None:
         visitor, data = pipeline.key_rings(cfg, KeyFile(cfg.keys.file))
         scrubber = pipeline.build_scrubber(cfg, cfg.input.format, visitor, data)
-    counters = Counters()
     partial_sums = pipeline.build_aggregator(cfg)
     owner = pipeline.build_aggregator(cfg)
     idle = max(cfg.aggregate.allowed_lateness, 1)
     waiting: dict[tuple[str, int], list[faust.types.EventT]] = defaultdict(list)
+    processed: dict[int, int] = {}  # raw partition -> offset of the next line to process
     dumps = orjson.dumps
 
     async def send(topic: str, value: bytes, key: bytes | None = None) -> None:
@@ -95,25 +93,29 @@ def build_app(cfg: Config, scrubber: Scrubber | None = None) -> tuple[faust.App,
     @app.agent(raw, name="scrub")
     async def scrub(stream: faust.StreamT) -> None:
         async for batch in stream.take_events(BATCH, within=BATCH_WITHIN):
+            started = time.perf_counter()
             now = time.time()
+            events = 0
+            rejected: dict[str, int] = defaultdict(int)
             for event in batch:
                 msg = event.message
                 o = scrubber.process(unwrap(event.value), now, f"{msg.partition}:{msg.offset}")
-                counters.lines += 1
                 if o.reason is None:
                     await send(t.events.name, dumps(o.event))
                     await send(t.security.name, dumps(o.sealed))
                     partial_sums.add(o.update)  # type: ignore[arg-type]
-                    counters.events += 1
+                    events += 1
                 else:
                     await send(t.rejected.name, dumps(o.sealed))
-                    counters.rejected[o.reason] += 1
-            for partial in partial_sums.drain_partials():
+                    rejected[o.reason] += 1
+                processed[msg.partition] = msg.offset + 1
+            partials = partial_sums.drain_partials()
+            for partial in partials:
                 key = f"{partial['site']}|{partial['window']}".encode()
                 await send(t.partials.name, dumps(partial), key)
-                counters.partials_sent += 1
             scrubber.data_keys.expire()
             scrubber.visitor_keys.expire()
+            metrics.batch(len(batch), events, rejected, len(partials), time.perf_counter() - started)
 
     @app.agent(partials, name="own_windows")
     async def own_windows(stream: faust.StreamT) -> None:
@@ -132,40 +134,63 @@ def build_app(cfg: Config, scrubber: Scrubber | None = None) -> tuple[faust.App,
             return
         for rec in records:
             await send(t.traffic.name, dumps(rec))
-        counters.aggregate_records += len(records)
-        counters.windows_emitted += len(owner.last_closed)
+        metrics.emitted(len(records), (start + owner.window for _, start in owner.last_closed), time.time())
         for wkey in owner.last_closed:
             for event in waiting.pop(wkey, ()):
                 event.ack()
 
+    @app.timer(METRICS_EVERY)
+    async def report() -> None:
+        metrics.watch_keys((scrubber.visitor_keys, scrubber.data_keys))
+        try:
+            metrics.set_lag(await _raw_lag())
+        except KafkaError as e:  # no broker, or a partition revoked meanwhile: the next round tries again
+            log.info("consumer lag not measured this round (%s)", type(e).__name__)
+
+    async def _raw_lag() -> dict[int, int]:
+        tps = [tp for tp in app.consumer.assignment() if tp.topic == t.raw.name]
+        ends = await app.consumer.highwaters(*tps) if tps else {}
+        lag = {}
+        for tp in tps:
+            # Before its first batch, a partition starts where the consumer will fetch from.
+            start = processed.get(tp.partition)
+            if start is None:
+                start = await app.consumer.position(tp)
+            if start is not None:
+                lag[tp.partition] = max(ends[tp] - start, 0)
+        return lag
+
+    @app.on_partitions_assigned.connect
+    async def ready(app: faust.App, assigned: set[TP], **_: Any) -> None:
+        health.set_ready(True)
+
     @app.on_partitions_revoked.connect
     async def forget_revoked(app: faust.App, revoked: set[TP], **_: Any) -> None:
-        """Windows of a partition we lost are rebuilt by its new owner from the unacknowledged partials."""
+        """A rebalance began: not ready until it assigns partitions again. Windows of a partition we
+        lost are rebuilt by its new owner from the unacknowledged partials."""
+        health.set_ready(False)
+        for tp in revoked:
+            if tp.topic == t.raw.name:
+                processed.pop(tp.partition, None)
         lost = {tp.partition for tp in revoked if tp.topic == t.partials.name}
         if lost:
             for wkey in [w for w, evs in waiting.items() if evs and evs[0].message.partition in lost]:
                 del waiting[wkey]
                 owner.discard(wkey)
 
-    return app, counters
+    return app
 
 
-class _Worker(faust.Worker):
-    def _setup_logging(self) -> None:
-        super()._setup_logging()
-        # mode leaves the root logger at DEBUG and filters in the handler: every debug record is
-        # still built (slow), and client libraries' debug records quote message values. Filter at
-        # the source, and never below INFO for the Kafka clients whatever --log-level says.
-        level = logging.getLevelName(self.loglevel.upper()) if isinstance(self.loglevel, str) else self.loglevel
-        logging.getLogger().setLevel(level)
-        for name in ("aiokafka", "kafka", "faust.transport"):
-            logging.getLogger(name).setLevel(max(level, logging.INFO))
-
-
-def run(cfg: Config, log_level: str = "WARNING") -> int:
-    """Run a worker until SIGTERM/SIGINT."""
-    app, _ = build_app(cfg)
-    worker = _Worker(app, loglevel=log_level, quiet=True, redirect_stdouts=False)
-    worker.execute_from_commandline()
+def run(cfg: Config, log_level: str | None = None) -> int:
+    """Run a worker until SIGTERM/SIGINT; ``log_level`` (from the command line) overrides ``logging.level``."""
+    level = log_level or cfg.logging.level
+    # Ours, not mode's: mode leaves the root logger at DEBUG (every client debug record, which
+    # quotes message values, would still be built) and has no JSON or redaction.
+    logs.setup_logging(level, cfg.logging.json)
+    metrics, health = WorkerMetrics(), Health()
+    with serving(cfg.metrics, metrics.registry, health):
+        app = build_app(cfg, metrics, health)
+        worker = faust.Worker(app, loglevel=level, quiet=True, redirect_stdouts=False, override_logging=False)
+        worker.execute_from_commandline()
     return 0
 
