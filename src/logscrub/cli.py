@@ -52,7 +52,7 @@ def _parser() -> argparse.ArgumentParser:
         "workers (up to the number of logs.raw partitions).",
     )
     _config_arg(w)
-    w.add_argument("--log-level", default="WARNING", choices=("DEBUG", "INFO", "WARNING", "ERROR"))
+    w.add_argument("--log-level", choices=("DEBUG", "INFO", "WARNING", "ERROR"), help="overrides logging.level")
     w.set_defaults(func=_worker)
 
     sh = sub.add_parser(
@@ -113,9 +113,11 @@ def _ship(args: argparse.Namespace) -> int:
     import signal
     import threading
 
+    from logscrub import logs
     from logscrub.kafka.shipper import ship
 
     cfg = load(args.config)
+    logs.setup_logging(cfg.logging.level, cfg.logging.json)
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     stats = ship(cfg, args.inputs, follow=args.follow, offsets_path=args.offsets, stop=stop)

@@ -47,6 +47,7 @@ def main() -> int:
         "LOGSCRUB_KAFKA__BOOTSTRAP_SERVERS": bootstrap,
         "LOGSCRUB_KEYS__FILE": str(STATE / "keys.json"),
         "LOGSCRUB_AGGREGATE__ALLOWED_LATENESS": "3s",
+        "LOGSCRUB_METRICS__PORT": "0",  # the worker and the shipper run side by side here
     }
     os.environ.update(env)
     cfg = load(None)

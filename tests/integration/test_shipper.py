@@ -41,7 +41,8 @@ def append(path: Path, content: list[bytes], tail: bytes = b"") -> None:
 
 
 def config(bootstrap: str, topic: str) -> Config:
-    env = {"LOGSCRUB_KAFKA__BOOTSTRAP_SERVERS": bootstrap, "LOGSCRUB_TOPICS__RAW__NAME": topic}
+    env = {"LOGSCRUB_KAFKA__BOOTSTRAP_SERVERS": bootstrap, "LOGSCRUB_TOPICS__RAW__NAME": topic,
+           "LOGSCRUB_METRICS__PORT": "0"}  # tests run side by side with other processes serving metrics
     return load(None, env=env)
 
 
