@@ -71,3 +71,15 @@ def topic_name(request: pytest.FixtureRequest) -> str:
     """A topic name (or prefix) no other test or earlier run uses: tests share one broker."""
     test = re.sub(r"[^A-Za-z0-9-]+", "-", request.node.name).strip("-")[:120]
     return f"t-{test}-{uuid.uuid4().hex[:8]}"
+
+
+@pytest.fixture(scope="module")
+def own_broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path]]:
+    """A broker a test module may stop and restart, (bootstrap, state dir): the session broker is shared."""
+    state_dir = tmp_path_factory.mktemp("restartable-kafka")
+    started = _kafka_sh("up", str(state_dir), timeout=_UP_TIMEOUT_S)
+    assert started.returncode == 0, f"kafka.sh up failed:\n{started.stdout}{started.stderr}"
+    try:
+        yield started.stdout.strip(), state_dir
+    finally:
+        _kafka_sh("down", str(state_dir), timeout=120)

@@ -15,7 +15,7 @@ import pytest
 from kafka import KafkaAdminClient
 from kafka.admin import NewTopic
 
-from broker import kafka_sh, restart_broker
+from broker import restart_broker
 from logscrub.config import Config, load
 from logscrub.kafka import shipper
 from logscrub.kafka.follow import OffsetFileError
@@ -168,17 +168,6 @@ def test_no_broker_is_a_clear_error(tmp_path: Path, monkeypatch: pytest.MonkeyPa
     append(log, lines(0, 10))
     with pytest.raises(ShipError, match="no Kafka broker answered at 127.0.0.1:1"):
         ship(config("127.0.0.1:1", "logs.raw"), [str(log)], follow=False)
-
-
-@pytest.fixture(scope="module")
-def own_broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path]]:
-    """A broker this module may restart: (bootstrap, state dir)."""
-    state_dir = tmp_path_factory.mktemp("restartable-kafka")
-    bootstrap = kafka_sh("up", state_dir)
-    try:
-        yield bootstrap, state_dir
-    finally:
-        kafka_sh("down", state_dir)
 
 
 @pytest.mark.parametrize("outlasts_delivery_timeout", [False, True], ids=["producer-retries", "ship-resends"])

@@ -4,12 +4,8 @@ from __future__ import annotations
 
 import signal
 import threading
-from collections.abc import Iterator
-from pathlib import Path
 
-import pytest
-
-from broker import kafka_sh, restart_broker
+from broker import restart_broker
 from logscrub.sample import generate
 from pipeline_env import Pipeline, request_totals, sources
 
@@ -30,17 +26,6 @@ def assert_accounting(p: Pipeline, sent: int) -> int:
     events = p.read("events")
     assert len(events) == len(p.read("security"))  # each processing of a line gives an event and its sealed line
     return len(raw_zone) - len(unique)
-
-
-@pytest.fixture(scope="module")
-def own_broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path]]:
-    """A broker this module may restart: (bootstrap, state dir)."""
-    state_dir = tmp_path_factory.mktemp("restartable-kafka")
-    bootstrap = kafka_sh("up", state_dir)
-    try:
-        yield bootstrap, state_dir
-    finally:
-        kafka_sh("down", state_dir)
 
 
 def test_broker_restart_while_the_worker_runs(own_broker, topic_name, tmp_path):
