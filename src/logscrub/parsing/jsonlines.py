@@ -76,7 +76,7 @@ def _text(value: Any) -> str | None:
     if type(value) is str:
         return None if not value or value == "-" else value
     if type(value) is list:  # Caddy logs each header as a list of values
-        return ", ".join(v for v in value if type(v) is str) or None
+        return ", ".join(v for v in value if type(v) is str and v and v != "-") or None
     if type(value) in (int, float):
         return str(value)
     return None  # an object or a bool is no text: another default path may still match
