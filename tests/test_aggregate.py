@@ -99,3 +99,26 @@ def test_idle_windows_wait_for_the_idle_time():
     owner.merge_partial(w.drain_partials()[0], now=100.0)
     assert owner.close_idle(now=104.0, idle=5.0) == []
     assert owner.close_idle(now=105.0, idle=5.0)
+
+
+def test_folding_many_buckets_at_once_equals_folding_them_one_by_one():
+    """(other) is built with one union: its sketch must be the one pairwise merges would give."""
+    from logscrub.aggregate import Bucket
+
+    def bucket(visitors):
+        b = Bucket()
+        for v in visitors:
+            b.requests += 1
+            b.status[1] += 1
+            b.sketch.update(v)
+        return b
+
+    sizes = [1, 3, 2, 700, 4, 5000, 1, 2]  # list, set and HLL modes
+    parts = [range(i * 10_000, i * 10_000 + n) for i, n in enumerate(sizes)]
+    one_by_one, at_once = bucket(parts[0]), bucket(parts[0])
+    for p in parts[1:]:
+        one_by_one.merge(bucket(p))
+    at_once.merge_all([bucket(p) for p in parts[1:]])
+    assert at_once.sketch.serialize_compact() == one_by_one.sketch.serialize_compact()
+    assert (at_once.requests, at_once.status) == (one_by_one.requests, one_by_one.status)
+    assert at_once.visitors == one_by_one.visitors

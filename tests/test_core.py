@@ -132,3 +132,29 @@ def test_trusted_proxy_chain():
     spoofed = s.process(b'192.0.2.1 [28/Nov/2026:10:00:00 +0000] "GET / HTTP/1.1" 200 5 "198.51.100.9"', 1e9)
     assert spoofed.event["client"] == "192.0.2.0/24"
     assert ipaddress.ip_network(o.event["client"])
+
+
+def test_hashes_and_pseudonyms_of_a_destroyed_key_are_not_reused():
+    """Per-client results are cached; a key's destruction must take its cached results with it."""
+    from logscrub.core import Scrubber
+    from logscrub.keys import KeyRing
+    from logscrub.parsing.registry import make_parser
+
+    clock = [1e9]
+    cfg = load(None, env={"LOGSCRUB_IP__MODE": "pseudonym"})
+    visitor = KeyRing("visitor", 86400, 86400 + 3600, clock=lambda: clock[0])
+    s = Scrubber(cfg, make_parser("combined"), visitor, pipeline.key_rings(cfg, None)[1])
+    before = s.process(line(), clock[0])
+    again = s.process(line(), clock[0])
+    assert (again.event["client"], again.update.visitor) == (before.event["client"], before.update.visitor)
+    clock[0] = 1.8e9  # January 2027: the key of 28 Nov 2026 has lived its life
+    assert visitor.expire()
+    after = s.process(line(), clock[0])
+    assert after.event["client"] != before.event["client"]
+    assert after.update.visitor != before.update.visitor
+
+
+def test_dimensions_follow_the_configured_order():
+    s = scrubber(LOGSCRUB_AGGREGATE__DIMENSIONS="[referrer, path]")
+    assert s.process(line(), 1e9).update.dims == (("referrer", "google.com"), ("path", "/products/{id}"))
+    assert scrubber(LOGSCRUB_AGGREGATE__DIMENSIONS="[]").process(line(), 1e9).update.dims == ()

@@ -312,3 +312,21 @@ def test_network_key() -> None:
 def test_network_key_matches_default_truncation(a: IP, b: IP) -> None:
     generalize = IPGeneralizer()
     assert (network_key(a) == network_key(b)) == (generalize(a) == generalize(b))
+
+
+@given(st.text(alphabet="0123456789.", max_size=20))
+def test_dotted_quads_parse_as_ipaddress_reads_them(text: str) -> None:
+    try:
+        expected: object = ipaddress.IPv4Address(text)
+    except ValueError:
+        expected = None
+    assert parse_ip(text) == expected
+
+
+@given(ips, st.integers(0, 128))
+def test_truncation_is_the_network_of_the_prefix(ip: IP, prefix: int) -> None:
+    v4 = min(prefix, 32)
+    generalize = IPGeneralizer(ipv4_prefix=v4, ipv6_prefix=prefix)
+    client = (ip.ipv4_mapped or ip) if ip.version == 6 else ip  # one client, one form
+    bits = v4 if client.version == 4 else prefix
+    assert generalize(ip) == str(ip_network(f"{client}/{bits}", strict=False))

@@ -99,3 +99,34 @@ def test_two_processes_sharing_a_key_file_agree_on_the_key(tmp_path):
     kb = b.current(clock.t)
     assert ka.kid == kb.kid and ka.secret == kb.secret
     assert KeyFile(path).load("visitor") == [ka]
+
+
+def test_every_envelope_gets_its_own_nonce():
+    """Nonces come from the OS a batch at a time; none may repeat under a key, batch after batch."""
+    key = KeyRing("data", rotation=3600, lifetime=3600).current(0)
+    nonces = [envelope.seal(b"line", key, 0.0)["nonce"] for _ in range(3 * 256 + 7)]
+    assert len(set(nonces)) == len(nonces)
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs fork")
+def test_a_forked_child_does_not_reuse_the_parents_pending_nonces():
+    key = KeyRing("data", rotation=3600, lifetime=3600).current(0)
+    envelope.seal(b"line", key, 0.0)  # the parent now holds a batch of unused nonces
+    read, write = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # child: report its first nonce and leave without running the parent's cleanup
+        os.write(write, envelope.seal(b"line", key, 0.0)["nonce"].encode())
+        os._exit(0)
+    os.close(write)
+    child = os.read(read, 64).decode()
+    os.close(read)
+    os.waitpid(pid, 0)
+    assert child and child != envelope.seal(b"line", key, 0.0)["nonce"]
+
+
+def test_ingestion_time_keeps_its_type_and_millisecond_precision():
+    key = KeyRing("data", rotation=3600, lifetime=3600).current(0)
+    assert envelope.seal(b"x", key, 12.0)["ingested"] == 12.0
+    ingested = envelope.seal(b"x", key, 12)["ingested"]
+    assert ingested == 12 and type(ingested) is int
+    assert envelope.seal(b"x", key, 1764403200.123456)["ingested"] == 1764403200.123

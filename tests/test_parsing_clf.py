@@ -202,6 +202,18 @@ def test_time_offsets_and_cache():
     assert parse_clf_time("1/feb/2024:10:00:00 +0000").day == 1
 
 
+def test_seconds_are_still_checked_in_a_minute_already_read():
+    """Times of a known minute skip the full parse: their seconds must still be valid."""
+    first = parse_clf_time("11/Oct/2000:13:55:07 -0700")
+    assert parse_clf_time("11/Oct/2000:13:55:59 -0700") == first + timedelta(seconds=52)
+    assert parse_clf_time("11/Oct/2000:13:55:00 -0700") == first - timedelta(seconds=7)
+    for bad in ("11/Oct/2000:13:55:60 -0700", "11/Oct/2000:13:55:5x -0700", "11/Oct/2000:13:55:\u0665\u0669 -0700",
+                "11/Oct/2000:13:55-07 -0700", "11/Oct/2000:13:55:7 -0700"):
+        with pytest.raises(ParseError) as e:
+            parse_clf_time(bad)
+        assert e.value.reason == "bad_time", bad
+
+
 @pytest.mark.parametrize(
     ("line", "expected"),
     [

@@ -140,3 +140,16 @@ def test_arbitrary_text_never_raises(referrer: str, site: str | None) -> None:
     assert domain is None or clean_hostname(domain) == domain
     clean_hostname(referrer)
     registrable_domain(referrer)
+
+
+def test_one_host_shares_a_result_but_look_alike_authorities_do_not() -> None:
+    """Referrers are cached per host name; userinfo, ports or spaces must not ride on that cache."""
+    generalize = ReferrerGeneralizer()
+    assert generalize("https://www.google.com/search?q=a", None) == ("google.com", "search")
+    assert generalize("https://WWW.Google.COM/x", None) == ("google.com", "search")
+    assert generalize("https://www.google.com#x", None) == ("google.com", "search")
+    assert generalize("https://www.google.com@evil.example.org/", None) == ("example.org", "other")
+    assert generalize("https://www.google.com:443@evil.example.org/", None) == ("example.org", "other")
+    assert generalize("https://www.google.com.evil.example.org/", None) == ("example.org", "other")
+    assert generalize("https://www.google.com /", None) == (None, "other")
+    assert generalize("https://www.google.com/", "www.google.com") == ("google.com", "internal")

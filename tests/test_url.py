@@ -217,3 +217,32 @@ def test_real_world_slugs_are_kept(segment):
 )
 def test_random_looking_segments_are_templated(segment, placeholder):
     assert classify_segment(segment) == placeholder
+
+
+def test_a_cached_segment_is_still_templated_where_a_rule_names_it() -> None:
+    """Segments kept as logged are cached; the cache must not let a rule's position through."""
+    generalize = PathGeneralizer(rules=["/u/*", "/@*"])
+    assert generalize("/tags/alice")[0] == "/tags/alice"
+    assert generalize("/u/alice")[0] == "/u/{param}"
+    assert generalize("/alice/u")[0] == "/alice/u"
+    assert generalize("/@alice/posts")[0] == "/@{param}/posts"
+
+
+@pytest.mark.parametrize(
+    ("segment", "placeholder"),
+    [("1999", None), ("2024", None), ("2100", "{id}"), ("1899", "{id}"), ("0", "{id}"), ("12345", "{id}"),
+     ("١٢٣", None), ("1" * 65, "{long}"), ("%31%32%33", "{id}")],
+)
+def test_all_digit_segments(segment: str, placeholder: str | None) -> None:
+    generalize = PathGeneralizer()
+    assert generalize(f"/x/{segment}")[0] == f"/x/{placeholder or segment}"
+
+
+@pytest.mark.parametrize(
+    ("segment", "expected"),
+    [("AKIAIOSFODNN7EXAMPLE", True), ("INSTALLATIONGUIDES1", True), ("abcdefghijklmno123", True),
+     ("abcdefghijklmnop12", False), ("AKIA-IOSFODNN7EXAMPLE", False), ("eyJhbGciOiJIUzI1NiJ9.x", True),
+     ("aZ3_kd9-Qm2x7Pq1Lw0z", True), ("day-4-data-sources.html", False)],
+)
+def test_tokens_by_class_changes(segment: str, expected: bool) -> None:
+    assert (classify_segment(segment) == "{token}") is expected

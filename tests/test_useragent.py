@@ -267,3 +267,18 @@ def test_arbitrary_text_gives_a_well_formed_result(ua: str) -> None:
 def test_automated_clients_seen_in_real_logs_are_bots(generalize: UAGeneralizer, ua: str) -> None:
     info = generalize(ua)
     assert (info.device, info.bot) == ("bot", True)
+
+
+@pytest.mark.parametrize(
+    ("ua", "bot"),
+    [
+        ("MyMONITOR/2.0", True),
+        ("Some-CRAWLER", True),
+        ("Acme SPIDER \u00e9dition", True),  # not ASCII: the case-insensitive search itself
+        ("\u017flurp/1.0", True),  # long s folds to s only under case-insensitive matching
+        ("Acme Browser/1.0 (Linux)", False),
+        ("Acme Browser \u00e9dition/1.0", False),
+    ],
+)
+def test_automation_words_match_in_any_case(generalize: UAGeneralizer, ua: str, bot: bool) -> None:
+    assert generalize(ua).bot is bot

@@ -19,7 +19,7 @@ from typing import Any
 
 from logscrub import envelope
 from logscrub.aggregate import AggUpdate
-from logscrub.config import Config
+from logscrub.config import DIMENSIONS, Config
 from logscrub.keys import KeyRing
 from logscrub.parsing.record import ParseError, Request
 from logscrub.parsing.registry import Parser
@@ -39,6 +39,9 @@ METHODS = frozenset(
 PROTOCOLS = frozenset(("HTTP/0.9", "HTTP/1.0", "HTTP/1.1", "HTTP/2", "HTTP/2.0", "HTTP/3", "HTTP/3.0"))
 OTHER = "(other)"
 _NO_GEO = GeoInfo(None, None, None)
+_STATUS_CLASS = {code: f"{code // 100}xx" for code in range(100, 600)}
+_REFERRER_VALUE = {"none": "(direct)"}  # aggregate value of a referrer without a domain, by class
+_CACHE_MAX = 65536  # entries per cache below; a full cache is emptied, not evicted entry by entry
 
 
 @dataclass(slots=True)
@@ -77,47 +80,64 @@ class Scrubber:
         self.granularity = cfg.events.time_granularity
         self.window = cfg.aggregate.window
         self.dimensions = cfg.aggregate.dimensions
+        # Positions of the configured dimensions among all of them; None when they are all, in order.
+        self._dim_index = (
+            None if tuple(self.dimensions) == DIMENSIONS else tuple(DIMENSIONS.index(d) for d in self.dimensions)
+        )
         self._time_cache: dict[int, str] = {}
         self._sites: dict[str | None, str] = {}
+        # Per-line work that repeats is cached on the raw field text. Whatever is derived from the
+        # visitor key (hashes, pseudonyms) is dropped with every key change, never kept past its key.
+        self._times: dict[datetime, tuple[str, int, float]] = {}  # time -> (coarse time, window start, epoch)
+        self._agents: dict[str | None, tuple[Any, str, str]] = {}  # user agent -> (UAInfo, browser, os values)
+        self._keyed_by: str | None = None  # id of the visitor key the two caches below were made with
+        self._clients: dict[Any, tuple[bytes, str | None, GeoInfo]] = {}  # -> (packed IP, published IP, geo)
+        self._visitors: dict[tuple[Any, str | None], int] = {}  # (client, user agent) -> visitor hash
 
     def process(self, line: bytes, now: float, source: str | None = None) -> Outcome:
         """Never raises for any ``line``; ``now`` is the ingestion time (drives data-key rotation)."""
         if len(line) > self.max_line:
             return self._reject(line[: self.max_line], now, REJECT_TOO_LONG, source)
         line = line.rstrip(b"\r\n")
-        if not line.strip():
+        if not line or line.isspace():
             return self._reject(line, now, REJECT_EMPTY, source)
         try:
             req = self.parser(line.decode("utf-8", "replace"))
         except ParseError as e:
             return self._reject(line, now, e.reason, source)
         event, update = self._anonymize(req)
-        sealed = envelope.seal(line, self.data_keys.current(now), now, source=source)
-        return Outcome(event, update, sealed)
+        return Outcome(event, update, envelope.seal(line, self.data_keys.current(now), now, None, source))
 
     def _reject(self, line: bytes, now: float, reason: str, source: str | None) -> Outcome:
         sealed = envelope.seal(line, self.data_keys.current(now), now, reason, source)
         return Outcome(None, None, sealed, reason)
 
     def _anonymize(self, req: Request) -> tuple[dict[str, Any], AggUpdate]:
-        t = req.time.timestamp()
-        ip = client_ip(req.client, req.forwarded_for, self.trusted)
-        geo = self.geo.lookup(ip) if self.geo is not None and ip is not None else _NO_GEO
-        vkey = self.visitor_keys.current(t).secret
-        ua_text = req.user_agent or ""
-        visitor = _visitor_hash(vkey, ip.packed if ip is not None else b"", ua_text)
-        ua = self.uas(req.user_agent)
+        slot = self._times.get(req.time) or self._time_slot(req.time)
+        vkey = self.visitor_keys.current(slot[2])
+        if vkey.kid != self._keyed_by:
+            self._clients.clear()
+            self._visitors.clear()
+            self._keyed_by = vkey.kid
+        client_key = (req.client, req.forwarded_for) if self.trusted else req.client
+        client = self._clients.get(client_key) or self._client(client_key, req, vkey.secret)
+        ua_text = req.user_agent
+        visitor = self._visitors.get((client_key, ua_text))
+        if visitor is None:
+            visitor = self._visitor(client_key, client[0], ua_text, vkey.secret)
+        ua, browser_value, os_value = self._agents.get(ua_text) or self._agent(ua_text)
         path, query = self.paths(req.target)
-        site = self._site(req.host)
+        site = self._sites.get(req.host) or self._site(req.host)
         ref_domain, ref_class = self.referrers(req.referrer, site)
+        geo = client[2]
         status = req.status
-        status_class = f"{status // 100}xx" if status is not None else "other"
+        status_class = _STATUS_CLASS.get(status) or (f"{status // 100}xx" if status is not None else "other")
         method = req.method if req.method in METHODS else (OTHER if req.method else None)
         protocol = req.protocol if req.protocol in PROTOCOLS else (OTHER if req.protocol else None)
 
         event: dict[str, Any] = {
             "schema": EVENT_SCHEMA,
-            "time": self._coarse_time(t),
+            "time": slot[0],
             "site": site,
             "method": method,
             "path": path,
@@ -125,7 +145,7 @@ class Scrubber:
             "status": status,
             "status_class": status_class,
             "bytes": req.bytes,
-            "client": self.ips(ip, vkey),
+            "client": client[1],
             "country": geo.country,
             "asn": geo.asn,
             "as_org": geo.as_org,
@@ -143,23 +163,49 @@ class Scrubber:
         if req.duration is not None:
             event["duration_ms"] = round(req.duration * 1000)
 
-        values = {
-            "path": path or "(none)",
-            "country": geo.country or "(unknown)",
-            "browser": f"{ua.browser} {ua.browser_major}" if ua.browser_major else ua.browser,
-            "os": f"{ua.os} {ua.os_major}" if ua.os_major else ua.os,
-            "device": ua.device,
-            "referrer": ref_domain or ("(direct)" if ref_class == "none" else f"({ref_class})"),
-        }
-        update = AggUpdate(
-            site=site,
-            window=int(t // self.window) * self.window,
-            visitor=visitor,
-            bytes=req.bytes,
-            status_class=status_class,
-            dims=tuple((d, values[d]) for d in self.dimensions),
+        dims = (  # in DIMENSIONS order
+            ("path", path or "(none)"),
+            ("country", geo.country or "(unknown)"),
+            ("browser", browser_value),
+            ("os", os_value),
+            ("device", ua.device),
+            ("referrer", ref_domain or _REFERRER_VALUE.get(ref_class) or f"({ref_class})"),
         )
-        return event, update
+        if self._dim_index is not None:
+            dims = tuple(map(dims.__getitem__, self._dim_index))
+        return event, AggUpdate(site, slot[1], visitor, req.bytes, status_class, dims)
+
+    def _time_slot(self, time: datetime) -> tuple[str, int, float]:
+        t = time.timestamp()
+        if len(self._times) >= _CACHE_MAX:
+            self._times.clear()
+        slot = self._times[time] = (self._coarse_time(t), int(t // self.window) * self.window, t)
+        return slot
+
+    def _client(self, key: Any, req: Request, secret: bytes) -> tuple[bytes, str | None, GeoInfo]:
+        ip = client_ip(req.client, req.forwarded_for, self.trusted)
+        geo = self.geo.lookup(ip) if self.geo is not None and ip is not None else _NO_GEO
+        if len(self._clients) >= _CACHE_MAX:
+            self._clients.clear()
+        client = self._clients[key] = (ip.packed if ip is not None else b"", self.ips(ip, secret), geo)
+        return client
+
+    def _visitor(self, client_key: Any, packed_ip: bytes, ua_text: str | None, secret: bytes) -> int:
+        if len(self._visitors) >= _CACHE_MAX:
+            self._visitors.clear()
+        visitor = self._visitors[(client_key, ua_text)] = _visitor_hash(secret, packed_ip, ua_text or "")
+        return visitor
+
+    def _agent(self, ua_text: str | None) -> tuple[Any, str, str]:
+        ua = self.uas(ua_text)
+        if len(self._agents) >= _CACHE_MAX:
+            self._agents.clear()
+        agent = self._agents[ua_text] = (
+            ua,
+            f"{ua.browser} {ua.browser_major}" if ua.browser_major else ua.browser,
+            f"{ua.os} {ua.os_major}" if ua.os_major else ua.os,
+        )
+        return agent
 
     def _coarse_time(self, t: float) -> str:
         slot = int(t // self.granularity) * self.granularity

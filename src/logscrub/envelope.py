@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import base64
 import os
-from functools import lru_cache
+from binascii import b2a_base64
+from collections import deque
+from functools import lru_cache, partial
 from typing import Any
 
 from cryptography.exceptions import InvalidTag
@@ -22,6 +24,14 @@ from logscrub.keys import Key
 _cipher = lru_cache(maxsize=64)(AESGCM)  # one cipher object per live key, not per line
 
 VERSION = 1
+NONCE_BYTES = 12
+_NONCE_BATCH = 256
+# Random nonces drawn from the OS a batch at a time (one system call per line costs more than the
+# encryption). Each is used once: popleft is atomic, and a forked child drops the parent's batch.
+_nonces: deque[bytes] = deque()
+os.register_at_fork(after_in_child=_nonces.clear)
+# Drivers pass one ingestion time for many lines: rounding it once per value is enough.
+_millis = lru_cache(maxsize=16, typed=True)(partial(round, ndigits=3))
 
 
 class EnvelopeError(ValueError):
@@ -36,17 +46,25 @@ def seal(
     ``source`` says where the line came from (``partition:offset`` of logs.raw, or the line number
     of a file): responders can find it again, and the accounting can tell duplicates from lines.
     """
-    nonce = os.urandom(12)
-    aad = _aad(key.kid, reason)
-    ct = _cipher(key.secret).encrypt(nonce, line, aad)
-    env: dict[str, Any] = {"v": VERSION, "kid": key.kid, "ingested": round(ingested, 3)}
+    nonce = _nonce()
+    ct = _cipher(key.secret).encrypt(nonce, line, _aad(key.kid, reason))
+    env: dict[str, Any] = {"v": VERSION, "kid": key.kid, "ingested": _millis(ingested)}
     if reason is not None:
         env["reason"] = reason
     if source is not None:
         env["src"] = source
-    env["nonce"] = base64.b64encode(nonce).decode()
-    env["ct"] = base64.b64encode(ct).decode()
+    env["nonce"] = b2a_base64(nonce, newline=False).decode()
+    env["ct"] = b2a_base64(ct, newline=False).decode()
     return env
+
+
+def _nonce() -> bytes:
+    try:
+        return _nonces.popleft()
+    except IndexError:
+        batch = os.urandom(NONCE_BYTES * _NONCE_BATCH)
+        _nonces.extend([batch[i : i + NONCE_BYTES] for i in range(NONCE_BYTES, len(batch), NONCE_BYTES)])
+        return batch[:NONCE_BYTES]
 
 
 def open_sealed(env: dict[str, Any], key: Key) -> bytes:
@@ -61,5 +79,6 @@ def open_sealed(env: dict[str, Any], key: Key) -> bytes:
         raise EnvelopeError("envelope does not authenticate under its key") from None
 
 
+@lru_cache(maxsize=256)  # a few live keys times a few reasons
 def _aad(kid: str, reason: str | None) -> bytes:
     return f"logscrub/{VERSION}|{kid}|{reason or ''}".encode()

@@ -82,17 +82,38 @@ _MONTHS = {m: i + 1 for i, m in enumerate("Jan Feb Mar Apr May Jun Jul Aug Sep O
 _CLF_TIME = re.compile(r"(\d{1,2})/([A-Za-z]{3})/(\d{4}):(\d\d):(\d\d):(\d\d) ([+-])(\d\d)(\d\d)", re.ASCII)
 _CACHE_MAX = 4096
 _clf_times: dict[str, datetime] = {}
+_clf_minutes: dict[str, datetime] = {}  # the time without its seconds -> a time in that minute
 
 
 def parse_clf_time(value: str) -> datetime:
     """``10/Oct/2000:13:55:36 -0700``; cached because neighbouring lines share their second."""
     t = _clf_times.get(value)
     if t is None:
-        t = _parse_clf_time(value)
+        t = _parse_clf_time_in_minute(value)
         if len(_clf_times) >= _CACHE_MAX:
             _clf_times.clear()
         _clf_times[value] = t
     return t
+
+
+def _parse_clf_time_in_minute(value: str) -> datetime:
+    """Lines of one minute differ in their seconds only: a known minute skips the full parse."""
+    seconds = value[-8:-6]
+    shaped = value[-9:-8] == ":" and value[-6:-5] == " " and len(seconds) == 2
+    if not (shaped and seconds.isascii() and seconds.isdigit()):
+        return _parse_clf_time(value)  # not the shape of a valid time: let the full parse say why
+    minute = value[:-9] + value[-6:]
+    known = _clf_minutes.get(minute)
+    if known is None:
+        known = _parse_clf_time(value)
+        if len(_clf_minutes) >= _CACHE_MAX:
+            _clf_minutes.clear()
+        _clf_minutes[minute] = known
+        return known
+    try:
+        return known.replace(second=int(seconds))
+    except ValueError:
+        raise ParseError("bad_time", "time is out of range") from None
 
 
 def _parse_clf_time(value: str) -> datetime:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import hmac
 import ipaddress
 import re
+import socket
 from collections.abc import Sequence
 from functools import lru_cache
 
@@ -58,6 +59,14 @@ def _is_port(text: str) -> bool:
 
 
 def _ipv4(text: str) -> IP | None:
+    # The usual dotted quad is read by the C library; only a text that is exactly the canonical form
+    # of what it read is taken from there, so anything else still gets ipaddress's own rules.
+    try:
+        ip = ipaddress.IPv4Address(socket.inet_pton(socket.AF_INET, text))
+    except (OSError, ValueError):
+        ip = None
+    if ip is not None and str(ip) == text:
+        return ip
     try:
         return ipaddress.IPv4Address(text)
     except ValueError:
@@ -150,10 +159,15 @@ def _check_prefix(name: str, value: int, bits: int) -> None:
         raise ValueError(f"{name} must be an integer from 0 to {bits}, not {value!r}")
 
 
-@lru_cache(maxsize=65536)
 def _truncate(ip: IP, prefix: int) -> str:
     drop = ip.max_prefixlen - prefix
-    return f"{type(ip)(int(ip) >> drop << drop)}/{prefix}"
+    return _network(type(ip), int(ip) >> drop, drop, prefix)
+
+
+@lru_cache(maxsize=65536)
+def _network(kind: type[IP], high: int, drop: int, prefix: int) -> str:
+    """Cached per network, not per address: a network's clients share one entry."""
+    return f"{kind(high << drop)}/{prefix}"
 
 
 def network_key(ip: IP) -> bytes:

@@ -25,6 +25,9 @@ _PSL = PublicSuffixList(only_icann=True)
 _SCHEME = re.compile(r"([A-Za-z][A-Za-z0-9+.-]*):")
 _AUTHORITY_END = re.compile(r"[/?#\\]")  # browsers read '\' as '/' in http URLs
 _LABEL = re.compile(r"[a-z0-9-]{1,63}")
+# An http(s) URL whose authority is a bare host name: its class and domain depend on that host only,
+# so referrers that differ in path or query (most of them) share one cache entry.
+_PLAIN_HTTP = re.compile(r"[Hh][Tt][Tt][Pp][Ss]?://([A-Za-z0-9.-]{1,253})(?:[/?#\\]|\Z)")
 
 # Matched on the registrable domain's first label, so every country domain counts (google.co.uk).
 _SEARCH_BRANDS = frozenset({
@@ -118,12 +121,22 @@ class ReferrerGeneralizer:
                 raise ValueError(f"internal domain {domain!r} is not a valid DNS name")
             internal.append(host)
         self._internal = tuple(internal)
-        self._cached = lru_cache(maxsize=_CACHE_SIZE)(self._generalize)
+        self._cached = lru_cache(maxsize=_CACHE_SIZE)(self._generalize_any)
+        self._by_host = lru_cache(maxsize=_CACHE_SIZE)(self._generalize_host)
 
     def __call__(self, referrer: str | None, site: str | None) -> tuple[str | None, str]:
         if referrer is not None and len(referrer) > _MAX_CACHED_REFERRER:
-            return self._generalize(referrer, site)
+            return self._generalize_any(referrer, site)
         return self._cached(referrer, site)
+
+    def _generalize_any(self, referrer: str | None, site: str | None) -> tuple[str | None, str]:
+        plain = _PLAIN_HTTP.match(referrer) if referrer else None
+        if plain is not None:
+            return self._by_host(plain.group(1), site)
+        return self._generalize(referrer, site)
+
+    def _generalize_host(self, host: str, site: str | None) -> tuple[str | None, str]:
+        return self._generalize("http://" + host, site)
 
     def _generalize(self, referrer: str | None, site: str | None) -> tuple[str | None, str]:
         text = referrer.strip() if referrer else ""

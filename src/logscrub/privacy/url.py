@@ -41,11 +41,18 @@ _HEX = re.compile(r"[0-9A-Fa-f]{16,}")
 _TOKEN_CHARS = re.compile(r"[A-Za-z0-9_\-+/=.~]{16,}")
 _DIGIT_RUN = re.compile(r"[0-9]{3,}")
 _YEAR = re.compile(r"(?:19|20)\d\d")
-_KEY_LIKE = re.compile(r"(?=.*\d)[A-Z0-9]{16,}|(?=(?:.*\d){3})[a-z0-9]{16,}")
 _DIGIT = re.compile(r"[0-9]")
+# Each token character as its class: digit, lower, upper or separator (_TOKEN_CHARS has no others).
+_CLASSES = bytes.maketrans(
+    b"0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ_-+/=.~",
+    b"d" * 10 + b"l" * 26 + b"u" * 26 + b"s" * 7,
+)
+_CHANGES = (b"dl", b"du", b"ld", b"lu", b"ud", b"ul")  # a separator between words is not a change
 
 
 def _decode(text: str) -> str:
+    if "%" not in text:
+        return text
     for _ in range(_DECODE_ROUNDS):
         decoded = unquote(text, errors="replace")
         if decoded == text:
@@ -55,7 +62,7 @@ def _decode(text: str) -> str:
 
 
 def _is_ip(text: str) -> bool:
-    if not (_IP_CANDIDATE.fullmatch(text) and (":" in text or "." in text)):
+    if not ((":" in text or "." in text) and _IP_CANDIDATE.fullmatch(text)):
         return False
     try:
         ipaddress.ip_address(text.strip("[]"))
@@ -70,19 +77,14 @@ def _is_token(text: str) -> bool:
         return True
     if not _TOKEN_CHARS.fullmatch(text):
         return False
-    if _KEY_LIKE.fullmatch(text):  # AKIAIOSFODNN7EXAMPLE: one case, digits among letters, no separators
+    # Counted on the classes (bytes.count, no regex): this runs for every id-like segment.
+    classes = text.encode("ascii").translate(_CLASSES)
+    if b"s" not in classes and (  # AKIAIOSFODNN7EXAMPLE: one case, digits among letters, no separators
+        (b"l" not in classes and b"d" in classes) or (b"u" not in classes and classes.count(b"d") >= 3)
+    ):
         return True
-    changes = sum(map(_changes_class, text, text[1:]))
+    changes = sum(map(classes.count, _CHANGES))  # a pair never overlaps itself: count finds them all
     return changes >= max(4, len(text) // 5)
-
-
-def _char_class(c: str) -> int:
-    return 0 if c.isdigit() else 1 if c.islower() else 2 if c.isupper() else 3
-
-
-def _changes_class(a: str, b: str) -> bool:
-    ca, cb = _char_class(a), _char_class(b)
-    return ca != cb and ca != 3 and cb != 3  # a separator between words is not a change
 
 
 def classify_segment(text: str) -> str | None:
@@ -91,6 +93,8 @@ def classify_segment(text: str) -> str | None:
         return "~{user}"
     if len(text) > MAX_SEGMENT_LENGTH:
         return "{long}"
+    if text.isdigit() and text.isascii():  # the usual id, decided without the regexes below
+        return None if len(text) == 4 and text[:2] in ("19", "20") else "{id}"
     if "@" in text:
         return "{email}"
     if text in (".", "..") or _DATE.fullmatch(text) or _VERSION.fullmatch(text):
@@ -124,6 +128,8 @@ class _Rule:
             )
             for part in parts
         ]
+        self.first = parts[0] if "*" not in parts[0] else None  # a literal first segment, if any
+        self.first_pattern = self._parts[0][0]
 
     def params(self, segments: Sequence[str]) -> dict[int, str]:
         """Positions to template if the rule matches a prefix of the (decoded) ``segments``."""
@@ -166,7 +172,18 @@ class PathGeneralizer:
             raise ValueError("max_segments must be >= 1")
         if max_length < len("/" + MORE):
             raise ValueError(f"max_length must be >= {len('/' + MORE)}")
-        self._rules = [_Rule(rule) for rule in rules]
+        parsed = [_Rule(rule) for rule in rules]
+        # Most paths start with a segment no rule names: only rules that could match are tried (in order).
+        self._rules_any_first = tuple(rule for rule in parsed if rule.first is None)
+        self._any_first = (
+            re.compile("|".join(rule.first_pattern.pattern for rule in self._rules_any_first), re.DOTALL)
+            if self._rules_any_first
+            else None
+        )
+        self._rules_by_first = {
+            rule.first: tuple(r for r in parsed if r.first in (None, rule.first)) for rule in parsed if rule.first
+        }
+        self._kept: dict[str, str] = {}  # raw segment -> decoded, for segments published as logged
         self._query_allow = frozenset(query_allow)
         self._max_segments = max_segments
         self._max_length = max_length
@@ -191,14 +208,30 @@ class PathGeneralizer:
         raw = [kept for segment in path.split("/") if (kept := segment.split(";", 1)[0])]
         folded = len(raw) > self._max_segments
         raw = raw[: self._max_segments]
-        decoded = [_decode(segment) for segment in raw]
-        ruled: dict[int, str] = {}
-        for rule in self._rules:
-            ruled.update(rule.params(decoded))
-        out = [
-            ruled.get(index) or classify_segment(text) or segment
-            for index, (segment, text) in enumerate(zip(raw, decoded))
-        ]
+        # Words repeat across paths that ids make unique, so segments kept as logged are cached.
+        kept = self._kept
+        decoded: list[str] = []
+        out: list[str] = []
+        for segment in raw:
+            text = kept.get(segment)
+            if text is None:
+                text = _decode(segment)
+                placeholder = classify_segment(text)
+                if placeholder is None:
+                    if len(kept) >= _CACHE_SIZE:
+                        kept.clear()
+                    kept[segment] = text
+                else:
+                    segment = placeholder
+            decoded.append(text)
+            out.append(segment)
+        if decoded:
+            rules = self._rules_by_first.get(decoded[0])
+            if rules is None and self._any_first is not None and self._any_first.fullmatch(decoded[0]):
+                rules = self._rules_any_first
+            for rule in rules or ():
+                for index, template in rule.params(decoded).items():
+                    out[index] = template
         trailing_slash = path.endswith("/")
         while True:
             if folded:

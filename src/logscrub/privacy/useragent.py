@@ -218,6 +218,15 @@ _AUTOMATION = re.compile(
     r"curl/|wget/|python|java/|go-http|okhttp|libwww|httpclient|scrapy|headless|monitor|check",
     re.IGNORECASE,
 )
+# Case-insensitive matching folds case at every position it tries; an ASCII user agent (nearly all)
+# is lower-cased once instead and searched with the same, all lower-case, words.
+_AUTOMATION_LOWER = re.compile(_AUTOMATION.pattern)
+
+
+def _automated(ua: str) -> bool:
+    if ua.isascii():
+        return _AUTOMATION_LOWER.search(ua.lower()) is not None
+    return _AUTOMATION.search(ua) is not None
 
 
 def _device_class(agent: _ParsedUserAgent, automated: bool) -> str:
@@ -256,5 +265,5 @@ class UAGeneralizer:
         agent = _ParsedUserAgent(ua, browser, system, self._resolver.de.extract(ua))
         browser_family, browser_major = _family_and_major(browser)
         os_family, os_major = _family_and_major(system)
-        device = _device_class(agent, _AUTOMATION.search(ua) is not None)
+        device = _device_class(agent, _automated(ua))
         return UAInfo(browser_family, browser_major, os_family, os_major, device, device == "bot")
