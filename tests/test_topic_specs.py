@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from logscrub.config import load
+from logscrub.config import ConfigError, load
 from logscrub.kafka.topics import TopicSpec, _raw_zone_problems, desired_topics
 
 
@@ -15,7 +15,9 @@ def _specs(**env: str) -> dict[str, TopicSpec]:
 
 def test_every_topic_once_with_its_configured_name_and_layout() -> None:
     specs = _specs(topics__raw__name="in.raw", topics__raw__partitions="6", topics__events__replication="3")
-    assert sorted(specs) == sorted(["raw", "events", "traffic", "security", "rejected", "partials"])
+    assert sorted(specs) == sorted(
+        ["raw", "events", "traffic", "security", "rejected", "partials", "keys", "audit", "restrictions"]
+    )
     assert (specs["raw"].name, specs["raw"].partitions, specs["raw"].replication) == ("in.raw", 6, 1)
     assert (specs["events"].name, specs["events"].replication) == ("analytics.events", 3)
 
@@ -51,6 +53,25 @@ def test_analytics_retention_only_when_configured() -> None:
     specs = _specs(topics__traffic__retention="30d")
     assert specs["events"].configs == {"cleanup.policy": "delete"}
     assert specs["traffic"].configs == {"cleanup.policy": "delete", "retention.ms": str(30 * 86400 * 1000)}
+
+
+def test_keys_are_compacted_and_gone_with_the_window() -> None:
+    configs = _specs(security__window="6h")["keys"].configs
+    assert configs["retention.ms"] == str(6 * 3600 * 1000)
+    assert configs["cleanup.policy"] == "compact,delete"
+    assert configs["message.timestamp.type"] == "LogAppendTime"
+    assert int(configs["delete.retention.ms"]) <= 6 * 360 * 1000  # a tombstone does not linger
+    assert _raw_zone_problems("security.keys", configs, 6 * 3600) == []
+
+
+def test_keys_topic_must_have_one_partition() -> None:
+    with pytest.raises(ConfigError) as e:
+        _specs(topics__keys__partitions="3")
+    assert e.value.key == "topics.keys.partitions"
+
+
+def test_restrictions_are_kept_until_lifted() -> None:
+    assert _specs()["restrictions"].configs == {"cleanup.policy": "compact"}
 
 
 def test_partials_live_no_longer_than_a_visitor_key() -> None:

@@ -23,6 +23,7 @@ FORMATS = ("auto", "common", "combined", "vhost_combined", "json", "nginx")
 IP_MODES = ("truncate", "pseudonym", "drop")
 DIMENSIONS = ("path", "country", "browser", "os", "device", "referrer")
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
+GUARANTEES = ("at_least_once", "exactly_once")
 
 
 class ConfigError(ValueError):
@@ -185,17 +186,23 @@ class TopicsConfig:
     security: TopicConfig = TopicConfig("security.raw")
     rejected: TopicConfig = TopicConfig("logs.rejected")
     partials: TopicConfig = TopicConfig("logscrub.traffic-partials")  # internal: worker -> window owner
+    keys: TopicConfig = TopicConfig("security.keys")  # data, visitor and subject keys, wrapped; one partition
+    audit: TopicConfig = TopicConfig("security.audit", retention=Duration(365 * 86400))  # who searched what
+    restrictions: TopicConfig = TopicConfig("security.restrictions")  # subjects kept out of analytics
 
-    # Topics that hold raw lines (plain in logs.raw, sealed in the others): never kept past the window.
-    RAW_ZONE = ("raw", "security", "rejected")
+    # Topics that hold raw lines (plain in logs.raw, sealed in the others) or the keys that open
+    # them: never kept past the window.
+    RAW_ZONE = ("raw", "security", "rejected", "keys")
 
 
 @dataclass(frozen=True)
 class KafkaConfig:
     bootstrap_servers: str = "127.0.0.1:9092"
     app_id: str = "logscrub"  # the workers' consumer group
+    guarantee: str = "at_least_once"  # or exactly_once (Kafka transactions)
 
     def validate(self, key: str) -> None:
+        _choice(self.guarantee, GUARANTEES, f"{key}.guarantee")
         if not re.fullmatch(r"[A-Za-z0-9._-]{1,200}", self.app_id):
             raise ConfigError(f"{key}.app_id", f"letters, digits, '.', '_' and '-' only, got {self.app_id!r}")
         for i, server in enumerate(self.bootstrap_servers.split(",")):
@@ -254,6 +261,11 @@ class Config:
                     f"topics.{zone}.retention",
                     f"{retention}s is longer than security.window ({self.security.window}s): raw lines would outlive it",
                 )
+        if self.topics.keys.partitions != 1:
+            raise ConfigError(
+                "topics.keys.partitions",
+                "must be 1: workers agree on a period's key by taking the first one in the topic",
+            )
         names = [getattr(self.topics, f.name).name for f in dataclasses.fields(self.topics)]
         if len(set(names)) != len(names):
             raise ConfigError("topics", "two outputs share a topic name; analytics and raw data must stay apart")

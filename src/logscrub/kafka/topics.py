@@ -83,6 +83,16 @@ def desired_topics(cfg: Config) -> list[TopicSpec]:
             configs["segment.ms"] = str(segment_ms)
             # Producers' timestamps must not decide when raw lines are deleted.
             configs["message.timestamp.type"] = "LogAppendTime"
+            if role == "keys":
+                # A destroyed key's tombstone should wipe its record soon, not at the next retention pass.
+                configs["cleanup.policy"] = "compact,delete"
+                configs["min.compaction.lag.ms"] = "0"
+                configs["max.compaction.lag.ms"] = str(segment_ms)
+                configs["delete.retention.ms"] = str(segment_ms)
+                configs["min.cleanable.dirty.ratio"] = "0.01"
+        elif role == "restrictions":
+            # A restriction holds until it is lifted: latest value per subject, never aged out.
+            configs["cleanup.policy"] = "compact"
         elif role == "partials":
             # Partials carry keyed visitor hashes: gone with the key they were made with.
             configs["retention.ms"] = str(cfg.keys.visitor_rotation * 1000)
