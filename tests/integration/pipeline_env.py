@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import logging
 import os
 import signal
@@ -40,6 +41,8 @@ class Pipeline:
             "LOGSCRUB_KAFKA__BOOTSTRAP_SERVERS": self.bootstrap,
             "LOGSCRUB_KAFKA__APP_ID": f"{self.prefix}-app",
             "LOGSCRUB_KEYS__FILE": str(self.tmp / "keys.json"),
+            # Workers wrap the keys they share through the keys topic with this (one per test).
+            "LOGSCRUB_MASTER_KEY": base64.b64encode(os.urandom(32)).decode(),
             "LOGSCRUB_INPUT__FORMAT": "combined",
             "LOGSCRUB_AGGREGATE__ALLOWED_LATENESS": "2s",
             "LOGSCRUB_SECURITY__WINDOW": "1h",
