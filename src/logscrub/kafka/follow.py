@@ -305,7 +305,8 @@ def _open_input(path: str, follow: bool, saved: Mapping[str, Position], max_line
     if path == STDIN:
         return _Stdin(max_line)
     fd = _open_if_there(path) if follow else os.open(path, os.O_RDONLY)  # tail -F waits for a missing file
-    if fd is not None and os.pread(fd, 2, 0) == _GZIP_MAGIC:
+    # By name and magic: a live log whose first bytes happen to be gzip's magic is still a live log.
+    if fd is not None and path.endswith(".gz") and os.pread(fd, 2, 0) == _GZIP_MAGIC:
         return _Gzip(path, fd, saved.get(path), max_line)
     return _File(path, fd, saved.get(path), follow, max_line)
 
