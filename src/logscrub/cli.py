@@ -14,6 +14,7 @@ import yaml
 from logscrub import __version__
 from logscrub.config import FORMATS, ConfigError, Duration, load
 from logscrub.errors import Refused
+from logscrub.security import cli as security_cli
 
 EXIT_CONFIG = 2
 EXIT_FAILED = 1
@@ -93,6 +94,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     _config_arg(v)
     v.set_defaults(func=_config_show)
+    security_cli.add_commands(sub, _config_arg)
     return p
 
 

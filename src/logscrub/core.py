@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import ipaddress
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -28,6 +29,7 @@ from logscrub.privacy.ip import IPGeneralizer, client_ip, parse_ip
 from logscrub.privacy.referrer import ReferrerGeneralizer, clean_hostname
 from logscrub.privacy.url import PathGeneralizer
 from logscrub.privacy.useragent import UAGeneralizer
+from logscrub.security.subjects import UNATTRIBUTED, SubjectKeys
 
 EVENT_SCHEMA = "logscrub.event/1"
 REJECT_TOO_LONG = "too_long"
@@ -46,12 +48,13 @@ _CACHE_MAX = 65536  # entries per cache below; a full cache is emptied, not evic
 
 @dataclass(slots=True)
 class Outcome:
-    """What one line becomes. Exactly one of ``event``/``reason`` is set."""
+    """What one line becomes: an event, a rejection (``reason``), or ``restricted`` (neither)."""
 
     event: dict[str, Any] | None
     update: AggUpdate | None
-    sealed: dict[str, Any]  # for security.raw when an event, for logs.rejected when a rejection
+    sealed: dict[str, Any]  # for security.raw when an event or restricted, for logs.rejected when a rejection
     reason: str | None = None
+    restricted: bool = False  # the client asked to be kept out of analytics: sealed only
 
 
 class Scrubber:
@@ -64,8 +67,14 @@ class Scrubber:
         visitor_keys: KeyRing,
         data_keys: KeyRing,
         geo: GeoLookup | None = None,
+        subjects: SubjectKeys | None = None,
+        restricted: Callable[[bytes], bool] | None = None,
     ) -> None:
+        """``subjects``: seal each line under its client's subject key (erasable one by one);
+        ``restricted(packed address)``: whether that client is kept out of analytics."""
         self.cfg = cfg
+        self.subjects = subjects
+        self.restricted = restricted
         self.parser = parser
         self.visitor_keys = visitor_keys
         self.data_keys = data_keys
@@ -105,14 +114,21 @@ class Scrubber:
             req = self.parser(line.decode("utf-8", "replace"))
         except ParseError as e:
             return self._reject(line, now, e.reason, source)
-        event, update = self._anonymize(req)
-        return Outcome(event, update, envelope.seal(line, self.data_keys.current(now), now, None, source))
+        event, update, packed = self._anonymize(req)
+        sealed = self._seal(line, now, None, source, packed)
+        if self.restricted is not None and self.restricted(packed):
+            return Outcome(None, None, sealed, None, True)
+        return Outcome(event, update, sealed)
 
     def _reject(self, line: bytes, now: float, reason: str, source: str | None) -> Outcome:
-        sealed = envelope.seal(line, self.data_keys.current(now), now, reason, source)
-        return Outcome(None, None, sealed, reason)
+        return Outcome(None, None, self._seal(line, now, reason, source, _leading_address(line)), reason)
 
-    def _anonymize(self, req: Request) -> tuple[dict[str, Any], AggUpdate]:
+    def _seal(self, line: bytes, now: float, reason: str | None, source: str | None, packed: bytes) -> dict[str, Any]:
+        key = self.data_keys.current(now)
+        subject = self.subjects.for_subject(key, packed) if self.subjects is not None else None
+        return envelope.seal(line, key, now, reason, source, subject)
+
+    def _anonymize(self, req: Request) -> tuple[dict[str, Any], AggUpdate, bytes]:
         slot = self._times.get(req.time) or self._time_slot(req.time)
         vkey = self.visitor_keys.current(slot[2])
         if vkey.kid != self._keyed_by:
@@ -173,7 +189,7 @@ class Scrubber:
         )
         if self._dim_index is not None:
             dims = tuple(map(dims.__getitem__, self._dim_index))
-        return event, AggUpdate(site, slot[1], visitor, req.bytes, status_class, dims)
+        return event, AggUpdate(site, slot[1], visitor, req.bytes, status_class, dims), client[0]
 
     def _time_slot(self, time: datetime) -> tuple[str, int, float]:
         t = time.timestamp()
@@ -230,6 +246,13 @@ class Scrubber:
                 self._sites.clear()
             self._sites[host] = site
         return site
+
+
+def _leading_address(line: bytes) -> bytes:
+    """The address a rejected line starts with (common log formats do), so that an erasure reaches
+    its record too; b"" (one shared subject key) when there is none."""
+    ip = parse_ip(line[:64].split(b" ", 1)[0].decode("ascii", "replace"))
+    return ip.packed if ip is not None else UNATTRIBUTED
 
 
 def _visitor_hash(key: bytes, packed_ip: bytes, user_agent: str) -> int:

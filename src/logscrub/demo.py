@@ -45,7 +45,7 @@ def main() -> int:
     bootstrap = (STATE / "bootstrap").read_text().strip()
     env = {
         "LOGSCRUB_KAFKA__BOOTSTRAP_SERVERS": bootstrap,
-        "LOGSCRUB_KEYS__FILE": str(STATE / "keys.json"),
+        "LOGSCRUB_MASTER_KEY_FILE": str(_master_key_file()),
         "LOGSCRUB_AGGREGATE__ALLOWED_LATENESS": "3s",
         "LOGSCRUB_METRICS__PORT": "0",  # the worker and the shipper run side by side here
     }
@@ -88,16 +88,29 @@ def main() -> int:
         _show(f"{t.events.name} (one anonymized record per request)", events, 2)
         _show(f"{t.traffic.name} (per-minute aggregates; buckets under k={cfg.aggregate.k} visitors fold into "
               "(other))", read_topic(bootstrap, t.traffic.name), 3)
-        _show(f"{t.security.name} (raw lines, AES-GCM sealed; keys in {STATE / 'keys.json'})",
+        _show(f"{t.security.name} (raw lines, AES-GCM sealed per client under keys shared in {t.keys.name})",
               read_topic(bootstrap, t.security.name), 1)
         _show(f"{t.rejected.name} (lines that did not parse, sealed, reason in clear)", rejected, 1)
         print(f"\n== accounted: {len(events)} events + {len(rejected)} rejected = {stats.lines_sent} lines shipped")
+        print("\n== a responder's search (logscrub security search --status 500 --output table), audited in "
+              f"{t.audit.name}")
+        subprocess.run([sys.executable, "-m", "logscrub", "security", "search", "--status", "500", "--output", "table"],
+                       check=True)
         return 0
     finally:
         if worker is not None and worker.poll() is None:
             worker.terminate()
             worker.wait(timeout=30)
         _kafka("down", str(STATE))
+
+
+def _master_key_file() -> Path:
+    """The demo's master key, made once (mode 0600) beside the broker's data: a real deployment keeps it apart."""
+    path = STATE / "master.key"
+    if not path.exists():
+        STATE.mkdir(parents=True, exist_ok=True)
+        subprocess.run([sys.executable, "-m", "logscrub", "keys", "init", str(path)], check=True)
+    return path
 
 
 if __name__ == "__main__":

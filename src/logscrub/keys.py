@@ -26,6 +26,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Protocol
 
 KEY_BYTES = 32
 
@@ -39,11 +40,27 @@ class Key:
     expires: float
 
 
+class KeyStore(Protocol):
+    """Where a ring's keys are shared between processes; every process must use the same key per period."""
+
+    def load(self, ring: str) -> list[Key]:
+        """The live keys the store holds for ``ring``."""
+        ...
+
+    def claim(self, ring: str, candidate: Key) -> Key:
+        """The store's key for ``candidate.period``: ``candidate`` itself unless another process was first."""
+        ...
+
+    def forget(self, ring: str, dead: list[Key]) -> None:
+        """Destroy the store's copies of keys whose life is over."""
+        ...
+
+
 class KeyFile:
     """A JSON file of live keys (mode 0600), rewritten atomically on change.
 
     Used by the local driver, where keys live beside the output; the Kafka
-    worker shares keys through the cluster instead.
+    worker shares keys through the cluster instead (``kafka.keystore``).
     """
 
     def __init__(self, path: str | Path) -> None:
@@ -90,6 +107,21 @@ class KeyFile:
             Path(tmp).unlink(missing_ok=True)
             raise
 
+    def claim(self, ring: str, candidate: Key) -> Key:
+        with self.locked():
+            live = [k for k in self.load(ring) if k.expires > candidate.created]
+            for key in live:
+                if key.period == candidate.period:
+                    return key
+            self.save(ring, live + [candidate])
+            return candidate
+
+    def forget(self, ring: str, dead: list[Key]) -> None:
+        gone = {k.kid for k in dead}
+        dead_by = max((k.expires for k in dead), default=0.0)  # anything expiring by then is dead too
+        with self.locked():
+            self.save(ring, [k for k in self.load(ring) if k.kid not in gone and k.expires > dead_by])
+
 
 class KeyRing:
     """Keys by period, created on first use and destroyed when their life ends."""
@@ -99,7 +131,7 @@ class KeyRing:
         name: str,
         rotation: int,
         lifetime: int,
-        store: KeyFile | None = None,
+        store: KeyStore | None = None,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self.name = name
@@ -109,25 +141,28 @@ class KeyRing:
         self.lifetime = lifetime  # seconds a key lives from the start of its period
         self.store = store
         self.clock = clock
+        self.created = 0
         self.destroyed = 0
         self._by_period: dict[int, Key] = {}
         self._by_kid: dict[str, Key] = {}
+        self._next_expiry = float("inf")
         now = clock()
         for key in store.load(name) if store else []:
             if key.expires > now:
                 self._remember(key)
-        self._next_expiry = min((k.expires for k in self._by_kid.values()), default=float("inf"))
 
     def current(self, t: float) -> Key:
-        """The key of the period holding ``t``; made now if it does not exist."""
+        """The key of the period holding ``t``; made now (or taken from the store) if we have none."""
         period = int(t // self.rotation)
         key = self._by_period.get(period)
         if key is None:
-            if self.store is None:
-                key = self._create(period)
-            else:
-                with self.store.locked():
-                    key = self._adopt(period) or self._create(period)
+            key = self._new(period)
+            if self.store is not None:
+                key = self.store.claim(self.name, key)
+            if key.expires <= self.clock():  # the store's key for a long-past period: make a fresh one
+                key = self._new(period)
+            self.created += 1
+            self._remember(key)
         return key
 
     def get(self, kid: str) -> Key | None:
@@ -154,23 +189,13 @@ class KeyRing:
         self.destroyed += len(dead)
         self._next_expiry = min((k.expires for k in self._by_kid.values()), default=float("inf"))
         if dead and self.store is not None:
-            with self.store.locked():
-                self._save_merged()
+            self.store.forget(self.name, dead)
         return [k.kid for k in dead]
 
-    def _adopt(self, period: int) -> Key | None:
-        """A live key another process sharing the store made for ``period`` meanwhile."""
-        now = self.clock()
-        for key in self.store.load(self.name) if self.store else []:
-            if key.expires > now and key.kid not in self._by_kid:
-                self._remember(key)
-                self._next_expiry = min(self._next_expiry, key.expires)
-        return self._by_period.get(period)
-
-    def _create(self, period: int) -> Key:
+    def _new(self, period: int) -> Key:
         now = self.clock()
         start = time.strftime("%Y%m%dT%H%M%S", time.gmtime(period * self.rotation))
-        key = Key(
+        return Key(
             kid=f"{self.name}-{start}-{secrets.token_hex(4)}",
             period=period,
             secret=secrets.token_bytes(KEY_BYTES),
@@ -178,21 +203,8 @@ class KeyRing:
             # A key made now for a past period (late or replayed data) lives as if made for this one.
             expires=max(period, int(now // self.rotation)) * self.rotation + self.lifetime,
         )
-        self._remember(key)
-        self._next_expiry = min(self._next_expiry, key.expires)
-        if self.store is not None:
-            self._save_merged()  # callers hold the store lock
-        return key
 
     def _remember(self, key: Key) -> None:
         self._by_period[key.period] = key
         self._by_kid[key.kid] = key
-
-    def _save_merged(self) -> None:
-        """Write our live keys plus the live keys other processes added; expired ones drop out."""
-        assert self.store is not None
-        now = self.clock()
-        merged = {k.kid: k for k in self.store.load(self.name) if k.expires > now}
-        merged.update(self._by_kid)
-        self.store.save(self.name, sorted(merged.values(), key=lambda k: k.created))
-
+        self._next_expiry = min(self._next_expiry, key.expires)

@@ -66,6 +66,11 @@ class WorkerMetrics:
             "logscrub_worker_records", "Records handed to the producer, by output topic role.", ["topic"], registry=r
         )
         self.rejected = Counter("logscrub_worker_rejected_lines", "Lines rejected, by reason.", ["reason"], registry=r)
+        self.restricted = Counter(
+            "logscrub_worker_restricted_lines",
+            "Lines of restricted subjects: sealed to the security topic, kept out of analytics.",
+            registry=r,
+        )
         self.batch_seconds = Histogram(
             "logscrub_worker_batch_seconds",
             "Time to scrub a batch of raw lines and hand all its outputs to the producer.",
@@ -97,11 +102,14 @@ class WorkerMetrics:
         self._lag_partitions: set[int] = set()
         self._keys = {ring: KeyWatch(ring, self.key_rotations, self.key_destructions) for ring in KEY_RINGS}
 
-    def batch(self, lines: int, events: int, rejected: Mapping[str, int], partials: int, seconds: float) -> None:
-        """One scrubbed batch: each event also sealed its raw line to the security topic."""
+    def batch(
+        self, lines: int, events: int, rejected: Mapping[str, int], partials: int, seconds: float, restricted: int = 0
+    ) -> None:
+        """One scrubbed batch: each event, and each restricted line, also sealed its raw line to the security topic."""
         self.lines_in.inc(lines)
         self.records_out.labels("events").inc(events)
-        self.records_out.labels("security").inc(events)
+        self.records_out.labels("security").inc(events + restricted)
+        self.restricted.inc(restricted)
         self.records_out.labels("partials").inc(partials)
         self.records_out.labels("rejected").inc(sum(rejected.values()))
         for reason, n in rejected.items():

@@ -20,9 +20,8 @@ from kafka.errors import KafkaError
 
 from logscrub.config import Config, load
 from logscrub.kafka.peek import read_topic
-from logscrub.kafka.topics import admin_client, apply_topics
+from logscrub.kafka.topics import ROLES, admin_client, apply_topics
 
-ROLES = ("raw", "events", "traffic", "security", "rejected", "partials")
 
 
 @dataclass

@@ -34,8 +34,12 @@ from logscrub import logs, pipeline
 from logscrub.config import Config
 from logscrub.core import Scrubber
 from logscrub.kafka.shipped import unwrap
-from logscrub.keys import KeyFile
+from logscrub.kafka.keystore import KafkaKeyStore
+from logscrub.kafka.restrictions import Restrictions
 from logscrub.metrics import Health, WorkerMetrics, serving
+from logscrub.security import master as master_key
+from logscrub.security.master import MasterKey
+from logscrub.security.subjects import SubjectKeys
 
 log = logging.getLogger("logscrub.worker")
 
@@ -76,8 +80,7 @@ def build_app(cfg: Config, metrics: WorkerMetrics, health: Health, scrubber: Scr
     partials = app.topic(t.partials.name, key_type=bytes, value_type=bytes)
 
     if scrubber is None:
-        visitor, data = pipeline.key_rings(cfg, KeyFile(cfg.keys.file))
-        scrubber = pipeline.build_scrubber(cfg, cfg.input.format, visitor, data)
+        scrubber = _shared_key_scrubber(cfg, master_key.load())
     partial_sums = pipeline.build_aggregator(cfg)
     owner = pipeline.build_aggregator(cfg)
     idle = max(cfg.aggregate.allowed_lateness, 1)
@@ -95,27 +98,33 @@ def build_app(cfg: Config, metrics: WorkerMetrics, health: Health, scrubber: Scr
         async for batch in stream.take_events(BATCH, within=BATCH_WITHIN):
             started = time.perf_counter()
             now = time.time()
-            events = 0
+            events = restricted = 0
             rejected: dict[str, int] = defaultdict(int)
             for event in batch:
                 msg = event.message
                 o = scrubber.process(unwrap(event.value), now, f"{msg.partition}:{msg.offset}")
-                if o.reason is None:
+                if o.event is not None:
                     await send(t.events.name, dumps(o.event))
                     await send(t.security.name, dumps(o.sealed))
                     partial_sums.add(o.update)  # type: ignore[arg-type]
                     events += 1
+                elif o.restricted:
+                    await send(t.security.name, dumps(o.sealed))
+                    restricted += 1
                 else:
                     await send(t.rejected.name, dumps(o.sealed))
-                    rejected[o.reason] += 1
+                    rejected[o.reason] += 1  # type: ignore[index]
                 processed[msg.partition] = msg.offset + 1
+            if scrubber.subjects is not None:
+                # The batch's new subject keys are stored before its lines can be acknowledged.
+                scrubber.subjects.flush()
             partials = partial_sums.drain_partials()
             for partial in partials:
                 key = f"{partial['site']}|{partial['window']}".encode()
                 await send(t.partials.name, dumps(partial), key)
             scrubber.data_keys.expire()
             scrubber.visitor_keys.expire()
-            metrics.batch(len(batch), events, rejected, len(partials), time.perf_counter() - started)
+            metrics.batch(len(batch), events, rejected, len(partials), time.perf_counter() - started, restricted)
 
     @app.agent(partials, name="own_windows")
     async def own_windows(stream: faust.StreamT) -> None:
@@ -179,6 +188,19 @@ def build_app(cfg: Config, metrics: WorkerMetrics, health: Health, scrubber: Scr
                 owner.discard(wkey)
 
     return app
+
+
+def _shared_key_scrubber(cfg: Config, master: MasterKey) -> Scrubber:
+    """A scrubber whose keys every worker shares through the keys topic, sealing per subject, and
+    following the restrictions; the two topics are read in background threads."""
+    store = KafkaKeyStore(cfg, master)
+    subjects = SubjectKeys(store.publish, store.flush)
+    store.on_subject_gone = subjects.drop
+    store.follow()
+    restrictions = Restrictions(cfg, master)
+    restrictions.follow()
+    visitor, data = pipeline.key_rings(cfg, store)
+    return pipeline.build_scrubber(cfg, cfg.input.format, visitor, data, subjects, restrictions)
 
 
 def run(cfg: Config, log_level: str | None = None) -> int:
