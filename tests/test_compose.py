@@ -16,6 +16,7 @@ import yaml
 from logscrub.cli import _parser
 from logscrub.config import load
 from logscrub.metrics import ShipperMetrics, WorkerMetrics
+from logscrub.security import master
 
 ROOT = Path(__file__).parent.parent
 COMPOSE = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
@@ -99,7 +100,12 @@ def test_the_host_listener_is_published():
     assert host_ports and set(host_ports) <= set(published)
 
 
-ENV_NAMES = [(s, name, value) for s in SERVICES for name, value in env_of(s).items() if name.startswith("LOGSCRUB")]
+ENV_NAMES = [
+    (s, name, value)
+    for s in SERVICES
+    for name, value in env_of(s).items()
+    if name.startswith("LOGSCRUB") and name not in (master.ENV, master.ENV_FILE)
+]
 
 
 @pytest.mark.parametrize(("service", "name", "value"), ENV_NAMES, ids=[f"{s}-{n}" for s, n, _ in ENV_NAMES])
@@ -137,14 +143,20 @@ def test_services_start_in_order():
         assert SERVICES[service]["depends_on"] == {"topics": {"condition": "service_completed_successfully"}}
 
 
-def test_keys_and_ship_offsets_survive_a_restart():
-    """A lost key file makes sealed raw lines unreadable early; lost offsets re-ship a whole log."""
-    keys = load(config_file_of("worker"), env=env_of("worker")).keys.file
+def test_ship_offsets_survive_a_restart():
+    """Lost offsets re-ship a whole log."""
     offsets = args_of("shipper").offsets
-    for service, path in (("worker", keys), ("shipper", offsets)):
-        source, _ = host_path(service, str(Path(path).parent))
-        assert source in COMPOSE["volumes"], f"{service}: {path} is not on a named volume"
-    assert host_path("worker", keys)[0] != host_path("shipper", offsets)[0]
+    source, _ = host_path("shipper", str(Path(offsets).parent))
+    assert source in COMPOSE["volumes"], f"shipper: {offsets} is not on a named volume"
+
+
+def test_the_worker_gets_its_master_key_as_a_secret_file():
+    """Never in the config or an environment value that `docker inspect` shows."""
+    env = env_of("worker")
+    assert master.ENV not in env
+    secret = Path(env[master.ENV_FILE]).name
+    assert secret in SERVICES["worker"]["secrets"]
+    assert COMPOSE["secrets"][secret]["file"] == "./master.key"
 
 
 def test_the_shipper_tails_the_mounted_log_directory():

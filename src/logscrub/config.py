@@ -149,7 +149,6 @@ class AggregateConfig:
 class KeysConfig:
     visitor_rotation: Duration = Duration(86400)
     data_rotation: Duration = Duration(3600)
-    file: str = "logscrub-keys.json"  # the worker's key file (scrub keeps its keys in OUT/keys.json)
 
     def validate(self, key: str) -> None:
         _between(self.visitor_rotation, 60, 86400, f"{key}.visitor_rotation")

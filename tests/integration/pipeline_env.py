@@ -39,7 +39,6 @@ class Pipeline:
         self.env = {
             "LOGSCRUB_KAFKA__BOOTSTRAP_SERVERS": self.bootstrap,
             "LOGSCRUB_KAFKA__APP_ID": f"{self.prefix}-app",
-            "LOGSCRUB_KEYS__FILE": str(self.tmp / "keys.json"),
             # Workers wrap the keys they share through the keys topic with this (one per test).
             "LOGSCRUB_MASTER_KEY": base64.b64encode(os.urandom(32)).decode(),
             "LOGSCRUB_INPUT__FORMAT": "combined",

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+import os
 import signal
 
 import orjson
@@ -55,10 +57,12 @@ def test_every_line_is_accounted_for_and_no_canary_reaches_analytics(pipeline):
 def test_two_workers_on_four_partitions_give_the_totals_of_one(kafka_bootstrap, topic_name, tmp_path):
     data = lines(4000, seed=11)
     totals = {}
+    # Both runs read one keys topic, so they hash visitors with the same key and count alike.
+    shared_keys = {"LOGSCRUB_TOPICS__KEYS__NAME": f"{topic_name}-keys", "LOGSCRUB_MASTER_KEY": base64.b64encode(os.urandom(32)).decode()}
     for workers in (1, 2):
         (tmp_path / f"{workers}w").mkdir()
         p = Pipeline(kafka_bootstrap, f"{topic_name}-{workers}w", tmp_path / f"{workers}w", raw_partitions=4,
-                     env={"LOGSCRUB_KEYS__FILE": str(tmp_path / "shared-keys.json")})
+                     env=shared_keys)
         try:
             for _ in range(workers):
                 p.start_worker()

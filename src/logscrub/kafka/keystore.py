@@ -27,6 +27,7 @@ from logscrub.keys import Key
 from logscrub.security.master import MasterKey, WrapError
 
 CLAIM_TIMEOUT_S = 30.0
+DELIVERY_TIMEOUT_S = 120
 
 
 class KeyStoreError(Refused):
@@ -65,7 +66,9 @@ class KafkaKeyStore:
                 acks="all",
                 enable_idempotence=False,  # kafka-python's idempotent producer wedges after a timeout
                 linger_ms=5,
-                retries=5,
+                # Ride out a broker restart like the worker's own producer does; give up only after this.
+                retries=2**31 - 1,
+                delivery_timeout_ms=DELIVERY_TIMEOUT_S * 1000,
             )
         except KafkaError as e:
             self._tail.close()
@@ -157,7 +160,7 @@ class KafkaKeyStore:
     def _send_failed(self, e: BaseException) -> None:
         self._send_error = type(e).__name__
 
-    def flush(self, timeout_s: float = CLAIM_TIMEOUT_S) -> None:
+    def flush(self, timeout_s: float = DELIVERY_TIMEOUT_S + 10) -> None:
         """Wait for every record sent so far; raises if any was refused (its key would be lost)."""
         try:
             self._producer.flush(timeout=timeout_s)

@@ -18,6 +18,7 @@ the worker is ready (``/health/ready``) only while it holds a partition assignme
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import os
 import tempfile
@@ -116,8 +117,9 @@ def build_app(cfg: Config, metrics: WorkerMetrics, health: Health, scrubber: Scr
                     rejected[o.reason] += 1  # type: ignore[index]
                 processed[msg.partition] = msg.offset + 1
             if scrubber.subjects is not None:
-                # The batch's new subject keys are stored before its lines can be acknowledged.
-                scrubber.subjects.flush()
+                # The batch's new subject keys are stored before its lines can be acknowledged; off
+                # the event loop, so that heartbeats go on while a broker restarts.
+                await asyncio.get_running_loop().run_in_executor(None, scrubber.subjects.flush)
             partials = partial_sums.drain_partials()
             for partial in partials:
                 key = f"{partial['site']}|{partial['window']}".encode()
