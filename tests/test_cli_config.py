@@ -118,7 +118,7 @@ def test_show_masks_secrets_by_name_but_not_the_keys_section():
     assert data["kafka"]["sasl_username"] == "logscrub"
     assert data["kafka"]["ssl_keyfile"] == "/etc/logscrub/client.key"
     assert data["kafka"]["oauth_token"] is None
-    assert data["keys"] == {"visitor_rotation": "1d", "data_rotation": "1h", "file": "logscrub-keys.json"}
+    assert data["keys"] == {"visitor_rotation": "1d", "data_rotation": "1h"}
 
 
 @pytest.mark.parametrize(("seconds", "text"), [(0, "0s"), (90, "90s"), (60, "1m"), (5400, "90m"), (7200, "2h"),
