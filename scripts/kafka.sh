@@ -10,6 +10,12 @@
 #
 # STATE_DIR defaults to .kafka/run, whose address is also written to .kafka/bootstrap.
 # Needs Java 17+, Maven (for `jars`) and python3 (standard library only).
+#
+# Opt-in SASL mode, for testing ACLs: KAFKA_SASL_USERS="admin:pw,analyst:pw,..." given to `up`
+# makes every listener (the controller's too) SASL_PLAINTEXT with SASL/PLAIN for those users, with
+# the KRaft StandardAuthorizer, super.users=User:admin (the broker itself connects as admin, so
+# admin must be listed) and allow.everyone.if.no.acl.found=false: everyone else may do only what
+# ACLs allow. `restart` and `status` keep the mode the broker was set up with.
 set -euo pipefail
 
 REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd -P)"
@@ -22,6 +28,7 @@ START_TIMEOUT_S=90
 STOP_TIMEOUT_S=30
 # A small heap; serial GC and the C1 compiler alone start the JVM faster on 2 cores.
 JVM_OPTS=(-Xmx512m -XX:+UseSerialGC -XX:TieredStopAtLevel=1 -Djava.awt.headless=true)
+SASL_USERS="${KAFKA_SASL_USERS:-}"
 
 die() {
   echo "kafka.sh: $*" >&2
@@ -62,17 +69,18 @@ new_cluster_id() {
 }
 
 write_server_properties() {
-  local state_dir="$1" broker_port="$2" controller_port="$3"
+  local state_dir="$1" broker_port="$2" controller_port="$3" protocol=PLAINTEXT
+  [[ -z "$SASL_USERS" ]] || protocol=SASL_PLAINTEXT
   cat >"$state_dir/server.properties" <<EOF
 # Written by scripts/kafka.sh for a throwaway single-node development broker.
 process.roles=broker,controller
 node.id=1
 controller.quorum.bootstrap.servers=127.0.0.1:$controller_port
-listeners=PLAINTEXT://127.0.0.1:$broker_port,CONTROLLER://127.0.0.1:$controller_port
-advertised.listeners=PLAINTEXT://127.0.0.1:$broker_port
+listeners=$protocol://127.0.0.1:$broker_port,CONTROLLER://127.0.0.1:$controller_port
+advertised.listeners=$protocol://127.0.0.1:$broker_port
 controller.listener.names=CONTROLLER
-inter.broker.listener.name=PLAINTEXT
-listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT
+inter.broker.listener.name=$protocol
+listener.security.protocol.map=$protocol:$protocol,CONTROLLER:$protocol
 log.dirs=$state_dir/data
 num.partitions=1
 auto.create.topics.enable=false
@@ -87,11 +95,48 @@ group.initial.rebalance.delay.ms=0
 log.retention.check.interval.ms=1000
 log.initial.task.delay.ms=1000
 EOF
+  [[ -z "$SASL_USERS" ]] || write_sasl_properties "$state_dir"
+}
+
+# SASL/PLAIN users from KAFKA_SASL_USERS and the standard authorizer. The config holds passwords,
+# so it becomes owner-only; admin's login also goes to STATE_DIR/sasl-admin for the readiness check.
+write_sasl_properties() {
+  local state_dir="$1" entry users="" admin_password="" jaas
+  local entry_re='^([A-Za-z0-9._-]+):([^",;\\[:space:]]+)$'
+  local -a entries
+  IFS=, read -ra entries <<<"$SASL_USERS"
+  for entry in "${entries[@]}"; do
+    # The entry is not echoed: it holds a password.
+    [[ "$entry" =~ $entry_re ]] ||
+      die "KAFKA_SASL_USERS: expected user:password pairs separated by commas (no quotes, backslashes, ';' or spaces)"
+    users+=" user_${BASH_REMATCH[1]}=\"${BASH_REMATCH[2]}\""
+    [[ "${BASH_REMATCH[1]}" != admin ]] || admin_password="${BASH_REMATCH[2]}"
+  done
+  [[ -n "$admin_password" ]] || die "KAFKA_SASL_USERS must list admin: the super user the broker itself connects as"
+  jaas="org.apache.kafka.common.security.plain.PlainLoginModule required username=\"admin\" password=\"$admin_password\"$users;"
+  chmod 600 "$state_dir/server.properties"
+  cat >>"$state_dir/server.properties" <<EOF
+# SASL mode (KAFKA_SASL_USERS): SASL/PLAIN on every listener, ACLs enforced, admin the only super user.
+sasl.enabled.mechanisms=PLAIN
+sasl.mechanism.inter.broker.protocol=PLAIN
+sasl.mechanism.controller.protocol=PLAIN
+listener.name.sasl_plaintext.plain.sasl.jaas.config=$jaas
+listener.name.controller.plain.sasl.jaas.config=$jaas
+authorizer.class.name=org.apache.kafka.metadata.authorizer.StandardAuthorizer
+super.users=User:admin
+allow.everyone.if.no.acl.found=false
+EOF
+  (umask 077 && echo "admin:$admin_password" >"$state_dir/sasl-admin")
+}
+
+# The user:password the readiness check logs in with; empty for a broker without SASL.
+sasl_login() {
+  [[ ! -f "$1/sasl-admin" ]] || cat "$1/sasl-admin"
 }
 
 # The address clients bootstrap from, as advertised in the broker's own config.
 bootstrap_of() {
-  sed -n 's|^advertised.listeners=PLAINTEXT://||p' "$1/server.properties"
+  sed -n 's|^advertised.listeners=[A-Z_]*://||p' "$1/server.properties"
 }
 
 # The pid in STATE_DIR/pid if that process is alive (not a zombie) and is this state dir's broker:
@@ -107,29 +152,60 @@ broker_pid() {
 
 # Success when the broker answers a Metadata request that lists itself. An open port is not
 # enough: a KRaft broker accepts connections before it is unfenced and can host topics.
+# With a LOGIN (user:password) it first authenticates with SASL/PLAIN.
 broker_answers() {
-  python3 - "$1" <<'PY'
+  KAFKA_SH_LOGIN="${2:-}" python3 - "$1" <<'PY'
+import os
 import socket
 import struct
 import sys
 
 host, port = sys.argv[1].rsplit(":", 1)
+login = os.environ["KAFKA_SH_LOGIN"]
 client_id = b"kafka.sh"
-# Metadata v4: api key 3, correlation id 1, no topics, no auto-creation.
-request = struct.pack(">hhih", 3, 4, 1, len(client_id)) + client_id + struct.pack(">i?", 0, False)
+
+
+def receive(sock: socket.socket, n: int) -> bytes:
+    data = b""
+    while len(data) < n:
+        chunk = sock.recv(n - len(data))
+        if not chunk:
+            sys.exit(1)
+        data += chunk
+    return data
+
+
+def call(sock: socket.socket, api_key: int, version: int, correlation_id: int, body: bytes) -> bytes:
+    """One request (header v1) and its response body (after the v0 response header)."""
+    request = struct.pack(">hhih", api_key, version, correlation_id, len(client_id)) + client_id + body
+    sock.sendall(struct.pack(">i", len(request)) + request)
+    (size,) = struct.unpack(">i", receive(sock, 4))
+    response = receive(sock, size)
+    if struct.unpack(">i", response[:4])[0] != correlation_id:
+        sys.exit(1)
+    return response[4:]
+
+
+def error_code(body: bytes) -> int:
+    return struct.unpack(">h", body[:2])[0]
+
+
 try:
     with socket.create_connection((host, int(port)), timeout=2) as sock:
-        sock.sendall(struct.pack(">i", len(request)) + request)
-        head = b""
-        while len(head) < 16:
-            chunk = sock.recv(16 - len(head))
-            if not chunk:
+        if login:
+            user, password = login.split(":", 1)
+            # SaslHandshake v1 (api key 17), then SaslAuthenticate v0 (36) with PLAIN's \0user\0password.
+            if error_code(call(sock, 17, 1, 2, struct.pack(">h", 5) + b"PLAIN")):
                 sys.exit(1)
-            head += chunk
+            token = b"\0" + user.encode() + b"\0" + password.encode()
+            if error_code(call(sock, 36, 0, 3, struct.pack(">i", len(token)) + token)):
+                sys.exit(1)
+        # Metadata v4: api key 3, no topics, no auto-creation.
+        metadata = call(sock, 3, 4, 1, struct.pack(">i?", 0, False))
 except OSError:
     sys.exit(1)
-_size, correlation_id, _throttle_ms, broker_count = struct.unpack(">iiii", head)
-sys.exit(0 if correlation_id == 1 and broker_count > 0 else 1)
+_throttle_ms, broker_count = struct.unpack(">ii", metadata[:8])
+sys.exit(0 if broker_count > 0 else 1)
 PY
 }
 
@@ -145,7 +221,7 @@ print_log_tails() {
 wait_until_ready() {
   local state_dir="$1" address deadline=$((SECONDS + START_TIMEOUT_S))
   address="$(bootstrap_of "$state_dir")"
-  until broker_answers "$address"; do
+  until broker_answers "$address" "$(sasl_login "$state_dir")"; do
     if ! broker_pid "$state_dir" >/dev/null; then
       print_log_tails "$state_dir"
       die "the broker in $state_dir exited during start-up"
@@ -161,7 +237,7 @@ wait_until_ready() {
 
 start_broker() {
   local state_dir="$1" broker_port controller_port
-  rm -rf "$state_dir/data" "$state_dir/logs" "$state_dir/pid" "$state_dir/bootstrap"
+  rm -rf "$state_dir/data" "$state_dir/logs" "$state_dir/pid" "$state_dir/bootstrap" "$state_dir/sasl-admin"
   mkdir -p "$state_dir/data" "$state_dir/logs"
   read -r broker_port controller_port < <(free_ports)
   write_server_properties "$state_dir" "$broker_port" "$controller_port"
@@ -217,7 +293,8 @@ cmd_up() {
 cmd_down() {
   local state_dir="$1"
   stop_broker "$state_dir"
-  rm -rf "$state_dir/data" "$state_dir/pid" "$state_dir/bootstrap" "$state_dir/server.properties"
+  rm -rf "$state_dir/data" "$state_dir/pid" "$state_dir/bootstrap" "$state_dir/server.properties" \
+    "$state_dir/sasl-admin"
   if [[ "$state_dir" == "$DEFAULT_STATE_DIR" ]]; then
     rm -f "$KAFKA_DIR/bootstrap"
   fi
@@ -240,7 +317,7 @@ cmd_status() {
     return 1
   fi
   address="$(bootstrap_of "$state_dir")"
-  if ! broker_answers "$address"; then
+  if ! broker_answers "$address" "$(sasl_login "$state_dir")"; then
     echo "starting or not answering: pid $pid, $address"
     return 1
   fi

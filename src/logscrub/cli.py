@@ -20,7 +20,7 @@ EXIT_CONFIG = 2
 EXIT_FAILED = 1
 MASK = "********"
 # Setting names that hold credentials (sasl_password, ssl_key_password, api_key, ...); matched on
-# the name, so keys.visitor_rotation or keys.file, which are not secrets, stay visible.
+# the name, so keys.visitor_rotation, which is not a secret, stays visible.
 _SECRET_NAME = re.compile(r"password|passwd|secret|token|credential|(^|_)key$")
 
 
@@ -75,6 +75,7 @@ def _parser() -> argparse.ArgumentParser:
         a = tsub.add_parser(name, help=text, description=text)
         _config_arg(a)
         a.set_defaults(func=_topics)
+    _acl_parser(tsub)
 
     cp = sub.add_parser("config", help="validate or show the config", description="The config as logscrub sees it.")
     csub = cp.add_subparsers(dest="action", required=True, metavar="ACTION")
@@ -142,6 +143,48 @@ def _topics(args: argparse.Namespace) -> int:
     if not problems:
         print("all topics agree with the config")
     return EXIT_FAILED if problems else 0
+
+
+def _acl_parser(tsub: Any) -> None:
+    from logscrub.kafka.acl import Principals
+
+    a = tsub.add_parser(
+        "acl",
+        help="print (or --apply) the ACLs of logscrub's principals",
+        description="The least-privilege ACLs of the four principals for the topics in the config: workers, "
+        "shippers, analysts (analytics topics only) and responders (the security topics). Printed as a table; "
+        "--apply creates the missing ones (as a principal allowed to ALTER the cluster).",
+    )
+    a.add_argument("--apply", action="store_true", help="create the ACLs the cluster lacks")
+    for f in dataclasses.fields(Principals):
+        a.add_argument(
+            f"--{f.name}", default=f.default, type=_principal, metavar="PRINCIPAL", help=f"default: {f.default}"
+        )
+    _config_arg(a)
+    a.set_defaults(func=_topics_acl)
+
+
+def _principal(text: str) -> str:
+    from logscrub.kafka.acl import PRINCIPAL
+
+    if not PRINCIPAL.fullmatch(text):
+        raise argparse.ArgumentTypeError(f"expected a Kafka principal like User:analyst, got {text!r}")
+    return text
+
+
+def _topics_acl(args: argparse.Namespace) -> int:
+    from logscrub.kafka import acl, topics
+
+    cfg = load(args.config)
+    principals = acl.Principals(args.workers, args.shippers, args.analysts, args.responders)
+    grants = acl.desired_acls(cfg, principals)
+    if not args.apply:
+        print(acl.render_table(grants), end="")
+        return 0
+    with topics.admin_client(cfg) as admin:
+        for line in acl.apply_acls(cfg, admin, grants):
+            print(line)
+    return 0
 
 
 def _config_check(args: argparse.Namespace) -> int:

@@ -194,11 +194,30 @@ class TopicsConfig:
     RAW_ZONE = ("raw", "security", "rejected", "keys")
 
 
+SECURITY_PROTOCOLS = ("PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL")
+SASL_MECHANISMS = ("PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512")
+
+
 @dataclass(frozen=True)
 class KafkaConfig:
     bootstrap_servers: str = "127.0.0.1:9092"
     app_id: str = "logscrub"  # the workers' consumer group
     guarantee: str = "at_least_once"  # or exactly_once (Kafka transactions)
+    security_protocol: str = "PLAINTEXT"
+    sasl_mechanism: str = "PLAIN"
+    sasl_username: str | None = None
+    sasl_password: str | None = None  # from LOGSCRUB_KAFKA__SASL_PASSWORD, not the file
+    ssl_cafile: str | None = None  # None: the system's CAs
+    ssl_certfile: str | None = None  # a client certificate, for mutual TLS
+    ssl_keyfile: str | None = None  # its private key, unless ssl_certfile holds it
+
+    @property
+    def sasl(self) -> bool:
+        return self.security_protocol.startswith("SASL_")
+
+    @property
+    def tls(self) -> bool:
+        return self.security_protocol.endswith("SSL")
 
     def validate(self, key: str) -> None:
         _choice(self.guarantee, GUARANTEES, f"{key}.guarantee")
@@ -207,6 +226,30 @@ class KafkaConfig:
         for i, server in enumerate(self.bootstrap_servers.split(",")):
             if not re.fullmatch(r"\s*[^\s:]+:\d{1,5}\s*", server):
                 raise ConfigError(f"{key}.bootstrap_servers", f"entry {i + 1} is not host:port: {server!r}")
+        _choice(self.security_protocol, SECURITY_PROTOCOLS, f"{key}.security_protocol")
+        _choice(self.sasl_mechanism, SASL_MECHANISMS, f"{key}.sasl_mechanism")
+        sasl_settings = ("sasl_username", "sasl_password")
+        ssl_settings = ("ssl_cafile", "ssl_certfile", "ssl_keyfile")
+        # A setting the protocol does not use is an error: otherwise a wrong protocol would quietly
+        # connect without the login or the TLS meant. Values are never quoted (one is a password).
+        for name in sasl_settings + ssl_settings:
+            if getattr(self, name) and not (self.sasl if name in sasl_settings else self.tls):
+                raise ConfigError(
+                    f"{key}.{name}", f"is set, but {key}.security_protocol {self.security_protocol} does not use it"
+                )
+        if self.sasl:
+            for name in sasl_settings:
+                if not getattr(self, name):
+                    hint = " (set LOGSCRUB_KAFKA__SASL_PASSWORD)" if name == "sasl_password" else ""
+                    raise ConfigError(
+                        f"{key}.{name}", f"required with security_protocol {self.security_protocol}{hint}"
+                    )
+        for name in ssl_settings:
+            path = getattr(self, name)
+            if path and not Path(path).is_file():
+                raise ConfigError(f"{key}.{name}", f"no such file: {path}")
+        if self.ssl_keyfile and not self.ssl_certfile:
+            raise ConfigError(f"{key}.ssl_keyfile", "is set without ssl_certfile, the certificate it belongs to")
 
 
 @dataclass(frozen=True)

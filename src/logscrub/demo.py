@@ -69,27 +69,27 @@ def main() -> int:
         t = cfg.topics
         deadline = time.monotonic() + 180
         while True:
-            raw_zone = read_topic(bootstrap, t.security.name) + read_topic(bootstrap, t.rejected.name)
+            raw_zone = read_topic(cfg, t.security.name) + read_topic(cfg, t.rejected.name)
             seen = {orjson.loads(v)["src"] for v in raw_zone}
             if len(seen) >= stats.lines_sent:
                 break
             if worker.poll() is not None or time.monotonic() > deadline:
                 sys.exit(f"demo: the worker did not account for every line ({len(seen)} of {stats.lines_sent})")
             time.sleep(0.5)
-        events = read_topic(bootstrap, t.events.name)
+        events = read_topic(cfg, t.events.name)
         print(f"== waiting for the last windows to close ({cfg.aggregate.allowed_lateness}s without new lines)")
-        while sum(orjson.loads(v)["requests"] for v in read_topic(bootstrap, t.traffic.name)
+        while sum(orjson.loads(v)["requests"] for v in read_topic(cfg, t.traffic.name)
                   if b'"dimension":"total"' in v) < len(events):
             if time.monotonic() > deadline:
                 sys.exit("demo: aggregates did not cover every event")
             time.sleep(0.5)
 
-        rejected = read_topic(bootstrap, t.rejected.name)
+        rejected = read_topic(cfg, t.rejected.name)
         _show(f"{t.events.name} (one anonymized record per request)", events, 2)
         _show(f"{t.traffic.name} (per-minute aggregates; buckets under k={cfg.aggregate.k} visitors fold into "
-              "(other))", read_topic(bootstrap, t.traffic.name), 3)
+              "(other))", read_topic(cfg, t.traffic.name), 3)
         _show(f"{t.security.name} (raw lines, AES-GCM sealed per client under keys shared in {t.keys.name})",
-              read_topic(bootstrap, t.security.name), 1)
+              read_topic(cfg, t.security.name), 1)
         _show(f"{t.rejected.name} (lines that did not parse, sealed, reason in clear)", rejected, 1)
         print(f"\n== accounted: {len(events)} events + {len(rejected)} rejected = {stats.lines_sent} lines shipped")
         print("\n== a responder's search (logscrub security search --status 500 --output table), audited in "

@@ -31,6 +31,7 @@ from dataclasses import dataclass
 
 from kafka import KafkaProducer
 from kafka.errors import (
+    AuthorizationError,
     InvalidProducerEpochError,
     KafkaError,
     KafkaTimeoutError,
@@ -41,6 +42,7 @@ from kafka.producer.future import FutureRecordMetadata
 
 from logscrub.config import Config
 from logscrub.errors import Refused
+from logscrub.kafka.clients import kafka_python_kwargs, refusal, refused_clearly
 from logscrub.kafka.follow import Follower, Line, OffsetFile, Position, input_key
 from logscrub.metrics import Health, ShipperMetrics, serving
 
@@ -109,20 +111,26 @@ def ship(
 
 
 def _connect(cfg: Config) -> KafkaProducer:
-    """A producer that has the raw topic's metadata; ShipError when there is no broker or topic."""
+    """A producer that has the raw topic's metadata; ShipError when there is no broker or topic, Refused
+    when Kafka turns the login or the principal away."""
     servers, topic = cfg.kafka.bootstrap_servers, cfg.topics.raw.name
     try:
-        producer = _new_producer(cfg)
+        with refused_clearly(cfg, "WRITE", f"topic {topic}"):
+            producer = _new_producer(cfg)
     except KafkaTimeoutError:
         raise ShipError(f"no Kafka broker answered at {servers}") from None
     try:
-        producer.partitions_for(topic)
+        with refused_clearly(cfg, "WRITE", f"topic {topic}"):
+            producer.partitions_for(topic)
     except KafkaTimeoutError:
         _close(producer, 0)
         raise ShipError(
             f"topic {topic} was not found on the cluster at {servers} within {MAX_BLOCK_MS // 1000}s "
             "(create it with `logscrub topics apply`)"
         ) from None
+    except Refused:
+        _close(producer, 0)
+        raise
     return producer
 
 
@@ -132,7 +140,7 @@ def _new_producer(cfg: Config) -> KafkaProducer:
     if send_log.getEffectiveLevel() < logging.INFO:
         send_log.setLevel(logging.INFO)
     return KafkaProducer(
-        bootstrap_servers=[s.strip() for s in cfg.kafka.bootstrap_servers.split(",")],
+        **kafka_python_kwargs(cfg),
         client_id="logscrub-ship",
         acks="all",
         enable_idempotence=True,
@@ -208,10 +216,11 @@ class _Shipment:
             if self.producer is not None:
                 _close(self.producer, CLOSE_TIMEOUT_S)
         if self.fatal is not None:
-            raise ShipError(
-                f"Kafka refused lines for topic {self.topic} ({type(self.fatal).__name__}); "
-                "positions are saved up to the last acknowledged line"
-            )
+            if isinstance(self.fatal, AuthorizationError):
+                why = str(refusal(self.cfg, self.fatal, "WRITE", f"topic {self.topic}"))
+            else:
+                why = f"Kafka refused lines for topic {self.topic} ({type(self.fatal).__name__})"
+            raise ShipError(f"{why}; positions are saved up to the last acknowledged line")
         return self.stats
 
     def _ship(self, stop: threading.Event) -> None:

@@ -18,6 +18,7 @@ from kafka.errors import KafkaTimeoutError, UnknownTopicOrPartitionError, for_co
 
 from logscrub.config import Config, TopicsConfig
 from logscrub.errors import Refused
+from logscrub.kafka.clients import kafka_python_kwargs, refused_clearly
 
 ROLES = tuple(f.name for f in dataclasses.fields(TopicsConfig))
 _SEGMENT_MS_MIN = 1_000
@@ -104,9 +105,9 @@ def desired_topics(cfg: Config) -> list[TopicSpec]:
 
 def admin_client(cfg: Config) -> KafkaAdminClient:
     """An admin client for ``cfg.kafka``; a cluster that does not answer is a TopicsError."""
-    servers = [s.strip() for s in cfg.kafka.bootstrap_servers.split(",")]
     try:
-        return KafkaAdminClient(bootstrap_servers=servers, client_id=f"{cfg.kafka.app_id}-admin")
+        with refused_clearly(cfg, "DESCRIBE", "the cluster"):
+            return KafkaAdminClient(**kafka_python_kwargs(cfg), client_id=f"{cfg.kafka.app_id}-admin")
     except KafkaTimeoutError:
         raise TopicsError(f"no Kafka broker answered at {cfg.kafka.bootstrap_servers}") from None
 

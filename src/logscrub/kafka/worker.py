@@ -34,6 +34,7 @@ from faust.types import TP
 from logscrub import logs, pipeline
 from logscrub.config import Config
 from logscrub.core import Scrubber
+from logscrub.kafka.clients import faust_broker_kwargs
 from logscrub.kafka.shipped import unwrap
 from logscrub.kafka.keystore import KafkaKeyStore
 from logscrub.kafka.restrictions import Restrictions
@@ -51,10 +52,9 @@ METRICS_EVERY = 5.0  # seconds between updates of the lag and key metrics
 
 def build_app(cfg: Config, metrics: WorkerMetrics, health: Health, scrubber: Scrubber | None = None) -> faust.App:
     """The faust app for ``cfg``; topics must exist (``logscrub topics apply``)."""
-    servers = ";".join(f"kafka://{s.strip()}" for s in cfg.kafka.bootstrap_servers.split(","))
     app = faust.App(
         cfg.kafka.app_id,
-        broker=servers,
+        **faust_broker_kwargs(cfg),  # the cluster, with kafka.* login and TLS
         key_serializer="raw",
         value_serializer="raw",
         store="memory://",
