@@ -88,3 +88,20 @@ def test_bundled_example_is_the_defaults():
 
     example = Path(__file__).parent.parent / "config" / "logscrub.yaml"
     assert load(example, env={}) == Config()
+
+
+def test_a_string_setting_from_the_environment_is_taken_verbatim() -> None:
+    """YAML would read 0123 as the octal number 83, and 'yes' as true: a password must not change."""
+    for password in ("0123", "yes", "#x", "[a, b]", "1e3"):
+        cfg = load(None, env={"LOGSCRUB_KAFKA__SECURITY_PROTOCOL": "SASL_PLAINTEXT",
+                              "LOGSCRUB_KAFKA__SASL_USERNAME": "u", "LOGSCRUB_KAFKA__SASL_PASSWORD": password})
+        assert cfg.kafka.sasl_password == password
+    assert load(None, env={"LOGSCRUB_METRICS__PORT": "9200"}).metrics.port == 9200  # other types still parse
+
+
+def test_an_error_about_a_secret_never_shows_its_value(tmp_path) -> None:
+    path = tmp_path / "c.yaml"
+    path.write_text("kafka: {security_protocol: SASL_PLAINTEXT, sasl_username: u, sasl_password: [hunter2, x]}\n")
+    with pytest.raises(ConfigError) as e:
+        load(path, env={})
+    assert e.value.key == "kafka.sasl_password" and "hunter2" not in str(e.value)

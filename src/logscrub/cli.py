@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import re
 import sys
 from collections.abc import Sequence
 from typing import Any
@@ -12,16 +11,13 @@ from typing import Any
 import yaml
 
 from logscrub import __version__
-from logscrub.config import FORMATS, ConfigError, Duration, load
+from logscrub.config import FORMATS, SECRET_NAME, ConfigError, Duration, load
 from logscrub.errors import Refused
 from logscrub.security import cli as security_cli
 
 EXIT_CONFIG = 2
 EXIT_FAILED = 1
 MASK = "********"
-# Setting names that hold credentials (sasl_password, ssl_key_password, api_key, ...); matched on
-# the name, so keys.visitor_rotation, which is not a secret, stays visible.
-_SECRET_NAME = re.compile(r"password|passwd|secret|token|credential|(^|_)key$")
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -217,7 +213,7 @@ def _plain(value: Any) -> Any:
 
 def _is_secret(name: str, value: Any) -> bool:
     # An unset secret stays visible as unset: that is worth seeing, and reveals nothing.
-    return value not in (None, "") and _SECRET_NAME.search(name.lower()) is not None
+    return value not in (None, "") and SECRET_NAME.search(name.lower()) is not None
 
 
 def _duration_text(seconds: int) -> str:

@@ -35,6 +35,21 @@ class ConfigError(ValueError):
         self.problem = problem
 
 
+# Setting names that hold credentials (sasl_password, ssl_key_password, api_key, ...); matched on
+# the name, so keys.visitor_rotation, which is not a secret, stays visible.
+SECRET_NAME = re.compile(r"password|passwd|secret|token|credential|(^|_)key$")
+
+
+class _EnvText(str):
+    """A value from a LOGSCRUB_* variable: read as YAML, except for a string setting, which takes
+    it verbatim (a password of 0123 must not become the number 83)."""
+
+
+def _shown(key: str, value: Any) -> str:
+    """A value for an error message; never the value of a secret."""
+    return "(hidden)" if SECRET_NAME.search(key.rsplit(".", 1)[-1].lower()) else repr(value)
+
+
 class Duration(int):
     """Seconds; written in YAML as 90, "90s", "15m", "6h" or "7d"."""
 
@@ -344,10 +359,7 @@ def _apply_env(data: dict[str, Any], env: Mapping[str, str]) -> None:
             node = node.setdefault(part, {})
             if not isinstance(node, dict):
                 raise ConfigError(".".join(path), f"set by {name} but the file gives a non-mapping above it")
-        try:
-            node[path[-1]] = yaml.safe_load(raw) if raw != "" else None
-        except yaml.YAMLError:
-            node[path[-1]] = raw
+        node[path[-1]] = _EnvText(raw) if raw != "" else None
 
 
 def _build(cls: type, data: Any, key: str) -> Any:
@@ -363,6 +375,8 @@ def _build(cls: type, data: Any, key: str) -> Any:
     for name, value in data.items():
         sub = f"{key}.{name}" if key else name
         tp = hints[name]
+        if isinstance(value, _EnvText) and dataclasses.is_dataclass(tp):
+            value = _yaml(value)
         if dataclasses.is_dataclass(tp):
             if isinstance(value, dict) and tp is TopicConfig:
                 value = {"name": getattr(_default_of(fields[name]), "name"), **value}
@@ -389,31 +403,42 @@ def _convert(tp: Any, value: Any, key: str) -> Any:
             return None
         (inner,) = [a for a in args if a is not type(None)]
         return _convert(inner, value, key)
+    if isinstance(value, _EnvText):
+        if tp is str:
+            return str(value)
+        value = _yaml(value)
     if tp is Duration:
         return parse_duration(value, key)
     if tp is bool:
         if not isinstance(value, bool):
-            raise ConfigError(key, f"expected true or false, got {value!r}")
+            raise ConfigError(key, f"expected true or false, got {_shown(key, value)}")
         return value
     if tp is int:
         if isinstance(value, bool) or not isinstance(value, int):
-            raise ConfigError(key, f"expected a whole number, got {value!r}")
+            raise ConfigError(key, f"expected a whole number, got {_shown(key, value)}")
         return value
     if tp is str:
         if not isinstance(value, str | int | float) or isinstance(value, bool):
-            raise ConfigError(key, f"expected a string, got {value!r}")
+            raise ConfigError(key, f"expected a string, got {_shown(key, value)}")
         return str(value)
     if origin is tuple:
         if isinstance(value, str):
             value = [v.strip() for v in value.split(",") if v.strip()]
         if not isinstance(value, list):
-            raise ConfigError(key, f"expected a list, got {value!r}")
+            raise ConfigError(key, f"expected a list, got {_shown(key, value)}")
         return tuple(_convert(args[0], v, f"{key}[{i}]") for i, v in enumerate(value))
     if origin is dict:
         if not isinstance(value, dict):
-            raise ConfigError(key, f"expected a mapping, got {value!r}")
+            raise ConfigError(key, f"expected a mapping, got {_shown(key, value)}")
         return {str(k): _convert(args[1], v, f"{key}.{k}") for k, v in value.items()}
     raise TypeError(f"unsupported config type {tp!r} at {key}")  # a bug in this module, not user input
+
+
+def _yaml(text: str) -> Any:
+    try:
+        return yaml.safe_load(text)
+    except yaml.YAMLError:
+        return str(text)
 
 
 def _validate_tree(node: Any, key: str) -> None:
@@ -428,7 +453,7 @@ def _validate_tree(node: Any, key: str) -> None:
 
 def _choice(value: str, allowed: tuple[str, ...], key: str) -> None:
     if value not in allowed:
-        raise ConfigError(key, f"{value!r} is not one of {', '.join(allowed)}")
+        raise ConfigError(key, f"{_shown(key, value)} is not one of {', '.join(allowed)}")
 
 
 def _at_least(value: int, low: int, key: str) -> None:
