@@ -4,6 +4,7 @@ for each principal's job, and no more."""
 from __future__ import annotations
 
 import base64
+import json
 import os
 import secrets
 import signal
@@ -50,12 +51,12 @@ class Cluster:
         return load(None, env={k: v for k, v in self.env(user).items() if k.startswith("LOGSCRUB_")})
 
     def cli(
-        self, user: str, *args: str, password: str | None = None, stdin: bytes = b""
+        self, user: str, *args: str, password: str | None = None, stdin: bytes = b"", extra: dict | None = None
     ) -> subprocess.CompletedProcess[str]:
         """``python -m logscrub ARGS`` as ``user`` (with ``password`` instead of the right one)."""
         return subprocess.run(
             [sys.executable, "-m", "logscrub", *args],
-            env=self.env(user, password),
+            env={**self.env(user, password), **(extra or {})},
             input=stdin.decode(),
             capture_output=True,
             text=True,
@@ -148,11 +149,8 @@ def test_worker_and_shipper_principals_run_the_pipeline_on_their_acls_alone(clus
         f'192.0.2.{i} - - [28/Nov/2026:10:00:00 +0000] "GET /p/{i} HTTP/1.1" 200 10 "-" "curl/8.5.0"\n'.encode()
         for i in range(n)
     )
-    worker_env = {
-        **cluster.env("logscrub-worker"),
-        "LOGSCRUB_MASTER_KEY": base64.b64encode(os.urandom(32)).decode(),
-        "LOGSCRUB_INPUT__FORMAT": "combined",
-    }
+    master = {"LOGSCRUB_MASTER_KEY": base64.b64encode(os.urandom(32)).decode()}
+    worker_env = {**cluster.env("logscrub-worker"), **master, "LOGSCRUB_INPUT__FORMAT": "combined"}
     with open(cluster.tmp / "worker.log", "wb") as log:
         worker = subprocess.Popen([sys.executable, "-m", "logscrub", "worker"], env=worker_env, cwd=cluster.tmp,
                                   stdout=log, stderr=subprocess.STDOUT)
@@ -167,6 +165,16 @@ def test_worker_and_shipper_principals_run_the_pipeline_on_their_acls_alone(clus
             time.sleep(0.5)
         assert len(events) == n
         assert len(read_topic(responder, responder.topics.security.name)) == n
+        # The responder searches with the CLI (keys, audit); the analyst is refused by it, clearly.
+        found = cluster.cli("responder", "security", "search", "--ip", "192.0.2.7", extra=master)
+        assert found.returncode == 0, found.stderr
+        assert [json.loads(x)["target"] for x in found.stdout.splitlines()] == ["/p/7"]
+        refused = cluster.cli("analyst", "security", "search", extra=master)
+        assert refused.returncode == 2 and refused.stdout == ""
+        assert refused.stderr.strip().splitlines()[-1] == (
+            "logscrub: Kafka refused User:analyst READ on topic security.raw: ask your Kafka admin, "
+            "or see `logscrub topics acl`"
+        )
     finally:
         worker.send_signal(signal.SIGTERM)
         worker.wait(timeout=60)

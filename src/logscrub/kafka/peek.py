@@ -2,12 +2,8 @@
 
 from __future__ import annotations
 
-import time
-
-from kafka import KafkaConsumer
-
 from logscrub.config import Config, KafkaConfig
-from logscrub.kafka.clients import kafka_python_kwargs, refused_clearly, topic_partitions
+from logscrub.kafka.scan import scan
 
 
 def read_topic(source: Config | str, topic: str, timeout_s: float = 30.0) -> list[bytes]:
@@ -17,21 +13,4 @@ def read_topic(source: Config | str, topic: str, timeout_s: float = 30.0) -> lis
     the principal may not read, or that does not exist, is a Refused that names it.
     """
     cfg = source if isinstance(source, Config) else Config(kafka=KafkaConfig(bootstrap_servers=source))
-    with refused_clearly(cfg, "READ", f"topic {topic}"):
-        consumer = KafkaConsumer(**kafka_python_kwargs(cfg), enable_auto_commit=False, max_poll_records=5000)
-        try:
-            tps = topic_partitions(consumer, topic)
-            consumer.assign(tps)
-            consumer.seek_to_beginning(*tps)
-            end = consumer.end_offsets(tps)
-            out: list[bytes] = []
-            deadline = time.monotonic() + timeout_s
-            while any(consumer.position(tp) < end[tp] for tp in tps):
-                if time.monotonic() > deadline:
-                    raise TimeoutError(f"could not read {topic} to its end offsets in {timeout_s:.0f}s")
-                for records in consumer.poll(timeout_ms=500).values():
-                    out.extend(r.value for r in records)
-            return out
-        finally:
-            consumer.close()
-
+    return [r.value for r in scan(cfg, topic, timeout_s)]

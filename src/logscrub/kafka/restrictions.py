@@ -52,11 +52,16 @@ def set_restriction(cfg: Config, master: MasterKey, packed_ip: bytes, lift: bool
     """Record (or lift) a restriction; returns the subject hash it is filed under."""
     subject = master.subject_hash(packed_ip)
     value = None if lift else orjson.dumps({"at": round(time.time(), 3)})
-    producer = KafkaProducer(**clients.kafka_python_kwargs(cfg), client_id=f"{cfg.kafka.app_id}-restrict", acks="all")
+    topic = cfg.topics.restrictions.name
     try:
-        producer.send(cfg.topics.restrictions.name, key=subject.encode(), value=value).get(timeout=30)
+        with clients.refused_clearly(cfg, "WRITE", f"topic {topic}"):
+            producer = KafkaProducer(
+                **clients.kafka_python_kwargs(cfg), client_id=f"{cfg.kafka.app_id}-restrict", acks="all"
+            )
+            try:
+                producer.send(topic, key=subject.encode(), value=value).get(timeout=30)
+            finally:
+                producer.close(timeout=5)
     except KafkaError as e:
-        raise Refused(f"topic {cfg.topics.restrictions.name}: restriction not stored ({type(e).__name__})") from None
-    finally:
-        producer.close(timeout=5)
+        raise Refused(f"topic {topic}: restriction not stored ({type(e).__name__})") from None
     return subject

@@ -11,7 +11,7 @@ import threading
 import time
 from collections.abc import Callable
 
-from kafka import KafkaConsumer, TopicPartition
+from kafka import KafkaConsumer
 from kafka.errors import KafkaError
 
 from logscrub.config import Config
@@ -35,19 +35,16 @@ class TopicTail:
         self._apply = apply
         self._cond = lock
         try:
-            self._consumer = KafkaConsumer(
-                **clients.kafka_python_kwargs(cfg),
-                client_id=f"{cfg.kafka.app_id}-tail",
-                group_id=None,
-                enable_auto_commit=False,
-            )
-            partitions = self._consumer.partitions_for_topic(topic)
+            with clients.refused_clearly(cfg, "READ", f"topic {topic}"):
+                self._consumer = KafkaConsumer(
+                    **clients.kafka_python_kwargs(cfg),
+                    client_id=f"{cfg.kafka.app_id}-tail",
+                    group_id=None,
+                    enable_auto_commit=False,
+                )
+                self._tps = clients.topic_partitions(self._consumer, topic)
         except KafkaError as e:
             raise TailError(f"topic {topic}: cannot reach Kafka ({type(e).__name__})") from None
-        if not partitions:
-            self._consumer.close()
-            raise TailError(f"topic {topic} does not exist on the cluster (run `logscrub topics apply`)")
-        self._tps = [TopicPartition(topic, p) for p in sorted(partitions)]
         self._consumer.assign(self._tps)
         self._consumer.seek_to_beginning(*self._tps)
         self._positions = {tp.partition: 0 for tp in self._tps}

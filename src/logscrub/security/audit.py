@@ -37,11 +37,15 @@ def record(cfg: Config, command: str, details: dict[str, Any]) -> dict[str, Any]
     """Store one audit record (acks=all) and return it; raises AuditError if the cluster refuses."""
     entry = {"at": round(time.time(), 3), "who": who(cfg), "command": command, **details}
     topic = cfg.topics.audit.name
-    producer = KafkaProducer(**clients.kafka_python_kwargs(cfg), client_id=f"{cfg.kafka.app_id}-audit", acks="all")
     try:
-        producer.send(topic, value=orjson.dumps(entry)).get(timeout=30)
+        with clients.refused_clearly(cfg, "WRITE", f"topic {topic}"):
+            producer = KafkaProducer(
+                **clients.kafka_python_kwargs(cfg), client_id=f"{cfg.kafka.app_id}-audit", acks="all"
+            )
+            try:
+                producer.send(topic, value=orjson.dumps(entry)).get(timeout=30)
+            finally:
+                producer.close(timeout=5)
     except KafkaError as e:
         raise AuditError(f"audit topic {topic}: record not stored ({type(e).__name__}); results withheld") from None
-    finally:
-        producer.close(timeout=5)
     return entry
