@@ -191,7 +191,7 @@ def root_logging() -> Iterator[None]:
     """setup_logging rewires the root logger: put it back for the other tests."""
     root = logging.getLogger()
     handlers, level = root.handlers[:], root.level
-    quiet = {name: logging.getLogger(name).level for name in logs.QUIET_LOGGERS}
+    quiet = {name: logging.getLogger(name).level for name in logs.QUIET_LOGGERS + logs.NOISY_LOGGERS}
     try:
         yield
     finally:
@@ -228,6 +228,8 @@ def test_plain_logs_are_redacted_too_and_kafka_clients_stay_at_info_or_above(roo
     assert logging.getLogger().level == logging.DEBUG
     for name in logs.QUIET_LOGGERS:
         assert logging.getLogger(name).level == logging.INFO
+    for name in logs.NOISY_LOGGERS:
+        assert logging.getLogger(name).level == logging.ERROR
     logging.getLogger("kafka.producer.kafka").debug("value %s", canaries.UA_CANARY)
     logging.getLogger("mode.worker").warning("peer %s gone", canaries.IPV4)
     out = capsys.readouterr().err

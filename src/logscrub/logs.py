@@ -18,6 +18,9 @@ import orjson
 REDACTED = "[redacted]"
 # The Kafka clients log record values (raw lines) at DEBUG.
 QUIET_LOGGERS = ("aiokafka", "kafka", "faust.transport")
+# kafka-python's I/O thread warns whenever it waited over 100 ms for the GIL, which a busy worker
+# makes it do all the time: a warning about ourselves that an operator can do nothing with.
+NOISY_LOGGERS = ("kafka.net.selector",)
 
 _EMAIL = re.compile(r"[\w.+-]+(?:@|%40)[\w-]+(?:\.[\w-]+)+", re.IGNORECASE)
 _IPV4 = re.compile(r"(?<![\d.])(?:\d{1,3}\.){3}\d{1,3}(?!\d)")
@@ -95,3 +98,5 @@ def setup_logging(level: str | int, json: bool) -> None:
     root.setLevel(numeric)
     for name in QUIET_LOGGERS:
         logging.getLogger(name).setLevel(max(numeric, logging.INFO))
+    for name in NOISY_LOGGERS:
+        logging.getLogger(name).setLevel(max(numeric, logging.ERROR))
