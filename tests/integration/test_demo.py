@@ -19,3 +19,7 @@ def test_demo_accounts_for_every_sample_line():
     assert events + rejected == shipped == sample_lines
     for topic in ("analytics.events", "analytics.traffic", "security.raw", "logs.rejected"):
         assert f"== {topic}" in done.stdout
+    # The responder's search at the end opened the sample's 500s and counted nothing it could not open.
+    searched = re.search(r"(\d+) records read, (\d+) matched(.*)", done.stderr)
+    assert searched and int(searched[1]) == shipped and int(searched[2]) > 0, done.stderr[-2000:]
+    assert "not opened" not in searched[3]
