@@ -76,4 +76,70 @@ def test_lines_built_from_log_syntax_never_raise(parts):
         outcome(scrubber.cache[fmt], b"".join(parts))
 
 
-scrubber.cache = {"combined": scrubber(), "auto": scrubber("auto")}
+# Characters that rewrite what a reader of the analytics sees: C0 and C1 controls, DEL, and the
+# invisible and bidi controls (U+202E shows "/a/\u202egpj.exe" as "/a/exe.jpg").
+INVISIBLE = [chr(c) for c in (*range(0x20), 0x7F, *range(0x80, 0xA0))] + [
+    "\u061c", "\u200b", "\u200d", "\u200e", "\u202a", "\u202e", "\u2028", "\u2066", "\u2069", "\ufeff",
+]
+ENCODED = ["%0d%0a", "%00", "%1b", "%7F", "%C2%85", "%E2%80%AE", "%250a"]
+WORDS = ["a", "users", "42", "x.html", "/", "%", ".", "-", "?", "q=", "&", "é", " ", "http://", "example.com"]
+field_text = st.lists(
+    st.sampled_from(INVISIBLE) | st.sampled_from(ENCODED) | st.sampled_from(WORDS)
+    | st.characters(exclude_categories=("Cs",)),  # lone surrogates cannot be encoded into a line
+    max_size=20,
+).map("".join)
+
+
+def published_strings(o) -> list[str]:
+    """Every string an analyst receives from this line: each event field and aggregate dimension."""
+    found = [v for v in o.event.values() if isinstance(v, str)]
+    found += [v for v in (o.event.get("query") or {}).values()]
+    found += [value for _, value in o.update.dims]
+    return found
+
+
+def assert_all_printable(o) -> None:
+    for value in published_strings(o):
+        assert value.isprintable(), ascii(value)
+
+
+@pytest.mark.parametrize("char", [*INVISIBLE, *ENCODED], ids=ascii)
+def test_a_path_segment_with_a_control_character_is_templated(char):
+    s = scrubber.cache["query"]
+    line = f'203.0.113.9 - - {T} "GET /a/x{char}y/b?q=1{char} HTTP/1.1" 200 5 "-" "Mozilla/5.0"'
+    o = outcome(s, line.encode())
+    assert o.event["path"] == "/a/{unprintable}/b"
+    assert o.event["query"] == {"q": "{unprintable}"}
+    assert dict(o.update.dims)["path"] == "/a/{unprintable}/b"
+
+
+@settings(max_examples=300, deadline=None)
+@given(path=field_text, ua=field_text, referrer=field_text)
+def test_no_control_character_reaches_analytics_from_combined_lines(path, ua, referrer):
+    # Quotes and backslashes would end or escape the quoted fields: the JSON test below has them.
+    path, ua, referrer = (v.replace('"', "").replace("\\", "") for v in (path, ua, referrer))
+    line = f'203.0.113.9 - - {T} "GET /{path} HTTP/1.1" 200 5 "{referrer}" "{ua}"'
+    o = outcome(scrubber.cache["query"], line.encode())
+    if o.event is not None:
+        assert_all_printable(o)
+
+
+@settings(max_examples=300, deadline=None)
+@given(path=field_text, ua=field_text, referrer=field_text, host=field_text, method=field_text)
+def test_no_control_character_reaches_analytics_from_json_lines(path, ua, referrer, host, method):
+    line = orjson.dumps({
+        "remote_addr": "203.0.113.9", "time_iso8601": "2026-11-28T10:00:00+00:00", "request_method": method,
+        "request_uri": "/" + path, "server_protocol": "HTTP/1.1", "status": 200, "body_bytes_sent": 5,
+        "http_referer": referrer, "http_user_agent": ua, "host": host,
+    })
+    o = outcome(scrubber.cache["json"], line)
+    assert o.reason is None  # a valid JSON line: every field above becomes a published value or none
+    assert_all_printable(o)
+
+
+scrubber.cache = {
+    "combined": scrubber(),
+    "auto": scrubber("auto"),
+    "query": scrubber(LOGSCRUB_URL__QUERY_ALLOW="[q]"),
+    "json": scrubber("json", LOGSCRUB_URL__QUERY_ALLOW="[q]"),
+}

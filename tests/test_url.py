@@ -246,3 +246,13 @@ def test_all_digit_segments(segment: str, placeholder: str | None) -> None:
 )
 def test_tokens_by_class_changes(segment: str, expected: bool) -> None:
     assert (classify_segment(segment) == "{token}") is expected
+
+
+@pytest.mark.parametrize(
+    "segment", ["a\r\nSet-Cookie:x", "a%0D%0Ab", "nul\x00", "\x1b[31mred", "tab\tbed", "a\x85b", "gpj\u202eexe.",
+                "zero\u200bwidth", "%E2%80%AE", "%251b"],
+    ids=ascii,
+)
+def test_segments_with_unprintable_characters_are_templated(generalize: PathGeneralizer, segment: str) -> None:
+    """Log injection and terminal escapes aimed at whoever reads the analytics."""
+    assert generalize(f"/a/{segment}/b?q={segment}") == ("/a/{unprintable}/b", {"q": "{unprintable}"})

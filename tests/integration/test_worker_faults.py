@@ -6,6 +6,7 @@ import signal
 import threading
 
 from broker import restart_broker
+from logscrub.kafka.topics import admin_client, apply_topics
 from logscrub.sample import generate
 from pipeline_env import Pipeline, request_totals, sources
 
@@ -77,5 +78,52 @@ def test_a_worker_joins_and_another_leaves_mid_stream(kafka_bootstrap, topic_nam
         p.wait_for("every line after the rebalances", lambda: accounted(p, sent[0]), timeout=240)
         duplicates = assert_accounting(p, sent[0])
         assert duplicates <= sent[0] // 2, f"{duplicates} duplicates of {sent[0]} lines"
+    finally:
+        p.stop_all()
+
+
+CANARY = b"canary-7f3a9"  # in a path and a user agent; nothing the log redaction would hide
+
+
+def test_an_output_topic_deleted_mid_run_stops_the_worker_and_loses_nothing(kafka_bootstrap, topic_name, tmp_path):
+    p = Pipeline(kafka_bootstrap, topic_name, tmp_path)
+    try:
+        first = p.produce(lines(3000, seed=31))
+        worker = p.start_worker()
+        p.wait_for("the first lines", lambda: accounted(p, first))
+        with admin_client(p.cfg) as admin:
+            admin.delete_topics([p.topic("events")])
+            p.wait_for("the topic to go", lambda: p.topic("events") not in admin.list_topics())
+        canaries = [b'192.0.2.7 - - [28/Nov/2026:10:00:00 +0000] "GET /' + CANARY + b' HTTP/1.1" 200 5 "-" "'
+                    + CANARY + b'"'] * 10
+        sent = first + p.produce(lines(3000, seed=32) + canaries)
+
+        assert worker.wait(timeout=120) == 1  # blocks until it exits: no sleep
+        p.workers.remove(worker)  # an expected exit: wait_for below fails on any other
+        log = (tmp_path / "worker-0.log").rename(tmp_path / "worker-stopped.log").read_bytes()
+        assert log.count(f"ERROR logscrub.worker: cannot write to topic {p.topic('events')} (".encode()) == 1
+        assert b"does the topic exist?" in log
+        assert CANARY not in log
+
+        with admin_client(p.cfg) as admin:
+            apply_topics(p.cfg, admin)
+        p.start_worker()
+        p.wait_for("every line after the topic is back", lambda: accounted(p, sent))
+        raw_zone = p.read("security") + p.read("rejected")
+        assert len(set(sources(raw_zone))) == sent
+        assert len(raw_zone) - sent <= sent // 2  # duplicates, counted by src
+        # No line after the deletion was acknowledged without its event: the new topic has them all.
+        later = {src for src in sources(p.read("security")) if int(src.split(":")[1]) >= first}
+        assert len(p.read("events")) >= len(later) > 0
+    finally:
+        p.stop_all()
+
+
+def test_the_worker_refuses_exactly_once_and_says_why(kafka_bootstrap, topic_name, tmp_path):
+    p = Pipeline(kafka_bootstrap, topic_name, tmp_path, env={"LOGSCRUB_KAFKA__GUARANTEE": "exactly_once"})
+    try:
+        assert p.start_worker().wait(timeout=60) == 2  # a config refusal, before it joins the group
+        log = (tmp_path / "worker-0.log").read_text()
+        assert "kafka.guarantee: exactly_once is not supported" in log and "at_least_once" in log
     finally:
         p.stop_all()

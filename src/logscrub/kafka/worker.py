@@ -4,13 +4,15 @@ Two agents per worker, scaled by partitions:
 
 * ``scrub`` reads ``logs.raw`` in batches, writes events, sealed raw lines and rejections, and
   sends the batch's aggregate contribution as partials keyed by (site, window) to the
-  partials topic. A batch is acknowledged only after all of that was handed to the producer,
-  and faust flushes the producer before it commits offsets: a crash re-reads lines, never
-  skips them (at-least-once).
+  partials topic. A batch is acknowledged only after the broker has all of that: a crash
+  re-reads lines, never skips them (at-least-once, docs/delivery.md).
 * ``own_windows`` merges the partials of the windows whose partition it owns, and emits a
   window to ``analytics.traffic`` when the watermark or the idle time has passed; the
-  partials of a window are acknowledged only after its records were handed to the producer,
-  so a crash before emission replays them.
+  partials of a window are acknowledged only after the broker has its records, so a crash
+  before emission replays them.
+
+An output the broker does not take within ``OUTPUT_TIMEOUT`` stops the worker (exit status 1)
+with one error naming the topic; ``kafka.guarantee: exactly_once`` is refused at start-up.
 
 Metrics (``logscrub.metrics``) are updated once per batch, and lag and keys every few seconds;
 the worker is ready (``/health/ready``) only while it holds a partition assignment of its group.
@@ -24,15 +26,22 @@ import os
 import tempfile
 import time
 from collections import defaultdict
-from typing import Any
+from typing import Any, NoReturn
 
 import faust
 import orjson
-from aiokafka.errors import KafkaError
+from aiokafka.errors import (
+    KafkaError,
+    LeaderNotAvailableError,
+    NotLeaderForPartitionError,
+    UnknownTopicOrPartitionError,
+)
+from faust.exceptions import ProducerSendError
 from faust.types import TP
+from mode import CrashingSupervisor
 
 from logscrub import logs, pipeline
-from logscrub.config import Config
+from logscrub.config import Config, ConfigError
 from logscrub.core import Scrubber
 from logscrub.kafka.clients import faust_broker_kwargs
 from logscrub.kafka.shipped import unwrap
@@ -48,6 +57,30 @@ log = logging.getLogger("logscrub.worker")
 BATCH = 2000
 BATCH_WITHIN = 0.25  # seconds: latency bound for a quiet stream
 METRICS_EVERY = 5.0  # seconds between updates of the lag and key metrics
+# How long the producer retries an output the broker does not take (faust's default is 20 minutes)
+# before the worker gives up on it and stops; well above a broker restart.
+OUTPUT_TIMEOUT = 30.0
+# What the client reports when it finds no leader for a partition, as for a deleted topic.
+_NO_LEADER = (LeaderNotAvailableError, NotLeaderForPartitionError, UnknownTopicOrPartitionError)
+EXACTLY_ONCE_REFUSED = (
+    "exactly_once is not supported: faust commits its transactions on a timer, not at the end of a "
+    "batch, so after a crash lines can be processed again whose outputs a transaction already "
+    "committed, and aggregate windows emitted twice; use at_least_once (docs/delivery.md)"
+)
+
+
+class OutputError(RuntimeError):
+    """An output topic cannot be written: the worker stops instead of acknowledging lines whose
+    outputs are lost. Names the topic and the client's reason, never a record."""
+
+    def __init__(self, topic: str, cause: BaseException) -> None:
+        reason = str(cause) or type(cause).__name__
+        if isinstance(cause, _NO_LEADER):
+            reason += ": no leader for its partitions, does the topic exist?"
+        super().__init__(
+            f"cannot write to topic {topic} ({reason}): stopping without acknowledging the lines "
+            "whose outputs are not written; fix the topic (`logscrub topics check`) and restart"
+        )
 
 
 def build_app(cfg: Config, metrics: WorkerMetrics, health: Health, scrubber: Scrubber | None = None) -> faust.App:
@@ -65,6 +98,7 @@ def build_app(cfg: Config, metrics: WorkerMetrics, health: Health, scrubber: Scr
         web_enabled=False,
         consumer_auto_offset_reset="earliest",
         producer_acks=-1,
+        producer_request_timeout=OUTPUT_TIMEOUT,
         producer_compression_type="gzip",
         producer_linger=0.02,  # batch outputs: one produce request per line would cap us at ~1k lines/s
         producer_max_batch_size=512 * 1024,
@@ -89,14 +123,35 @@ def build_app(cfg: Config, metrics: WorkerMetrics, health: Health, scrubber: Scr
     processed: dict[int, int] = {}  # raw partition -> offset of the next line to process
     dumps = orjson.dumps
 
-    async def send(topic: str, value: bytes, key: bytes | None = None) -> None:
-        # Straight to the producer: faust's Topic.send costs more than scrubbing the line. The
-        # producer is flushed by faust before every offset commit, so nothing is acknowledged unsent.
-        await app.producer.send(topic, key, value, None, None, None)
+    async def send(topic: str, value: bytes, key: bytes | None = None) -> tuple[str, asyncio.Future[Any]]:
+        """(topic, delivery): straight to the producer, as faust's Topic.send costs more than
+        scrubbing the line."""
+        try:
+            return topic, await app.producer.send(topic, key, value, None, None, None)
+        except ProducerSendError as e:
+            give_up(OutputError(topic, e.__cause__ or e))
 
-    @app.agent(raw, name="scrub")
+    def ack_when_written(events: list[faust.types.EventT], written: list[tuple[str, asyncio.Future[Any]]]) -> None:
+        """Acknowledge ``events`` once the broker has all of ``written``. faust flushes the producer
+        before it commits offsets, but commits even when a delivery failed, skipping lost lines."""
+
+        async def wait() -> None:
+            outcomes = await asyncio.gather(*(delivery for _, delivery in written), return_exceptions=True)
+            for (topic, _), outcome in zip(written, outcomes):
+                if isinstance(outcome, BaseException):
+                    give_up(OutputError(topic, outcome))
+            for event in events:
+                event.ack()
+
+        app.add_future(wait())
+
+    # A crashing agent stops the worker: restarted by faust, it would leave its held batch (see
+    # ``hold``) unacknowledged for good, and the partition's commits stuck behind it.
+    @app.agent(raw, name="scrub", supervisor_strategy=CrashingSupervisor)
     async def scrub(stream: faust.StreamT) -> None:
         async for batch in stream.take_events(BATCH, within=BATCH_WITHIN):
+            hold(batch)
+            written: list[tuple[str, asyncio.Future[Any]]] = []
             started = time.perf_counter()
             now = time.time()
             events = restricted = 0
@@ -105,15 +160,15 @@ def build_app(cfg: Config, metrics: WorkerMetrics, health: Health, scrubber: Scr
                 msg = event.message
                 o = scrubber.process(unwrap(event.value), now, f"{msg.partition}:{msg.offset}")
                 if o.event is not None:
-                    await send(t.events.name, dumps(o.event))
-                    await send(t.security.name, dumps(o.sealed))
+                    written.append(await send(t.events.name, dumps(o.event)))
+                    written.append(await send(t.security.name, dumps(o.sealed)))
                     partial_sums.add(o.update)  # type: ignore[arg-type]
                     events += 1
                 elif o.restricted:
-                    await send(t.security.name, dumps(o.sealed))
+                    written.append(await send(t.security.name, dumps(o.sealed)))
                     restricted += 1
                 else:
-                    await send(t.rejected.name, dumps(o.sealed))
+                    written.append(await send(t.rejected.name, dumps(o.sealed)))
                     rejected[o.reason] += 1  # type: ignore[index]
                 processed[msg.partition] = msg.offset + 1
             if scrubber.subjects is not None:
@@ -123,12 +178,13 @@ def build_app(cfg: Config, metrics: WorkerMetrics, health: Health, scrubber: Scr
             partials = partial_sums.drain_partials()
             for partial in partials:
                 key = f"{partial['site']}|{partial['window']}".encode()
-                await send(t.partials.name, dumps(partial), key)
+                written.append(await send(t.partials.name, dumps(partial), key))
+            ack_when_written(batch, written)
             scrubber.data_keys.expire()
             scrubber.visitor_keys.expire()
             metrics.batch(len(batch), events, rejected, len(partials), time.perf_counter() - started, restricted)
 
-    @app.agent(partials, name="own_windows")
+    @app.agent(partials, name="own_windows", supervisor_strategy=CrashingSupervisor)
     async def own_windows(stream: faust.StreamT) -> None:
         async for event in stream.noack().events():
             partial = orjson.loads(event.value)
@@ -143,12 +199,9 @@ def build_app(cfg: Config, metrics: WorkerMetrics, health: Health, scrubber: Scr
     async def _emit(records: list[dict[str, Any]]) -> None:
         if not records:
             return
-        for rec in records:
-            await send(t.traffic.name, dumps(rec))
+        written = [await send(t.traffic.name, dumps(rec)) for rec in records]
         metrics.emitted(len(records), (start + owner.window for _, start in owner.last_closed), time.time())
-        for wkey in owner.last_closed:
-            for event in waiting.pop(wkey, ()):
-                event.ack()
+        ack_when_written([event for wkey in owner.last_closed for event in waiting.pop(wkey, ())], written)
 
     @app.timer(METRICS_EVERY)
     async def report() -> None:
@@ -205,12 +258,47 @@ def _shared_key_scrubber(cfg: Config, master: MasterKey) -> Scrubber:
     return pipeline.build_scrubber(cfg, cfg.input.format, visitor, data, subjects, restrictions)
 
 
+def hold(events: list[faust.types.EventT]) -> None:
+    """One more reference on each event's message: faust's acknowledgement after the batch then
+    leaves it uncommitted until ``ack_when_written`` releases it."""
+    for event in events:
+        event.message.incref()
+
+
+def give_up(error: OutputError) -> NoReturn:
+    """Exit at once with status 1, as a crash would: faust's orderly stop commits after flushing
+    the producer, and that flush waits on the very outputs that cannot be written (it hung in
+    tests). Nothing was acknowledged past the failed output, so a restart processes it again."""
+    log.error("%s", error)
+    logging.shutdown()
+    os._exit(1)
+
+
+class _Once(logging.Filter):
+    """Passes each message once: aiokafka logs "Topic ... not found in cluster metadata" at every
+    metadata refresh, hundreds a second while an output topic is missing."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._seen: set[str] = set()
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        if message in self._seen:
+            return False
+        self._seen.add(message)
+        return True
+
+
 def run(cfg: Config, log_level: str | None = None) -> int:
     """Run a worker until SIGTERM/SIGINT; ``log_level`` (from the command line) overrides ``logging.level``."""
+    if cfg.kafka.guarantee == "exactly_once":
+        raise ConfigError("kafka.guarantee", EXACTLY_ONCE_REFUSED)
     level = log_level or cfg.logging.level
     # Ours, not mode's: mode leaves the root logger at DEBUG (every client debug record, which
     # quotes message values, would still be built) and has no JSON or redaction.
     logs.setup_logging(level, cfg.logging.json)
+    logging.getLogger("aiokafka.cluster").addFilter(_Once())
     metrics, health = WorkerMetrics(), Health()
     with serving(cfg.metrics, metrics.registry, health):
         app = build_app(cfg, metrics, health)

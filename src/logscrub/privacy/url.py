@@ -5,6 +5,10 @@ their sessions, so such segments are replaced by placeholders
 (``/users/{id}``). Segments are classified on their percent-decoded form
 (``jdoe%40example.com`` is an email) but published as logged when kept.
 
+A segment holding any unprintable character (controls such as CR, LF,
+NUL and ESC, or invisible and bidi controls such as U+202E, raw or
+percent-encoded) becomes ``{unprintable}``, so none reaches the analytics.
+
 Kept on purpose: plain words, file names (``app.css``), short numbers mixed
 with letters (``v2``, ``dashboard3``), versions (``1.2.3``), dates (``2024``,
 ``2024-05-31``) and slugs of words (``day-4-data-sources.html``): they
@@ -24,6 +28,7 @@ from urllib.parse import parse_qsl, unquote
 
 MAX_SEGMENT_LENGTH = 64
 MORE = "{more}"
+UNPRINTABLE = "{unprintable}"
 
 _CACHE_SIZE = 50_000
 _MAX_CACHED_TARGET = 2048  # longer targets are rare and would bloat the cache: computed each time
@@ -95,6 +100,10 @@ def classify_segment(text: str) -> str | None:
         return "{long}"
     if text.isdigit() and text.isascii():  # the usual id, decided without the regexes below
         return None if len(text) == 4 and text[:2] in ("19", "20") else "{id}"
+    if not text.isprintable():
+        # Control, format and bidi characters (CR LF, NUL, ESC, U+202E): log injection and
+        # terminal escapes aimed at whoever reads the analytics, never page names.
+        return UNPRINTABLE
     if "@" in text:
         return "{email}"
     if text in (".", "..") or _DATE.fullmatch(text) or _VERSION.fullmatch(text):
