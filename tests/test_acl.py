@@ -63,12 +63,6 @@ def test_workers_read_raw_lines_and_write_every_output_but_never_the_responders_
     assert not any(g.resource_type == "TRANSACTIONAL_ID" for g in GRANTS)
 
 
-def test_exactly_once_workers_get_their_transactional_ids_only() -> None:
-    cfg = load(None, env={"LOGSCRUB_KAFKA__GUARANTEE": "exactly_once", "LOGSCRUB_KAFKA__APP_ID": "scrub"})
-    (txn,) = [g for g in desired_acls(cfg, Principals()) if g.resource_type == "TRANSACTIONAL_ID"]
-    assert (txn.role, txn.name, txn.prefixed, set(txn.operations)) == ("workers", "scrub-", True, {"WRITE", "DESCRIBE"})
-
-
 def test_responders_read_the_sealed_lines_and_keys_and_write_only_their_records() -> None:
     assert topics_with(GRANTS, "responders", "READ") == {"security.raw", "logs.rejected", "security.keys"}
     assert topics_with(GRANTS, "responders", "WRITE") == {"security.keys", "security.audit", "security.restrictions"}

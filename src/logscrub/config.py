@@ -23,7 +23,6 @@ FORMATS = ("auto", "common", "combined", "vhost_combined", "json", "nginx")
 IP_MODES = ("truncate", "pseudonym", "drop")
 DIMENSIONS = ("path", "country", "browser", "os", "device", "referrer")
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
-GUARANTEES = ("at_least_once", "exactly_once")
 
 
 class ConfigError(ValueError):
@@ -217,7 +216,6 @@ SASL_MECHANISMS = ("PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512")
 class KafkaConfig:
     bootstrap_servers: str = "127.0.0.1:9092"
     app_id: str = "logscrub"  # the workers' consumer group
-    guarantee: str = "at_least_once"  # or exactly_once (Kafka transactions)
     security_protocol: str = "PLAINTEXT"
     sasl_mechanism: str = "PLAIN"
     sasl_username: str | None = None
@@ -235,7 +233,6 @@ class KafkaConfig:
         return self.security_protocol.endswith("SSL")
 
     def validate(self, key: str) -> None:
-        _choice(self.guarantee, GUARANTEES, f"{key}.guarantee")
         if not re.fullmatch(r"[A-Za-z0-9._-]{1,200}", self.app_id):
             raise ConfigError(f"{key}.app_id", f"letters, digits, '.', '_' and '-' only, got {self.app_id!r}")
         for i, server in enumerate(self.bootstrap_servers.split(",")):

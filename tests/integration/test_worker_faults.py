@@ -118,12 +118,3 @@ def test_an_output_topic_deleted_mid_run_stops_the_worker_and_loses_nothing(kafk
     finally:
         p.stop_all()
 
-
-def test_the_worker_refuses_exactly_once_and_says_why(kafka_bootstrap, topic_name, tmp_path):
-    p = Pipeline(kafka_bootstrap, topic_name, tmp_path, env={"LOGSCRUB_KAFKA__GUARANTEE": "exactly_once"})
-    try:
-        assert p.start_worker().wait(timeout=60) == 2  # a config refusal, before it joins the group
-        log = (tmp_path / "worker-0.log").read_text()
-        assert "kafka.guarantee: exactly_once is not supported" in log and "at_least_once" in log
-    finally:
-        p.stop_all()

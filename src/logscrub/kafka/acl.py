@@ -74,11 +74,6 @@ def desired_acls(cfg: Config, principals: Principals) -> list[Grant]:
         *on_topics("workers", [t.events.name, t.traffic.name, t.security.name, t.rejected.name], write),
         Grant("workers", principals.workers, "GROUP", k.app_id, (read,)),  # faust's consumer group is the app id
     ]
-    if k.guarantee == "exactly_once":
-        # faust's transactional ids are "<app id>-<group>-<partition>"; the dash keeps other apps out.
-        workers.append(
-            Grant("workers", principals.workers, "TRANSACTIONAL_ID", f"{k.app_id}-", (write, describe), prefixed=True)
-        )
     return [
         *workers,
         *on_topics("shippers", [t.raw.name], write),

@@ -12,7 +12,7 @@ Two agents per worker, scaled by partitions:
   before emission replays them.
 
 An output the broker does not take within ``OUTPUT_TIMEOUT`` stops the worker (exit status 1)
-with one error naming the topic; ``kafka.guarantee: exactly_once`` is refused at start-up.
+with one error naming the topic. There is no exactly-once mode (docs/delivery.md says why).
 
 Metrics (``logscrub.metrics``) are updated once per batch, and lag and keys every few seconds;
 the worker is ready (``/health/ready``) only while it holds a partition assignment of its group.
@@ -41,7 +41,7 @@ from faust.types import TP
 from mode import CrashingSupervisor
 
 from logscrub import logs, pipeline
-from logscrub.config import Config, ConfigError
+from logscrub.config import Config
 from logscrub.core import Scrubber
 from logscrub.kafka.clients import faust_broker_kwargs
 from logscrub.kafka.shipped import unwrap
@@ -62,11 +62,6 @@ METRICS_EVERY = 5.0  # seconds between updates of the lag and key metrics
 OUTPUT_TIMEOUT = 30.0
 # What the client reports when it finds no leader for a partition, as for a deleted topic.
 _NO_LEADER = (LeaderNotAvailableError, NotLeaderForPartitionError, UnknownTopicOrPartitionError)
-EXACTLY_ONCE_REFUSED = (
-    "exactly_once is not supported: faust commits its transactions on a timer, not at the end of a "
-    "batch, so after a crash lines can be processed again whose outputs a transaction already "
-    "committed, and aggregate windows emitted twice; use at_least_once (docs/delivery.md)"
-)
 
 
 class OutputError(RuntimeError):
@@ -292,8 +287,6 @@ class _Once(logging.Filter):
 
 def run(cfg: Config, log_level: str | None = None) -> int:
     """Run a worker until SIGTERM/SIGINT; ``log_level`` (from the command line) overrides ``logging.level``."""
-    if cfg.kafka.guarantee == "exactly_once":
-        raise ConfigError("kafka.guarantee", EXACTLY_ONCE_REFUSED)
     level = log_level or cfg.logging.level
     # Ours, not mode's: mode leaves the root logger at DEBUG (every client debug record, which
     # quotes message values, would still be built) and has no JSON or redaction.
