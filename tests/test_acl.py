@@ -60,6 +60,7 @@ def test_workers_read_raw_lines_and_write_every_output_but_never_the_responders_
     # The start-up check reads the raw zone's retention settings.
     assert topics_with(GRANTS, "workers", "DESCRIBE_CONFIGS") == RAW_ZONE
     assert allowed(GRANTS, "workers")[("GROUP", "logscrub")] == {"READ"}
+    assert allowed(GRANTS, "workers")[("GROUP", "logscrub.raw")] == {"READ"}
     assert not any(g.resource_type == "TRANSACTIONAL_ID" for g in GRANTS)
 
 

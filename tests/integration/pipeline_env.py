@@ -20,6 +20,7 @@ from kafka.errors import KafkaError
 
 from logscrub.config import Config, load
 from logscrub.kafka.peek import read_topic
+from logscrub.kafka.rawloop import raw_group
 from logscrub.kafka.topics import ROLES, admin_client, apply_topics
 
 
@@ -81,15 +82,16 @@ class Pipeline:
                 proc.wait()
 
     def wait_for_group(self, members: int) -> None:
-        """Until the workers' group is stable with ``members`` members that each own raw partitions."""
+        """Until the workers' raw group is stable with ``members`` members that each own raw partitions."""
 
-        # kafka-python warns at length that it cannot decode faust's member metadata; we only read states.
+        # kafka-python warns at length when it cannot decode a member's metadata; we only read states.
         logging.getLogger("kafka.admin").setLevel(logging.ERROR)
+        name = raw_group(self.cfg)
 
         def stable() -> bool:
             try:
                 with admin_client(self.cfg) as admin:
-                    group = admin.describe_groups([self.cfg.kafka.app_id])[self.cfg.kafka.app_id]
+                    group = admin.describe_groups([name])[name]
             except KafkaError:  # no group yet: the workers have not joined
                 return False
             owners = [

@@ -10,7 +10,7 @@ import orjson
 import pytest
 
 import canaries
-from logscrub.kafka.worker import BATCH
+from logscrub.kafka.rawloop import BATCH
 from logscrub.sample import generate
 from pipeline_env import Pipeline, request_totals, sources
 

@@ -72,7 +72,9 @@ def desired_acls(cfg: Config, principals: Principals) -> list[Grant]:
         *on_topics("workers", [t.raw.name, t.restrictions.name], read),
         *on_topics("workers", [t.partials.name, t.keys.name], read, write),
         *on_topics("workers", [t.events.name, t.traffic.name, t.security.name, t.rejected.name], write),
-        Grant("workers", principals.workers, "GROUP", k.app_id, (read,)),  # faust's consumer group is the app id
+        # faust's consumer group (the partials) is the app id; the raw topic's group is <app id>.raw.
+        Grant("workers", principals.workers, "GROUP", k.app_id, (read,)),
+        Grant("workers", principals.workers, "GROUP", f"{k.app_id}.raw", (read,)),
     ]
     return [
         *workers,

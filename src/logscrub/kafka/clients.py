@@ -66,6 +66,14 @@ def faust_broker_kwargs(cfg: Config) -> dict[str, Any]:
     return {"broker": ";".join(f"kafka://{s}" for s in _servers(k)), "broker_credentials": credentials}
 
 
+def aiokafka_kwargs(cfg: Config) -> dict[str, Any]:
+    """Keyword arguments for an aiokafka client: the same cluster, login and TLS as faust's."""
+    from faust.transport.drivers.aiokafka import credentials_to_aiokafka_auth
+
+    credentials = faust_broker_kwargs(cfg)["broker_credentials"]
+    return {"bootstrap_servers": _servers(cfg.kafka), **credentials_to_aiokafka_auth(credentials)}
+
+
 def principal(cfg: Config) -> str:
     """Who the cluster sees, as its ACLs name it."""
     k = cfg.kafka

@@ -1,11 +1,13 @@
-"""The Kafka worker: faust agents around the same pure core as ``logscrub scrub``.
+"""The Kafka worker: the same pure core as ``logscrub scrub``, between Kafka topics.
 
-Two agents per worker, scaled by partitions:
+Two parts per worker, scaled by partitions:
 
-* ``scrub`` reads ``logs.raw`` in batches, writes events, sealed raw lines and rejections, and
-  sends the batch's aggregate contribution as partials keyed by (site, window) to the
-  partials topic. A batch is acknowledged only after the broker has all of that: a crash
-  re-reads lines, never skips them (at-least-once, docs/delivery.md).
+* ``scrub`` (``kafka.rawloop``, plain aiokafka in its own group ``<app_id>.raw``: faust's
+  per-message cost is larger than the whole pipeline's) reads ``logs.raw`` in batches, writes
+  events, sealed raw lines and rejections, and sends the batch's aggregate contribution as
+  partials keyed by (site, window) to the partials topic. A batch's offsets are committed only
+  after the broker has all of that: a crash re-reads lines, never skips them (at-least-once,
+  docs/delivery.md).
 * ``own_windows`` merges the partials of the windows whose partition it owns, and emits a
   window to ``analytics.traffic`` when the watermark or the idle time has passed; the
   partials of a window are acknowledged only after the broker has its records, so a crash
@@ -15,7 +17,7 @@ An output the broker does not take within ``OUTPUT_TIMEOUT`` stops the worker (e
 with one error naming the topic. There is no exactly-once mode (docs/delivery.md says why).
 
 Metrics (``logscrub.metrics``) are updated once per batch, and lag and keys every few seconds;
-the worker is ready (``/health/ready``) only while it holds a partition assignment of its group.
+the worker is ready (``/health/ready``) only while it owns partitions of ``logs.raw``.
 """
 
 from __future__ import annotations
@@ -44,7 +46,7 @@ from logscrub import logs, pipeline
 from logscrub.config import Config
 from logscrub.core import Scrubber
 from logscrub.kafka.clients import faust_broker_kwargs
-from logscrub.kafka.shipped import unwrap
+from logscrub.kafka.rawloop import OutputFailed, RawLoop
 from logscrub.kafka.keystore import KafkaKeyStore
 from logscrub.kafka.restrictions import Restrictions
 from logscrub.metrics import Health, WorkerMetrics, serving
@@ -54,8 +56,6 @@ from logscrub.security.subjects import SubjectKeys
 
 log = logging.getLogger("logscrub.worker")
 
-BATCH = 2000
-BATCH_WITHIN = 0.25  # seconds: latency bound for a quiet stream
 METRICS_EVERY = 5.0  # seconds between updates of the lag and key metrics
 # How long the producer retries an output the broker does not take (faust's default is 20 minutes)
 # before the worker gives up on it and stops; well above a broker restart.
@@ -106,7 +106,6 @@ def build_app(cfg: Config, metrics: WorkerMetrics, health: Health, scrubber: Scr
         stream_wait_empty=False,
     )
     t = cfg.topics
-    raw = app.topic(t.raw.name, key_type=bytes, value_type=bytes)
     partials = app.topic(t.partials.name, key_type=bytes, value_type=bytes)
 
     if scrubber is None:
@@ -115,7 +114,6 @@ def build_app(cfg: Config, metrics: WorkerMetrics, health: Health, scrubber: Scr
     owner = pipeline.build_aggregator(cfg)
     idle = max(cfg.aggregate.allowed_lateness, 1)
     waiting: dict[tuple[str, int], list[faust.types.EventT]] = defaultdict(list)
-    processed: dict[int, int] = {}  # raw partition -> offset of the next line to process
     dumps = orjson.dumps
 
     async def send(topic: str, value: bytes, key: bytes | None = None) -> tuple[str, asyncio.Future[Any]]:
@@ -140,44 +138,20 @@ def build_app(cfg: Config, metrics: WorkerMetrics, health: Health, scrubber: Scr
 
         app.add_future(wait())
 
-    # A crashing agent stops the worker: restarted by faust, it would leave its held batch (see
-    # ``hold``) unacknowledged for good, and the partition's commits stuck behind it.
-    @app.agent(raw, name="scrub", supervisor_strategy=CrashingSupervisor)
-    async def scrub(stream: faust.StreamT) -> None:
-        async for batch in stream.take_events(BATCH, within=BATCH_WITHIN):
-            hold(batch)
-            written: list[tuple[str, asyncio.Future[Any]]] = []
-            started = time.perf_counter()
-            now = time.time()
-            events = restricted = 0
-            rejected: dict[str, int] = defaultdict(int)
-            for event in batch:
-                msg = event.message
-                o = scrubber.process(unwrap(event.value), now, f"{msg.partition}:{msg.offset}")
-                if o.event is not None:
-                    written.append(await send(t.events.name, dumps(o.event)))
-                    written.append(await send(t.security.name, dumps(o.sealed)))
-                    partial_sums.add(o.update)  # type: ignore[arg-type]
-                    events += 1
-                elif o.restricted:
-                    written.append(await send(t.security.name, dumps(o.sealed)))
-                    restricted += 1
-                else:
-                    written.append(await send(t.rejected.name, dumps(o.sealed)))
-                    rejected[o.reason] += 1  # type: ignore[index]
-                processed[msg.partition] = msg.offset + 1
-            if scrubber.subjects is not None:
-                # The batch's new subject keys are stored before its lines can be acknowledged; off
-                # the event loop, so that heartbeats go on while a broker restarts.
-                await asyncio.get_running_loop().run_in_executor(None, scrubber.subjects.flush)
-            partials = partial_sums.drain_partials()
-            for partial in partials:
-                key = f"{partial['site']}|{partial['window']}".encode()
-                written.append(await send(t.partials.name, dumps(partial), key))
-            ack_when_written(batch, written)
-            scrubber.data_keys.expire()
-            scrubber.visitor_keys.expire()
-            metrics.batch(len(batch), events, rejected, len(partials), time.perf_counter() - started, restricted)
+    raw_loop = RawLoop(cfg, scrubber, partial_sums, metrics, health, OUTPUT_TIMEOUT)
+
+    @app.task
+    async def scrub() -> None:
+        try:
+            await raw_loop.run()
+        except OutputFailed as e:
+            give_up(OutputError(e.topic, e.cause))
+        except asyncio.CancelledError:
+            raise
+        except BaseException as e:  # noqa: BLE001 - any other end of the hot path ends the worker
+            log.error("the raw topic loop stopped (%s)", type(e).__name__)
+            logging.shutdown()
+            os._exit(1)
 
     @app.agent(partials, name="own_windows", supervisor_strategy=CrashingSupervisor)
     async def own_windows(stream: faust.StreamT) -> None:
@@ -202,35 +176,14 @@ def build_app(cfg: Config, metrics: WorkerMetrics, health: Health, scrubber: Scr
     async def report() -> None:
         metrics.watch_keys((scrubber.visitor_keys, scrubber.data_keys))
         try:
-            metrics.set_lag(await _raw_lag())
+            metrics.set_lag(raw_loop.lag())
         except KafkaError as e:  # no broker, or a partition revoked meanwhile: the next round tries again
             log.info("consumer lag not measured this round (%s)", type(e).__name__)
 
-    async def _raw_lag() -> dict[int, int]:
-        tps = [tp for tp in app.consumer.assignment() if tp.topic == t.raw.name]
-        ends = await app.consumer.highwaters(*tps) if tps else {}
-        lag = {}
-        for tp in tps:
-            # Before its first batch, a partition starts where the consumer will fetch from.
-            start = processed.get(tp.partition)
-            if start is None:
-                start = await app.consumer.position(tp)
-            if start is not None:
-                lag[tp.partition] = max(ends[tp] - start, 0)
-        return lag
-
-    @app.on_partitions_assigned.connect
-    async def ready(app: faust.App, assigned: set[TP], **_: Any) -> None:
-        health.set_ready(True)
-
     @app.on_partitions_revoked.connect
     async def forget_revoked(app: faust.App, revoked: set[TP], **_: Any) -> None:
-        """A rebalance began: not ready until it assigns partitions again. Windows of a partition we
-        lost are rebuilt by its new owner from the unacknowledged partials."""
-        health.set_ready(False)
-        for tp in revoked:
-            if tp.topic == t.raw.name:
-                processed.pop(tp.partition, None)
+        """Windows of a partials partition we lost are rebuilt by its new owner from the
+        unacknowledged partials."""
         lost = {tp.partition for tp in revoked if tp.topic == t.partials.name}
         if lost:
             for wkey in [w for w, evs in waiting.items() if evs and evs[0].message.partition in lost]:
@@ -251,13 +204,6 @@ def _shared_key_scrubber(cfg: Config, master: MasterKey) -> Scrubber:
     restrictions.follow()
     visitor, data = pipeline.key_rings(cfg, store)
     return pipeline.build_scrubber(cfg, cfg.input.format, visitor, data, subjects, restrictions)
-
-
-def hold(events: list[faust.types.EventT]) -> None:
-    """One more reference on each event's message: faust's acknowledgement after the batch then
-    leaves it uncommitted until ``ack_when_written`` releases it."""
-    for event in events:
-        event.message.incref()
 
 
 def give_up(error: OutputError) -> NoReturn:
