@@ -45,6 +45,8 @@ class Pipeline:
             "LOGSCRUB_INPUT__FORMAT": "combined",
             "LOGSCRUB_AGGREGATE__ALLOWED_LATENESS": "2s",
             "LOGSCRUB_SECURITY__WINDOW": "1h",
+            # A line sealed late in a data period lives window - rotation at least: keep that long.
+            "LOGSCRUB_KEYS__DATA_ROTATION": "5m",
             "LOGSCRUB_TOPICS__RAW__PARTITIONS": str(self.raw_partitions),
             "LOGSCRUB_TOPICS__PARTIALS__PARTITIONS": "2",
             "LOGSCRUB_METRICS__PORT": "0",  # several workers per test: a test that scrapes sets its own port
