@@ -102,3 +102,17 @@ def test_an_envelope_sealed_per_subject_needs_both_keys():
             envelope.open_sealed(env, d, bad)
     with pytest.raises(envelope.EnvelopeError):
         envelope.open_sealed({**env, "sk": "other.1"}, d, secret)  # the subject key id is authenticated
+
+
+def test_subject_keys_held_in_memory_are_bounded(monkeypatch):
+    monkeypatch.setattr(subjects, "MAX_SUBJECTS", 3)
+    published: list[str] = []
+    keys = subjects.SubjectKeys(lambda k, v: published.append(k), lambda: None)
+    d = data_key()
+    first = keys.for_subject(d, b"\x00\x00\x00\x01")
+    for i in range(2, 6):
+        keys.for_subject(d, i.to_bytes(4, "big"))
+    assert len(keys._keys) <= 3
+    again = keys.for_subject(d, b"\x00\x00\x00\x01")
+    assert again != first  # forgotten: a new key, under the same subject id, so erasure finds both
+    assert again[0].partition(".")[0] == first[0].partition(".")[0]

@@ -24,6 +24,10 @@ from logscrub.keys import Key
 SUBJECT_KEY_BYTES = 32
 _NONCE = 12
 UNATTRIBUTED = b""  # lines whose address could not be read share one subject key per period
+# Subjects remembered per period. Past it the memory starts over: a subject seen again gets another
+# key, which erasure still finds (it matches every key of the subject id); memory stays bounded
+# however many distinct clients a period has (about 400 bytes each).
+MAX_SUBJECTS = 65536
 
 
 def subject_id(data_key: Key, packed_ip: bytes) -> str:
@@ -77,6 +81,9 @@ class SubjectKeys:
             self._by_skid = {}
         got = self._keys.get(packed_ip)
         if got is None:
+            if len(self._keys) >= MAX_SUBJECTS:
+                self._keys = {}
+                self._by_skid = {}
             skid = f"{subject_id(data_key, packed_ip)}.{secrets.token_hex(4)}"
             secret = secrets.token_bytes(SUBJECT_KEY_BYTES)
             record = subject_record(data_key.kid, skid)
