@@ -37,10 +37,21 @@ kafka-up: kafka-jars
 kafka-down:
 	bash scripts/kafka.sh down
 
-## Speed against the baselines (anonip, a regex+orjson floor), written to bench/results.{json,md}.
-bench: venv
+## Speed against the baselines (anonip, a regex+orjson floor) and end to end through a broker it starts
+## (or BENCH_BOOTSTRAP), written to bench/results.{json,md}. Sizes: BENCH_LINES, BENCH_RUNS, BENCH_E2E_LINES.
+bench: venv kafka-jars
 	$(BIN)/pip install -q -e '.[bench]'
 	$(BIN)/python -m bench.run
+
+.PHONY: bench-rss soak
+
+## RSS over 5M lines of scrub, 1M distinct visitors and ~10 min of a worker: bench/rss.{json,md}.
+bench-rss: venv kafka-jars
+	$(BIN)/python -m bench.rss
+
+## One worker at a fixed rate for SOAK_SECONDS (600) at SOAK_RATE lines/s (1000): bench/soak.{json,md}.
+soak: venv kafka-jars
+	$(BIN)/python -m bench.soak
 
 clean:
 	rm -rf $(VENV) .kafka out .pytest_cache .hypothesis
