@@ -55,3 +55,9 @@ soak: venv kafka-jars
 
 clean:
 	rm -rf $(VENV) .kafka out .pytest_cache .hypothesis
+
+## Coverage-guided fuzzing of the per-line pipeline with atheris for FUZZ_SECONDS (60).
+.PHONY: fuzz
+fuzz: venv
+	$(BIN)/pip install -q -e '.[fuzz]'
+	$(BIN)/python fuzz/fuzz_scrub.py -max_total_time=$${FUZZ_SECONDS:-60} -max_len=4096
