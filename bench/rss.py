@@ -26,7 +26,7 @@ from urllib.error import URLError
 
 from bench import env_int
 from bench.broker import broker
-from bench.machine import describe, summary
+from bench.machine import describe, finish, summary
 from bench.data import combined_log, visitors_log
 from bench.deployment import LOGSCRUB, Deployment
 from bench.procfs import read_offset
@@ -156,7 +156,7 @@ def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--lines", type=int, default=env_int("BENCH_RSS_LINES", 5 * MILLION))
     p.add_argument("--visitors", type=int, default=env_int("BENCH_RSS_VISITORS", MILLION))
-    p.add_argument("--worker-lines", type=int, default=env_int("BENCH_RSS_WORKER_LINES", 2 * MILLION))
+    p.add_argument("--worker-lines", type=int, default=env_int("BENCH_RSS_WORKER_LINES", 5 * MILLION))
     p.add_argument("--worker-seconds", type=int, default=env_int("BENCH_RSS_WORKER_SECONDS", 600))
     p.add_argument("--seed", type=int, default=42)
     a = p.parse_args(argv)
@@ -166,7 +166,6 @@ def main(argv: list[str] | None = None) -> int:
     log = combined_log(a.lines, a.seed)
     visitors = visitors_log(a.visitors, a.seed)
     result = {
-        "machine": machine,
         "scrub": scrub_series(log, a.lines, work),
         "scrub_visitors": scrub_series(visitors, a.visitors, work),
     }
@@ -176,6 +175,7 @@ def main(argv: list[str] | None = None) -> int:
     compare(result["scrub_visitors"], result["scrub"])
     compare(result["worker_visitors"], result["worker"])
     result["when"] = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+    result["machine"] = finish(machine)
     shutil.rmtree(work, ignore_errors=True)
     (HERE / "rss.json").write_text(json.dumps(result, indent=1) + "\n")
     md = _markdown(result)

@@ -20,7 +20,7 @@ from pathlib import Path
 from bench import e2e
 from bench import env_int
 from bench.broker import broker
-from bench.machine import describe, summary
+from bench.machine import describe, finish, summary
 from bench.data import combined_log
 from bench.measure import measured_run
 
@@ -143,7 +143,7 @@ def main(argv: list[str] | None = None) -> int:
     ratio = ratios(by)
     result = {
         "when": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-        "machine": machine,
+        "machine": finish(machine),
         "input": {"lines": a.lines, "seed": a.seed, "bytes": log.stat().st_size,
                   **({"e2e_lines": a.e2e_lines} if a.e2e_lines else {})},
         "figures": figures,

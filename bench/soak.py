@@ -21,7 +21,7 @@ from typing import IO
 
 from bench import env_int
 from bench.broker import broker
-from bench.machine import describe, summary
+from bench.machine import describe, finish, summary
 from bench.data import combined_log
 from bench.deployment import LOGSCRUB, Deployment, Worker
 from bench.lines import clf_time, rewrite
@@ -144,7 +144,7 @@ def main(argv: list[str] | None = None) -> int:
     judged = flatness([(r["t"], r["rss_mib"]) for r in rows])
     result = {
         "when": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-        "machine": machine,
+        "machine": finish(machine),
         "seconds": a.seconds,
         "rate": a.rate,
         "rows": rows,
