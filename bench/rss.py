@@ -165,13 +165,18 @@ def main(argv: list[str] | None = None) -> int:
     work = Path(tempfile.mkdtemp(prefix="logscrub-bench-rss-"))
     log = combined_log(a.lines, a.seed)
     visitors = visitors_log(a.visitors, a.seed)
-    result = {
-        "scrub": scrub_series(log, a.lines, work),
-        "scrub_visitors": scrub_series(visitors, a.visitors, work),
-    }
+    result: dict = {}
+
+    def keep(name: str, series: dict) -> None:
+        """Saved as each run ends: a long run stopped half way still leaves what it measured."""
+        result[name] = series
+        (HERE / "rss.json").write_text(json.dumps(result, indent=1) + "\n")
+
+    keep("scrub", scrub_series(log, a.lines, work))
+    keep("scrub_visitors", scrub_series(visitors, a.visitors, work))
     with broker() as bootstrap:
-        result["worker"] = worker_series(bootstrap, log, min(a.worker_lines, a.lines), a.worker_seconds, work)
-        result["worker_visitors"] = worker_series(bootstrap, visitors, a.visitors, a.worker_seconds, work)
+        keep("worker", worker_series(bootstrap, log, min(a.worker_lines, a.lines), a.worker_seconds, work))
+        keep("worker_visitors", worker_series(bootstrap, visitors, a.visitors, a.worker_seconds, work))
     compare(result["scrub_visitors"], result["scrub"])
     compare(result["worker_visitors"], result["worker"])
     result["when"] = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
