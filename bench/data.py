@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from bench.lines import clf_time, distinct_client, rewrite
-from logscrub.sample import generate
+from bench.sample import generate
 
 DATA = Path(__file__).resolve().parent / "data"
 CHUNK = 100_000

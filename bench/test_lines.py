@@ -10,7 +10,7 @@ import pytest
 
 from bench import data
 from bench.lines import clf_time, distinct_client, rewrite
-from logscrub.parsing.registry import make_parser
+from logscrub.parsing.formats import make_parser
 
 LINE = ('198.51.100.7 - - [28/Nov/2026:10:00:00 +0000] "GET /a HTTP/1.1" 200 5 "-" "Mozilla/5.0 (X11)"')
 

@@ -15,9 +15,10 @@ import sys
 import atheris
 
 with atheris.instrument_imports():
-    from logscrub import envelope, pipeline
+    from logscrub.crypto import envelope
+from logscrub.scrub import build
     from logscrub.config import load
-    from logscrub.metrics import REJECT_REASONS
+    from logscrub.parsing.formats import REJECT_REASONS
 
 FORMATS = ("auto", "combined", "json", "nginx")
 NGINX = '$remote_addr [$time_local] "$request" $status $body_bytes_sent "$http_user_agent" $request_time'
@@ -25,8 +26,8 @@ NGINX = '$remote_addr [$time_local] "$request" $status $body_bytes_sent "$http_u
 
 def _scrubber(fmt: str):  # noqa: ANN202 - a test harness
     cfg = load(None, env={"LOGSCRUB_INPUT__FORMAT": fmt, "LOGSCRUB_INPUT__NGINX_LOG_FORMAT": NGINX})
-    visitor, data = pipeline.key_rings(cfg, None)
-    return pipeline.build_scrubber(cfg, fmt, visitor, data), data
+    visitor, data = build.key_rings(cfg, None)
+    return build.scrubber(cfg, fmt, visitor, data), data
 
 
 SCRUBBERS = [_scrubber(fmt) for fmt in FORMATS]

@@ -1,3 +1,3 @@
-from logscrub.cli import main
+from logscrub.cli.main import main
 
 raise SystemExit(main())

@@ -18,8 +18,10 @@ from typing import Any
 
 import yaml
 
+from logscrub.parsing.formats import INPUT_FORMATS
+
 ENV_PREFIX = "LOGSCRUB_"
-FORMATS = ("auto", "common", "combined", "vhost_combined", "json", "nginx")
+MASK = "********"  # what `config show` prints for a secret
 IP_MODES = ("truncate", "pseudonym", "drop")
 DIMENSIONS = ("path", "country", "browser", "os", "device", "referrer")
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
@@ -77,7 +79,7 @@ class InputConfig:
     max_line_bytes: int = 65536
 
     def validate(self, key: str) -> None:
-        _choice(self.format, FORMATS, f"{key}.format")
+        _choice(self.format, INPUT_FORMATS, f"{key}.format")
         if self.format == "nginx" and not self.nginx_log_format:
             raise ConfigError(f"{key}.nginx_log_format", "required when input.format is nginx")
         _at_least(self.max_line_bytes, 256, f"{key}.max_line_bytes")
@@ -461,3 +463,33 @@ def _at_least(value: int, low: int, key: str) -> None:
 def _between(value: int, low: int, high: int, key: str) -> None:
     if not low <= value <= high:
         raise ConfigError(key, f"{value} is outside {low}..{high}")
+
+
+def render(cfg: object) -> str:
+    """A config tree as YAML that loads back to the same config, secrets masked: safe to paste into a ticket."""
+    return yaml.safe_dump(_plain(cfg), sort_keys=False, default_flow_style=False, allow_unicode=True)
+
+
+def _plain(value: Any) -> Any:
+    if dataclasses.is_dataclass(value):
+        return _plain({f.name: getattr(value, f.name) for f in dataclasses.fields(value)})
+    if isinstance(value, dict):
+        return {k: MASK if _is_secret(str(k), v) else _plain(v) for k, v in value.items()}
+    if isinstance(value, tuple | list):
+        return [_plain(v) for v in value]
+    if isinstance(value, Duration):
+        return _duration_text(value)
+    return value
+
+
+def _is_secret(name: str, value: Any) -> bool:
+    # An unset secret stays visible as unset: that is worth seeing, and reveals nothing.
+    return value not in (None, "") and SECRET_NAME.search(name.lower()) is not None
+
+
+def _duration_text(seconds: int) -> str:
+    """90 -> "90s", 3600 -> "1h", 604800 -> "7d": how the example config writes durations."""
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
+        if seconds and seconds % size == 0:
+            return f"{seconds // size}{unit}"
+    return f"{seconds}s"

@@ -19,8 +19,8 @@ from kafka import KafkaProducer
 from kafka.errors import KafkaError
 
 from logscrub.config import Config, load
-from logscrub.kafka.peek import read_topic
-from logscrub.kafka.rawloop import raw_group
+from logscrub.kafka.scan import read_topic
+from logscrub.run.rawloop import raw_group
 from logscrub.kafka.topics import ROLES, admin_client, apply_topics
 
 
@@ -54,7 +54,7 @@ class Pipeline:
             **self.env,
         }
         self.cfg: Config = load(None, env=self.env)
-        with admin_client(self.cfg) as admin:
+        with admin_client(self.cfg.kafka) as admin:
             apply_topics(self.cfg, admin)
 
     def topic(self, role: str) -> str:
@@ -92,7 +92,7 @@ class Pipeline:
 
         def stable() -> bool:
             try:
-                with admin_client(self.cfg) as admin:
+                with admin_client(self.cfg.kafka) as admin:
                     group = admin.describe_groups([name])[name]
             except KafkaError:  # no group yet: the workers have not joined
                 return False

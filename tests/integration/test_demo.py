@@ -9,7 +9,7 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_demo_accounts_for_every_sample_line():
-    done = subprocess.run([sys.executable, "-m", "logscrub.demo"], cwd=ROOT, capture_output=True, text=True,
+    done = subprocess.run([sys.executable, "scripts/demo.py"], cwd=ROOT, capture_output=True, text=True,
                           timeout=300)
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     sample_lines = len((ROOT / "samples" / "access.log").read_bytes().splitlines())

@@ -22,8 +22,9 @@ from kafka.errors import KafkaTimeoutError
 from logscrub.config import Config, load
 from logscrub.errors import Refused
 from logscrub.kafka.acl import Principals, desired_acls, to_acls
-from logscrub.kafka.clients import kafka_python_kwargs, refused_clearly
-from logscrub.kafka.peek import read_topic
+from logscrub.kafka.refusals import refused_clearly
+from logscrub.kafka.settings import kafka_python_kwargs
+from logscrub.kafka.scan import read_topic
 
 _KAFKA_SH = Path(__file__).resolve().parents[2] / "scripts" / "kafka.sh"
 USERS = ("admin", "analyst", "responder", "logscrub-worker", "logscrub-shipper")
@@ -101,15 +102,15 @@ def test_applying_the_acls_again_creates_nothing(cluster: Cluster) -> None:
 
 def test_the_analyst_reads_analytics_traffic(cluster: Cluster) -> None:
     admin = cluster.config("admin")
-    producer = KafkaProducer(**kafka_python_kwargs(admin), acks="all")
+    producer = KafkaProducer(**kafka_python_kwargs(admin.kafka), acks="all")
     producer.send(admin.topics.traffic.name, b'{"dimension":"total","requests":1}').get(timeout=30)
     producer.close()
-    assert b'{"dimension":"total","requests":1}' in read_topic(cluster.config("analyst"), admin.topics.traffic.name)
+    assert b'{"dimension":"total","requests":1}' in read_topic(cluster.config("analyst").kafka, admin.topics.traffic.name)
 
 
 def test_the_analyst_is_refused_security_raw_clearly(cluster: Cluster) -> None:
     with pytest.raises(Refused) as e:
-        read_topic(cluster.config("analyst"), "security.raw")
+        read_topic(cluster.config("analyst").kafka, "security.raw")
     assert str(e.value) == (
         "Kafka refused User:analyst READ on topic security.raw: ask your Kafka admin, or see `logscrub topics acl`"
     )
@@ -117,7 +118,7 @@ def test_the_analyst_is_refused_security_raw_clearly(cluster: Cluster) -> None:
 
 def test_a_missing_topic_is_not_read_as_empty(cluster: Cluster) -> None:
     with pytest.raises(Refused, match="^topic no.such.topic was not found on the cluster$"):
-        read_topic(cluster.config("admin"), "no.such.topic")
+        read_topic(cluster.config("admin").kafka, "no.such.topic")
 
 
 def test_a_wrong_password_is_a_clear_error_that_does_not_echo_it(cluster: Cluster) -> None:
@@ -137,7 +138,7 @@ def test_a_mechanism_the_broker_does_not_offer_is_named(cluster: Cluster) -> Non
                           "LOGSCRUB_KAFKA__SASL_MECHANISM": "SCRAM-SHA-256"})
     # What kafka-python reports after its bootstrap timeout; the check behind it is what is tested.
     with pytest.raises(Refused, match="does not offer SASL mechanism SCRAM-SHA-256: check kafka.sasl_mechanism"):
-        with refused_clearly(cfg, "READ", "topic analytics.traffic"):
+        with refused_clearly(cfg.kafka, "READ", "topic analytics.traffic"):
             raise KafkaTimeoutError("Unable to bootstrap")
 
 
@@ -159,12 +160,12 @@ def test_worker_and_shipper_principals_run_the_pipeline_on_their_acls_alone(clus
         assert shipped.returncode == 0, shipped.stderr
         analyst, responder = cluster.config("analyst"), cluster.config("responder")
         deadline = time.monotonic() + 90
-        while len(events := read_topic(analyst, analyst.topics.events.name)) < n:
+        while len(events := read_topic(analyst.kafka, analyst.topics.events.name)) < n:
             assert worker.poll() is None, f"the worker exited: see {cluster.tmp / 'worker.log'}"
             assert time.monotonic() < deadline, f"{len(events)} of {n} events; see {cluster.tmp / 'worker.log'}"
             time.sleep(0.5)
         assert len(events) == n
-        assert len(read_topic(responder, responder.topics.security.name)) == n
+        assert len(read_topic(responder.kafka, responder.topics.security.name)) == n
         # The responder searches with the CLI (keys, audit); the analyst is refused by it, clearly.
         found = cluster.cli("responder", "security", "search", "--ip", "192.0.2.7", extra=master)
         assert found.returncode == 0, found.stderr

@@ -14,7 +14,7 @@ import orjson
 import pytest
 from kafka import KafkaConsumer, TopicPartition
 
-from logscrub.kafka.peek import read_topic
+from logscrub.kafka.scan import read_topic
 from pipeline_env import Pipeline, sources
 
 ALICE, BOB, CAROL = "198.51.100.77", "2001:db8:77::5", "203.0.113.200"

@@ -17,10 +17,10 @@ from kafka.admin import NewTopic
 
 from broker import restart_broker
 from logscrub.config import Config, load
-from logscrub.kafka import shipper
-from logscrub.kafka.follow import OffsetFileError
-from logscrub.kafka.peek import read_topic
-from logscrub.kafka.shipper import ShipError, ShipStats, ship
+from logscrub.run import ship as shipper
+from logscrub.files.follow import OffsetFileError
+from logscrub.kafka.scan import read_topic
+from logscrub.run.ship import ShipError, ShipStats, ship
 
 N = 10_000
 DEADLINE_S = 120.0

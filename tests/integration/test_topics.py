@@ -56,7 +56,7 @@ def _until(condition: Callable[[], bool], what: str, timeout_s: float = 30.0) ->
 @pytest.fixture
 def admin(kafka_bootstrap: str, topic_name: str) -> Iterator[KafkaAdminClient]:
     """The client under test, built from config the way the CLI builds it."""
-    with admin_client(_cfg(kafka_bootstrap, topic_name)) as client:
+    with admin_client(_cfg(kafka_bootstrap, topic_name).kafka) as client:
         yield client
 
 

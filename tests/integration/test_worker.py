@@ -10,8 +10,8 @@ import orjson
 import pytest
 
 import canaries
-from logscrub.kafka.rawloop import BATCH
-from logscrub.sample import generate
+from logscrub.run.rawloop import BATCH
+from bench.sample import generate
 from pipeline_env import Pipeline, request_totals, sources
 
 N = 3000

@@ -7,7 +7,7 @@ import threading
 
 from broker import restart_broker
 from logscrub.kafka.topics import admin_client, apply_topics
-from logscrub.sample import generate
+from bench.sample import generate
 from pipeline_env import Pipeline, request_totals, sources
 
 
@@ -91,7 +91,7 @@ def test_an_output_topic_deleted_mid_run_stops_the_worker_and_loses_nothing(kafk
         first = p.produce(lines(3000, seed=31))
         worker = p.start_worker()
         p.wait_for("the first lines", lambda: accounted(p, first))
-        with admin_client(p.cfg) as admin:
+        with admin_client(p.cfg.kafka) as admin:
             admin.delete_topics([p.topic("events")])
             p.wait_for("the topic to go", lambda: p.topic("events") not in admin.list_topics())
         canaries = [b'192.0.2.7 - - [28/Nov/2026:10:00:00 +0000] "GET /' + CANARY + b' HTTP/1.1" 200 5 "-" "'
@@ -105,7 +105,7 @@ def test_an_output_topic_deleted_mid_run_stops_the_worker_and_loses_nothing(kafk
         assert b"does the topic exist?" in log
         assert CANARY not in log
 
-        with admin_client(p.cfg) as admin:
+        with admin_client(p.cfg.kafka) as admin:
             apply_topics(p.cfg, admin)
         p.start_worker()
         p.wait_for("every line after the topic is back", lambda: accounted(p, sent))

@@ -17,10 +17,10 @@ from prometheus_client.parser import text_string_to_metric_families
 
 import canaries
 from logscrub.config import load
-from logscrub.kafka.peek import read_topic
-from logscrub.kafka.shipper import ship
+from logscrub.kafka.scan import read_topic
+from logscrub.run.ship import ship
 from logscrub.kafka.topics import admin_client, apply_topics
-from logscrub.sample import generate
+from bench.sample import generate
 from pipeline_env import Pipeline, request_totals
 
 DEADLINE_S = 120.0
@@ -137,7 +137,7 @@ def test_a_running_shipper_reports_lines_positions_and_health(kafka_bootstrap, t
     env = {"LOGSCRUB_KAFKA__BOOTSTRAP_SERVERS": kafka_bootstrap, "LOGSCRUB_TOPICS__RAW__NAME": f"{topic_name}.raw",
            "LOGSCRUB_METRICS__PORT": str(port)}
     cfg = load(None, env=env)
-    with admin_client(cfg) as admin:
+    with admin_client(cfg.kafka) as admin:
         apply_topics(cfg, admin)
     log = tmp_path / "access.log"
     log.write_bytes(b"".join(line.encode() + b"\n" for line in canaries.combined_lines()))

@@ -1,1 +1,1 @@
-"""Kafka drivers around the pure core: topics, the worker, the shipper and topic readers."""
+"""Kafka: connection settings, topics and ACLs, topic readers, and the stores kept in topics."""

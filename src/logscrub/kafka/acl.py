@@ -12,7 +12,7 @@ import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from logscrub.config import Config
+from logscrub.config import Config, KafkaConfig
 from logscrub.errors import Refused
 
 # kafka-python is imported only to talk to the cluster: it is slow to import, and the table needs none.
@@ -119,13 +119,13 @@ def to_acls(grants: list[Grant]) -> list[ACL]:
     ]
 
 
-def apply_acls(cfg: Config, admin: KafkaAdminClient, grants: list[Grant]) -> list[str]:
+def apply_acls(k: KafkaConfig, admin: KafkaAdminClient, grants: list[Grant]) -> list[str]:
     """Create the ACLs the cluster lacks (applying twice creates nothing); one line per ACL created."""
     from kafka.admin import ACLFilter, ACLOperation, ACLPermissionType, ACLResourcePatternType
     from kafka.admin import ResourcePatternFilter, ResourceType
     from kafka.errors import AuthorizationError, SecurityDisabledError
 
-    from logscrub.kafka.clients import refusal, refused_clearly
+    from logscrub.kafka.refusals import refusal, refused_clearly
 
     wanted = to_acls(grants)
     every_acl = ACLFilter(
@@ -135,7 +135,7 @@ def apply_acls(cfg: Config, admin: KafkaAdminClient, grants: list[Grant]) -> lis
         permission_type=ACLPermissionType.ANY,
         resource_pattern=ResourcePatternFilter(ResourceType.ANY, None, ACLResourcePatternType.ANY),
     )
-    with refused_clearly(cfg, "DESCRIBE", "the cluster"):
+    with refused_clearly(k, "DESCRIBE", "the cluster"):
         try:
             existing, _ = admin.describe_acls(every_acl)
         except SecurityDisabledError:
@@ -145,12 +145,12 @@ def apply_acls(cfg: Config, admin: KafkaAdminClient, grants: list[Grant]) -> lis
     have = set(existing)
     missing = [acl for acl in wanted if acl not in have]
     if missing:
-        with refused_clearly(cfg, "ALTER", "the cluster"):
+        with refused_clearly(k, "ALTER", "the cluster"):
             result = admin.create_acls(missing)
         failed = result["failed"]  # kafka-python lists the error classes
         if failed:
             if issubclass(failed[0], AuthorizationError):
-                raise refusal(cfg, failed[0](), "ALTER", "the cluster")
+                raise refusal(k, failed[0](), "ALTER", "the cluster")
             raise AclError(f"the cluster refused {len(failed)} of {len(missing)} ACLs ({failed[0].__name__})")
     lines = [f"created {_describe(acl)}" for acl in missing]
     lines.append(f"{len(wanted) - len(missing)} of {len(wanted)} ACLs were already in place")

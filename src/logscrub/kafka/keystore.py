@@ -1,10 +1,6 @@
-"""Keys shared by every worker through the keys topic.
+"""Keys shared by every worker through the keys topic: the first live key of a period is *the* key.
 
-One partition, so every process sees the records in the same order: for each ring and period the
-first live key in the topic is *the* key, whoever made it (a worker proposes its own and adopts the
-first one once it has read past its proposal). Keys are wrapped with the master key; subject keys
-with their period's data key. A key whose life is over is dropped from memory at once and tombstoned
-in the topic; the topic's retention (the security window) removes whatever a tombstone missed.
+How the topic is read and why it has one partition: docs/architecture.md ("Keys").
 """
 
 from __future__ import annotations
@@ -19,12 +15,12 @@ import orjson
 from kafka import KafkaProducer
 from kafka.errors import KafkaError
 
-from logscrub.config import Config
+from logscrub.config import KafkaConfig
 from logscrub.errors import Refused
-from logscrub.kafka import clients
+from logscrub.kafka.settings import kafka_python_kwargs
 from logscrub.kafka.tail import TopicTail
-from logscrub.keys import Key
-from logscrub.security.master import MasterKey, WrapError
+from logscrub.crypto.keyring import Key
+from logscrub.crypto.master import MasterKey, WrapError
 
 CLAIM_TIMEOUT_S = 30.0
 DELIVERY_TIMEOUT_S = 120
@@ -47,8 +43,8 @@ class KafkaKeyStore:
     destroyed ones (``on_subject_gone``).
     """
 
-    def __init__(self, cfg: Config, master: MasterKey, *, keep_subjects: bool = False) -> None:
-        self.topic = cfg.topics.keys.name
+    def __init__(self, k: KafkaConfig, topic: str, master: MasterKey, *, keep_subjects: bool = False) -> None:
+        self.topic = topic
         self.master = master
         self.keep_subjects = keep_subjects
         self.on_subject_gone: Callable[[str, str], None] | None = None
@@ -58,11 +54,11 @@ class KafkaKeyStore:
         self.erased: dict[tuple[str, str], float] = {}  # (data kid, subject id) -> when
         self.unreadable = 0  # key records that did not unwrap (another master key?)
         self._send_error: str | None = None
-        self._tail = TopicTail(cfg, self.topic, self._apply, self._cond)
+        self._tail = TopicTail(k, self.topic, self._apply, self._cond)
         try:
             self._producer = KafkaProducer(
-                **clients.kafka_python_kwargs(cfg),
-                client_id=f"{cfg.kafka.app_id}-keys",
+                **kafka_python_kwargs(k),
+                client_id=f"{k.app_id}-keys",
                 acks="all",
                 enable_idempotence=False,  # kafka-python's idempotent producer wedges after a timeout
                 linger_ms=5,

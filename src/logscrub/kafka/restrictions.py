@@ -14,20 +14,21 @@ import orjson
 from kafka import KafkaProducer
 from kafka.errors import KafkaError
 
-from logscrub.config import Config
+from logscrub.config import KafkaConfig
 from logscrub.errors import Refused
-from logscrub.kafka import clients
+from logscrub.kafka.refusals import refused_clearly
+from logscrub.kafka.settings import kafka_python_kwargs
 from logscrub.kafka.tail import TopicTail
-from logscrub.security.master import MasterKey
+from logscrub.crypto.master import MasterKey
 
 
 class Restrictions:
     """Callable on a packed address: whether its client is restricted. Cheap while nobody is."""
 
-    def __init__(self, cfg: Config, master: MasterKey) -> None:
+    def __init__(self, k: KafkaConfig, topic: str, master: MasterKey) -> None:
         self.master = master
         self._hashes: set[str] = set()
-        self._tail = TopicTail(cfg, cfg.topics.restrictions.name, self._apply, threading.Condition())
+        self._tail = TopicTail(k, topic, self._apply, threading.Condition())
 
     def _apply(self, record_key: str, value: bytes | None, _partition: int, _offset: int) -> None:
         if value is None:
@@ -48,15 +49,14 @@ class Restrictions:
         self._tail.close()
 
 
-def set_restriction(cfg: Config, master: MasterKey, packed_ip: bytes, lift: bool = False) -> str:
+def set_restriction(k: KafkaConfig, topic: str, master: MasterKey, packed_ip: bytes, lift: bool = False) -> str:
     """Record (or lift) a restriction; returns the subject hash it is filed under."""
     subject = master.subject_hash(packed_ip)
     value = None if lift else orjson.dumps({"at": round(time.time(), 3)})
-    topic = cfg.topics.restrictions.name
     try:
-        with clients.refused_clearly(cfg, "WRITE", f"topic {topic}"):
+        with refused_clearly(k, "WRITE", f"topic {topic}"):
             producer = KafkaProducer(
-                **clients.kafka_python_kwargs(cfg), client_id=f"{cfg.kafka.app_id}-restrict", acks="all"
+                **kafka_python_kwargs(k), client_id=f"{k.app_id}-restrict", acks="all"
             )
             try:
                 producer.send(topic, key=subject.encode(), value=value).get(timeout=30)

@@ -14,9 +14,11 @@ from collections.abc import Callable
 from kafka import KafkaConsumer
 from kafka.errors import KafkaError
 
-from logscrub.config import Config
+from logscrub.config import KafkaConfig
 from logscrub.errors import Refused
-from logscrub.kafka import clients
+from logscrub.kafka.refusals import refused_clearly
+from logscrub.kafka.scan import topic_partitions
+from logscrub.kafka.settings import kafka_python_kwargs
 
 log = logging.getLogger("logscrub.tail")
 
@@ -30,19 +32,19 @@ class TailError(Refused):
 class TopicTail:
     """Calls ``apply`` for every record of ``topic`` in order, under ``lock``."""
 
-    def __init__(self, cfg: Config, topic: str, apply: Apply, lock: threading.Condition) -> None:
+    def __init__(self, k: KafkaConfig, topic: str, apply: Apply, lock: threading.Condition) -> None:
         self.topic = topic
         self._apply = apply
         self._cond = lock
         try:
-            with clients.refused_clearly(cfg, "READ", f"topic {topic}"):
+            with refused_clearly(k, "READ", f"topic {topic}"):
                 self._consumer = KafkaConsumer(
-                    **clients.kafka_python_kwargs(cfg),
-                    client_id=f"{cfg.kafka.app_id}-tail",
+                    **kafka_python_kwargs(k),
+                    client_id=f"{k.app_id}-tail",
                     group_id=None,
                     enable_auto_commit=False,
                 )
-                self._tps = clients.topic_partitions(self._consumer, topic)
+                self._tps = topic_partitions(self._consumer, topic)
         except KafkaError as e:
             raise TailError(f"topic {topic}: cannot reach Kafka ({type(e).__name__})") from None
         self._consumer.assign(self._tps)

@@ -16,9 +16,10 @@ from kafka import KafkaAdminClient
 from kafka.admin import ConfigResource, ConfigResourceType
 from kafka.errors import KafkaTimeoutError, UnknownTopicOrPartitionError, for_code
 
-from logscrub.config import Config, TopicsConfig
+from logscrub.config import Config, KafkaConfig, TopicsConfig
 from logscrub.errors import Refused
-from logscrub.kafka.clients import kafka_python_kwargs, refused_clearly
+from logscrub.kafka.refusals import refused_clearly
+from logscrub.kafka.settings import kafka_python_kwargs
 
 ROLES = tuple(f.name for f in dataclasses.fields(TopicsConfig))
 _SEGMENT_MS_MIN = 1_000
@@ -103,13 +104,13 @@ def desired_topics(cfg: Config) -> list[TopicSpec]:
     return specs
 
 
-def admin_client(cfg: Config) -> KafkaAdminClient:
-    """An admin client for ``cfg.kafka``; a cluster that does not answer is a TopicsError."""
+def admin_client(k: KafkaConfig) -> KafkaAdminClient:
+    """An admin client; a cluster that does not answer is a TopicsError."""
     try:
-        with refused_clearly(cfg, "DESCRIBE", "the cluster"):
-            return KafkaAdminClient(**kafka_python_kwargs(cfg), client_id=f"{cfg.kafka.app_id}-admin")
+        with refused_clearly(k, "DESCRIBE", "the cluster"):
+            return KafkaAdminClient(**kafka_python_kwargs(k), client_id=f"{k.app_id}-admin")
     except KafkaTimeoutError:
-        raise TopicsError(f"no Kafka broker answered at {cfg.kafka.bootstrap_servers}") from None
+        raise TopicsError(f"no Kafka broker answered at {k.bootstrap_servers}") from None
 
 
 def apply_topics(cfg: Config, admin: KafkaAdminClient) -> list[str]:

@@ -88,6 +88,11 @@ def _unmap(ip: IP) -> IP:
     return (ip.ipv4_mapped or ip) if ip.version == 6 else ip
 
 
+def networks(cidrs: Sequence[str]) -> tuple[Network, ...]:
+    """``ip.trusted_proxies`` as networks (validated by the config: host bits may be set)."""
+    return tuple(ipaddress.ip_network(c, strict=False) for c in cidrs)
+
+
 def _trusted(ip: IP, proxies: Sequence[Network]) -> bool:
     return any(ip in net for net in proxies)
 

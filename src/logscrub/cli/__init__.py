@@ -1,0 +1,1 @@
+"""The ``logscrub`` command line."""

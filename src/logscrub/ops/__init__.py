@@ -1,0 +1,1 @@
+"""Operating the long-running commands: Prometheus metrics, health, logging."""

@@ -1,0 +1,234 @@
+"""Prometheus metrics and the health endpoints of the long-running commands (worker, ship).
+
+Label values come only from fixed sets (topic roles, rejection reasons, partitions, key rings,
+input numbers): nothing taken from a line can become a label. The server never logs requests.
+"""
+
+from __future__ import annotations
+
+import socket
+import threading
+from collections.abc import Iterable, Iterator, Mapping
+from contextlib import contextmanager
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import urlsplit
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+from prometheus_client.exposition import choose_encoder
+
+from logscrub.config import MetricsConfig
+from logscrub.errors import Refused
+from logscrub.crypto.keyring import KeyRing
+from logscrub.parsing.formats import REJECT_REASONS
+
+OTHER_REASON = "other"  # the label of a reason outside the set above (which itself never becomes a label)
+OUTPUT_ROLES = ("events", "traffic", "security", "rejected", "partials")
+KEY_RINGS = ("visitor", "data")
+
+
+class MetricsError(Refused):
+    """The metrics server cannot listen where the config says."""
+
+
+class Health:
+    """Readiness as the component reports it; liveness is the server answering at all."""
+
+    def __init__(self) -> None:
+        self._ready = threading.Event()
+
+    @property
+    def ready(self) -> bool:
+        return self._ready.is_set()
+
+    def set_ready(self, ready: bool) -> None:
+        if ready:
+            self._ready.set()
+        else:
+            self._ready.clear()
+
+
+class WorkerMetrics:
+    """What the worker exports; updated per batch (never per line) and by a timer."""
+
+    def __init__(self) -> None:
+        r = self.registry = CollectorRegistry()
+        self.lines_in = Counter("logscrub_worker_lines", "Lines read from the raw topic.", registry=r)
+        self.records_out = Counter(
+            "logscrub_worker_records", "Records handed to the producer, by output topic role.", ["topic"], registry=r
+        )
+        self.rejected = Counter("logscrub_worker_rejected_lines", "Lines rejected, by reason.", ["reason"], registry=r)
+        self.restricted = Counter(
+            "logscrub_worker_restricted_lines",
+            "Lines of restricted subjects: sealed to the security topic, kept out of analytics.",
+            registry=r,
+        )
+        self.batch_seconds = Histogram(
+            "logscrub_worker_batch_seconds",
+            "Time to scrub a batch of raw lines and hand all its outputs to the producer.",
+            registry=r,
+        )
+        self.lag = Gauge(
+            "logscrub_worker_consumer_lag",
+            "Raw lines not yet processed, by raw topic partition this worker owns (updated every few seconds).",
+            ["partition"],
+            registry=r,
+        )
+        self.emission_delay = Histogram(
+            "logscrub_worker_window_emission_delay_seconds",
+            "Wall time from the end of an aggregate window to its emission on the traffic topic.",
+            buckets=(1, 5, 15, 30, 60, 120, 300, 600, 1800, 3600, float("inf")),
+            registry=r,
+        )
+        self.key_rotations = Counter(
+            "logscrub_key_rotations", "Keys this process started using, by ring.", ["ring"], registry=r
+        )
+        self.key_destructions = Counter(
+            "logscrub_key_destructions", "Keys this process destroyed at the end of their life, by ring.", ["ring"],
+            registry=r,
+        )
+        for role in OUTPUT_ROLES:
+            self.records_out.labels(role)
+        for reason in (*REJECT_REASONS, OTHER_REASON):
+            self.rejected.labels(reason)
+        self._lag_partitions: set[int] = set()
+        self._keys = {ring: KeyWatch(ring, self.key_rotations, self.key_destructions) for ring in KEY_RINGS}
+
+    def batch(
+        self, lines: int, events: int, rejected: Mapping[str, int], partials: int, seconds: float, restricted: int = 0
+    ) -> None:
+        """One scrubbed batch: each event, and each restricted line, also sealed its raw line to the security topic."""
+        self.lines_in.inc(lines)
+        self.records_out.labels("events").inc(events)
+        self.records_out.labels("security").inc(events + restricted)
+        self.restricted.inc(restricted)
+        self.records_out.labels("partials").inc(partials)
+        self.records_out.labels("rejected").inc(sum(rejected.values()))
+        for reason, n in rejected.items():
+            self.rejected.labels(reason if reason in REJECT_REASONS else OTHER_REASON).inc(n)
+        self.batch_seconds.observe(seconds)
+
+    def emitted(self, records: int, window_ends: Iterable[float], now: float) -> None:
+        self.records_out.labels("traffic").inc(records)
+        for end in window_ends:
+            self.emission_delay.observe(max(now - end, 0.0))
+
+    def set_lag(self, lag: Mapping[int, int]) -> None:
+        """Lag of the partitions owned now; partitions no longer owned drop out of the scrape."""
+        for partition in self._lag_partitions - set(lag):
+            self.lag.remove(str(partition))
+        for partition, n in lag.items():
+            self.lag.labels(str(partition)).set(n)
+        self._lag_partitions = set(lag)
+
+    def watch_keys(self, rings: Iterable[KeyRing]) -> None:
+        for ring in rings:
+            self._keys[ring.name].update(ring)
+
+
+class KeyWatch:
+    """Counts a ring's new and destroyed keys by looking at it (keys.py keeps no creation count)."""
+
+    def __init__(self, ring: str, rotations: Counter, destructions: Counter) -> None:
+        self._rotations = rotations.labels(ring)
+        self._destructions = destructions.labels(ring)
+        self._seen: set[str] = set()
+        self._destroyed = 0
+
+    def update(self, ring: KeyRing) -> None:
+        live = {key.kid for key in ring.live()}
+        self._rotations.inc(len(live - self._seen))
+        self._seen = live
+        self._destructions.inc(ring.destroyed - self._destroyed)
+        self._destroyed = ring.destroyed
+
+
+class ShipperMetrics:
+    """What ``logscrub ship`` exports; inputs are labelled by their number on the command line."""
+
+    def __init__(self) -> None:
+        r = self.registry = CollectorRegistry()
+        self.lines_read = Counter("logscrub_ship_lines_read", "Lines read from the inputs.", registry=r)
+        self.lines_sent = Counter(
+            "logscrub_ship_lines_sent", "Lines the broker acknowledged on the raw topic.", registry=r
+        )
+        self.retries = Counter(
+            "logscrub_ship_retries", "Lines sent again by a new producer after their delivery failed.", registry=r
+        )
+        self.unacked = Gauge("logscrub_ship_unacked_lines", "Lines sent and not yet acknowledged.", registry=r)
+        self.position = Gauge(
+            "logscrub_ship_position_bytes",
+            "Bytes of an input up to its last acknowledged line (the position saved for a restart).",
+            ["input"],
+            registry=r,
+        )
+
+
+class MetricsServer:
+    """A tiny HTTP server in a daemon thread: Prometheus exposition and health."""
+
+    def __init__(self, registry: CollectorRegistry, health: Health, host: str, port: int) -> None:
+        handler = type("Handler", (_Handler,), {"registry": registry, "health": health})
+        try:
+            self._server = (_HTTPServerV6 if ":" in host else ThreadingHTTPServer)((host, port), handler)
+        except OSError as e:
+            raise MetricsError(
+                f"metrics: cannot listen on {host}:{port} ({e.strerror}); give each process on a host its own "
+                "metrics.port (LOGSCRUB_METRICS__PORT), or 0 for none"
+            ) from None
+        self._server.daemon_threads = True
+        self._thread = threading.Thread(target=self._server.serve_forever, name="metrics-http", daemon=True)
+        self._thread.start()
+
+    @property
+    def port(self) -> int:
+        return int(self._server.server_address[1])
+
+    def close(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+        self._thread.join()
+
+
+@contextmanager
+def serving(cfg: MetricsConfig, registry: CollectorRegistry, health: Health) -> Iterator[MetricsServer | None]:
+    """The server ``cfg`` asks for, while the block runs; None when ``metrics.port`` is 0."""
+    if cfg.port == 0:
+        yield None
+        return
+    server = MetricsServer(registry, health, cfg.host, cfg.port)
+    try:
+        yield server
+    finally:
+        server.close()
+
+
+class _HTTPServerV6(ThreadingHTTPServer):
+    address_family = socket.AF_INET6
+
+
+class _Handler(BaseHTTPRequestHandler):
+    registry: CollectorRegistry
+    health: Health
+
+    def do_GET(self) -> None:  # noqa: N802 (http.server's naming)
+        path = urlsplit(self.path).path.rstrip("/")
+        if path == "/metrics":
+            encode, content_type = choose_encoder(self.headers.get("Accept", ""))  # Prometheus or OpenMetrics
+            self._reply(200, encode(self.registry), content_type)
+        elif path == "/health/live":
+            self._reply(200, b"live\n")
+        elif path in ("/health", "/health/ready"):
+            ready = self.health.ready
+            self._reply(200 if ready else 503, b"ready\n" if ready else b"not ready\n")
+        else:
+            self._reply(404, b"not found: try /metrics, /health/live or /health/ready\n")
+
+    def _reply(self, status: int, body: bytes, content_type: str = "text/plain; charset=utf-8") -> None:
+        self.send_response(status)
+        self.send_header("Content-Type", content_type)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, format: str, *args: object) -> None:  # noqa: A002 (the base class's name)
+        """Silent: the base class would log every request with the client's address."""

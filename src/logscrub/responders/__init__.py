@@ -1,0 +1,1 @@
+"""What security responders do with the raw zone: search, subject requests, the audit trail."""

@@ -1,0 +1,52 @@
+"""Config to the core's parts: the parser, key rings, GeoIP, the scrubber, the aggregator. Every driver wires here."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+
+from logscrub.config import AggregateConfig, Config, InputConfig
+from logscrub.crypto.keyring import KeyRing, KeyStore
+from logscrub.crypto.subjects import SubjectKeys
+from logscrub.parsing.formats import Parser, detect_format, make_parser
+from logscrub.privacy.geo import GeoLookup
+from logscrub.scrub.aggregate import TrafficAggregator
+from logscrub.scrub.scrubber import Scrubber
+
+VISITOR_KEY_GRACE = 3600  # late lines may still join their day's visitor count for an hour
+
+
+def resolve_format(cfg: InputConfig, first_lines: Iterable[str]) -> str:
+    """The configured format, or the one the first lines look like."""
+    if cfg.format != "auto":
+        return cfg.format
+    return detect_format(list(first_lines))
+
+
+def parser(cfg: InputConfig, fmt: str | None = None) -> Parser:
+    """The parser of ``fmt`` (default: ``input.format``) with the input's nginx and JSON settings."""
+    return make_parser(fmt or cfg.format, nginx_log_format=cfg.nginx_log_format, json_fields=cfg.json_fields or None)
+
+
+def key_rings(cfg: Config, store: KeyStore | None) -> tuple[KeyRing, KeyRing]:
+    """(visitor keys, data keys) with the lifetimes the privacy invariants require."""
+    visitor = KeyRing("visitor", cfg.keys.visitor_rotation, cfg.keys.visitor_rotation + VISITOR_KEY_GRACE, store)
+    data = KeyRing("data", cfg.keys.data_rotation, cfg.security.window, store)
+    return visitor, data
+
+
+def scrubber(
+    cfg: Config,
+    fmt: str,
+    visitor: KeyRing,
+    data: KeyRing,
+    subjects: SubjectKeys | None = None,
+    restricted: Callable[[bytes], bool] | None = None,
+) -> Scrubber:
+    geo = None
+    if cfg.geoip.country_db or cfg.geoip.asn_db:
+        geo = GeoLookup(cfg.geoip.country_db, cfg.geoip.asn_db)
+    return Scrubber(cfg, parser(cfg.input, fmt), visitor, data, geo, subjects, restricted)
+
+
+def aggregator(cfg: AggregateConfig) -> TrafficAggregator:
+    return TrafficAggregator(cfg.window, cfg.k, cfg.dimensions, cfg.allowed_lateness)

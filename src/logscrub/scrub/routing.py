@@ -1,0 +1,55 @@
+"""The one routing rule: which outcome of a line goes to which output, for every driver.
+
+An event goes to ``events`` (and its aggregate update to the traffic aggregator) with its sealed
+line to ``security``; a restricted client's line only to ``security``; a rejected line, sealed with
+its reason, to ``rejected``. Records are serialized here, so drivers only move bytes.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+
+import orjson
+
+from logscrub.scrub.aggregate import TrafficAggregator
+from logscrub.scrub.scrubber import Outcome
+
+EVENTS, SECURITY, REJECTED = "events", "security", "rejected"  # output roles (TopicsConfig field names)
+ROLES = (EVENTS, SECURITY, REJECTED)
+
+
+class Routed:
+    """The records of a batch of outcomes, by output role, with what a summary or metrics need."""
+
+    __slots__ = ("records", "aggregator", "lines", "events", "restricted", "rejected", "_option")
+
+    def __init__(self, aggregator: TrafficAggregator, newline: bool = False) -> None:
+        """``newline``: end each record with one (JSON-lines files); Kafka values have none."""
+        self.records: dict[str, list[bytes]] = {role: [] for role in ROLES}
+        self.aggregator = aggregator
+        self.lines = 0
+        self.events = 0
+        self.restricted = 0
+        self.rejected: Counter[str] = Counter()
+        self._option = orjson.OPT_APPEND_NEWLINE if newline else None
+
+    def add(self, o: Outcome) -> None:
+        self.lines += 1
+        dumps, option = orjson.dumps, self._option
+        if o.event is not None:
+            self.records[EVENTS].append(dumps(o.event, option=option))
+            self.records[SECURITY].append(dumps(o.sealed, option=option))
+            self.aggregator.add(o.update)  # type: ignore[arg-type]
+            self.events += 1
+        elif o.restricted:
+            self.records[SECURITY].append(dumps(o.sealed, option=option))
+            self.restricted += 1
+        else:
+            self.records[REJECTED].append(dumps(o.sealed, option=option))
+            self.rejected[o.reason] += 1  # type: ignore[index]
+
+    def take(self) -> dict[str, list[bytes]]:
+        """The records so far, by role; the batch starts over empty (the counts keep running)."""
+        records = self.records
+        self.records = {role: [] for role in ROLES}
+        return records

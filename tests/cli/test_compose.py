@@ -1,0 +1,218 @@
+"""docker-compose.yml, config/prometheus.yml and the Dockerfile agree with the code.
+
+Docker cannot run here, so the files are read as data: a typo'd LOGSCRUB_* name, a command
+the CLI does not have, an unmounted config file or a scrape target on the wrong port fails
+here instead of in a user's first ``docker compose up``.
+"""
+
+import json
+import re
+import tomllib
+from pathlib import Path
+
+import pytest
+import yaml
+
+from logscrub.cli.main import _parser
+from logscrub.config import load
+from logscrub.ops.metrics import ShipperMetrics, WorkerMetrics
+from logscrub.crypto import master
+
+ROOT = Path(__file__).resolve().parents[2]
+COMPOSE = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
+SERVICES = COMPOSE["services"]
+LOGSCRUB = ("topics", "worker", "shipper")
+_VAR = re.compile(r"\$\{(\w+)(?::?-([^}]*))?\}")
+
+
+def env_of(service: str) -> dict[str, str]:
+    env = SERVICES[service].get("environment", {})
+    if isinstance(env, list):
+        env = dict(item.split("=", 1) for item in env)
+    return {name: str(value) for name, value in env.items()}
+
+
+def mounts_of(service: str) -> dict[str, str]:
+    """Container path -> host path or volume name, with ${VAR:-default} read as its default."""
+    out = {}
+    for spec in SERVICES[service].get("volumes", []):
+        source, target = _VAR.sub(lambda m: m.group(2) or "", spec).split(":")[:2]
+        out[target] = source
+    return out
+
+
+def host_path(service: str, path: str) -> tuple[str, str]:
+    """Which mount holds ``path`` in the container: (its source, path below it)."""
+    for target, source in mounts_of(service).items():
+        if path == target or path.startswith(target.rstrip("/") + "/"):
+            return source, path[len(target):].lstrip("/")
+    raise AssertionError(f"{service}: {path} is on no mount")
+
+
+def args_of(service: str):
+    command = SERVICES[service]["command"]
+    try:
+        return _parser().parse_args(command)
+    except SystemExit:
+        raise AssertionError(f"{service}: `logscrub {' '.join(command)}` is not a valid command") from None
+
+
+def config_file_of(service: str) -> Path:
+    source, below = host_path(service, args_of(service).config)
+    assert source.startswith("./"), f"{service}: the config comes from a volume, not from the repository"
+    return ROOT / source / below if below else ROOT / source
+
+
+def test_the_stack_has_its_services():
+    assert {"kafka", "topics", "worker", "shipper", "prometheus"} <= set(SERVICES)
+    assert SERVICES["kafka"]["image"] == "apache/kafka:4.1.1"
+    assert SERVICES["prometheus"]["image"].startswith("prom/prometheus")
+    for service in LOGSCRUB:
+        assert SERVICES[service]["build"] == ".", f"{service} does not run the image of this repository"
+
+
+def test_kafka_runs_in_kraft_combined_mode():
+    env = env_of("kafka")
+    assert set(env["KAFKA_PROCESS_ROLES"].split(",")) == {"broker", "controller"}
+    node = env["KAFKA_NODE_ID"]
+    voters = env["KAFKA_CONTROLLER_QUORUM_VOTERS"].split(",")
+    assert [v.split("@")[0] for v in voters] == [node]
+    listeners = dict(item.split("://") for item in env["KAFKA_LISTENERS"].split(","))
+    protocols = dict(item.split(":") for item in env["KAFKA_LISTENER_SECURITY_PROTOCOL_MAP"].split(","))
+    assert env["KAFKA_CONTROLLER_LISTENER_NAMES"] in listeners
+    assert set(listeners) <= set(protocols)
+    assert voters[0].split(":")[-1] == listeners[env["KAFKA_CONTROLLER_LISTENER_NAMES"]].split(":")[-1]
+    assert env["KAFKA_OFFSETS_TOPIC_REPLICATION_FACTOR"] == "1"  # one broker: the default 3 never comes up
+
+
+@pytest.mark.parametrize("service", LOGSCRUB)
+def test_logscrub_services_reach_kafka_where_it_advertises_itself(service):
+    kafka = env_of("kafka")
+    advertised = {item.split("://")[1] for item in kafka["KAFKA_ADVERTISED_LISTENERS"].split(",")}
+    servers = env_of(service)["LOGSCRUB_KAFKA__BOOTSTRAP_SERVERS"].split(",")
+    assert servers and set(servers) <= advertised
+
+
+def test_the_host_listener_is_published():
+    advertised = [item.split("://")[1] for item in env_of("kafka")["KAFKA_ADVERTISED_LISTENERS"].split(",")]
+    host_ports = [a.split(":")[1] for a in advertised if a.startswith("localhost:")]
+    published = [p.split(":")[-1] for p in SERVICES["kafka"]["ports"]]
+    assert host_ports and set(host_ports) <= set(published)
+
+
+ENV_NAMES = [
+    (s, name, value)
+    for s in SERVICES
+    for name, value in env_of(s).items()
+    if name.startswith("LOGSCRUB") and name not in (master.ENV, master.ENV_FILE)
+]
+
+
+@pytest.mark.parametrize(("service", "name", "value"), ENV_NAMES, ids=[f"{s}-{n}" for s, n, _ in ENV_NAMES])
+def test_every_logscrub_variable_sets_a_real_setting(service, name, value):
+    assert name.startswith("LOGSCRUB_") and "__" in name, f"{name} is not LOGSCRUB_SECTION__KEY: it would be ignored"
+    cfg = load(None, env={name: value})  # an unknown section or key raises ConfigError
+    node = cfg
+    for part in name.removeprefix("LOGSCRUB_").lower().split("__"):
+        node = getattr(node, part)
+    assert str(node) == value, f"{name}={value} did not reach the config"
+
+
+@pytest.mark.parametrize("service", LOGSCRUB)
+def test_the_mounted_config_loads_with_the_service_environment(service):
+    path = config_file_of(service)
+    assert path.is_file()
+    spec = next(v for v in SERVICES[service]["volumes"] if v.split(":")[1] == args_of(service).config)
+    assert spec.endswith(":ro"), f"{service}: the config is mounted writable"
+    load(path, env=env_of(service))
+
+
+def test_the_commands_are_real_subcommands():
+    topics = args_of("topics")
+    assert (topics.command, topics.action) == ("topics", "apply")
+    assert args_of("worker").command == "worker"
+    ship = args_of("shipper")
+    assert ship.command == "ship" and ship.follow and ship.offsets
+    assert SERVICES["topics"]["restart"] == "no"  # a one-shot: restarting it would loop
+
+
+def test_services_start_in_order():
+    assert SERVICES["kafka"]["healthcheck"]["test"]
+    assert SERVICES["topics"]["depends_on"] == {"kafka": {"condition": "service_healthy"}}
+    for service in ("worker", "shipper"):
+        assert SERVICES[service]["depends_on"] == {"topics": {"condition": "service_completed_successfully"}}
+
+
+def test_ship_offsets_survive_a_restart():
+    """Lost offsets re-ship a whole log."""
+    offsets = args_of("shipper").offsets
+    source, _ = host_path("shipper", str(Path(offsets).parent))
+    assert source in COMPOSE["volumes"], f"shipper: {offsets} is not on a named volume"
+
+
+def test_the_worker_gets_its_master_key_as_a_secret_file():
+    """Never in the config or an environment value that `docker inspect` shows."""
+    env = env_of("worker")
+    assert master.ENV not in env
+    secret = Path(env[master.ENV_FILE]).name
+    assert secret in SERVICES["worker"]["secrets"]
+    assert COMPOSE["secrets"][secret]["file"] == "./master.key"
+
+
+def test_the_shipper_tails_the_mounted_log_directory():
+    for path in args_of("shipper").inputs:
+        source, below = host_path("shipper", path)
+        assert (ROOT / source / below).is_file(), f"the default {source} has no {below}"
+    assert any("${LOGS_DIR" in v for v in SERVICES["shipper"]["volumes"])
+
+
+def _scrape_targets(prometheus: dict) -> dict[str, set[tuple[str, int]]]:
+    """job -> (host, port) it scrapes, from static or DNS service-discovery configs."""
+    jobs: dict[str, set[tuple[str, int]]] = {}
+    for job in prometheus["scrape_configs"]:
+        found = jobs.setdefault(job["job_name"], set())
+        for static in job.get("static_configs", []):
+            for target in static["targets"]:
+                host, port = target.rsplit(":", 1)
+                found.add((host, int(port)))
+        for dns in job.get("dns_sd_configs", []):
+            found.update((name, int(dns["port"])) for name in dns["names"])
+    return jobs
+
+
+def test_prometheus_scrapes_the_worker_and_the_shipper_on_their_metrics_port():
+    assert mounts_of("prometheus")["/etc/prometheus/prometheus.yml"] == "./config/prometheus.yml"
+    prometheus = yaml.safe_load((ROOT / "config" / "prometheus.yml").read_text())
+    targets = set().union(*_scrape_targets(prometheus).values())
+    for service in ("worker", "shipper"):
+        metrics = load(config_file_of(service), env=env_of(service)).metrics
+        assert metrics.host == "0.0.0.0", f"{service}: metrics listen on {metrics.host}, unreachable from prometheus"
+        assert (service, metrics.port) in targets
+
+
+def _exported_series() -> set[str]:
+    """Every series name the worker and shipper can expose, as prometheus_client names them."""
+    suffixes = {"counter": ("_total",), "histogram": ("_bucket", "_sum", "_count"), "gauge": ("",)}
+    names = set()
+    for metrics in (WorkerMetrics(), ShipperMetrics()):
+        for family in metrics.registry.collect():
+            names.update(family.name + suffix for suffix in suffixes[family.type])
+    return names
+
+
+def test_the_grafana_dashboard_queries_metrics_that_exist():
+    dashboard = json.loads((ROOT / "config" / "grafana-dashboard.json").read_text())
+    exprs = [t["expr"] for panel in dashboard["panels"] for t in panel["targets"]]
+    used = {name for expr in exprs for name in re.findall(r"\blogscrub_\w+", expr)}
+    assert used and used <= _exported_series(), sorted(used - _exported_series())
+
+
+def test_the_image_runs_logscrub_as_a_non_root_user():
+    text = re.sub(r"\\\n", " ", (ROOT / "Dockerfile").read_text())  # join continued lines
+    lines = [line.strip() for line in text.splitlines()]
+    instructions = [line.split(None, 1) for line in lines if line and not line.startswith("#")]
+    last = {word.upper(): rest for word, rest in instructions}
+    scripts = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["scripts"]
+    assert json.loads(last["ENTRYPOINT"]) == ["logscrub"] and "logscrub" in scripts
+    assert last["FROM"] == "python:3.11-slim"
+    assert last["USER"] not in ("root", "0")

@@ -1,0 +1,118 @@
+"""Master key loading and wrapping, subject keys, and envelopes sealed per subject (no broker)."""
+
+from __future__ import annotations
+
+import base64
+import os
+
+import pytest
+
+from logscrub.crypto import envelope
+from logscrub.crypto.keyring import Key
+from logscrub.crypto import master, subjects
+
+RAW = os.urandom(32)
+ENV = {master.ENV: base64.b64encode(RAW).decode()}
+
+
+def data_key(kid: str = "data-1") -> Key:
+    return Key(kid, 1, os.urandom(32), 0.0, 1e12)
+
+
+def test_master_key_comes_from_the_environment_or_a_private_file(tmp_path):
+    assert master.load(ENV).subject_hash(b"\x01") == master.load(ENV).subject_hash(b"\x01")
+    path = tmp_path / "master.key"
+    path.write_text(ENV[master.ENV] + "\n")
+    path.chmod(0o600)
+    assert master.load({master.ENV_FILE: str(path)}).subject_hash(b"\x01") == master.load(ENV).subject_hash(b"\x01")
+    path.chmod(0o644)
+    with pytest.raises(master.MasterKeyError, match="readable by other users"):
+        master.load({master.ENV_FILE: str(path)})
+
+
+@pytest.mark.parametrize(
+    ("env", "names"),
+    [
+        ({}, master.ENV),
+        ({master.ENV: "not base64!"}, master.ENV),
+        ({master.ENV: base64.b64encode(b"short").decode()}, master.ENV),
+        ({**ENV, master.ENV_FILE: "/x"}, master.ENV_FILE),
+    ],
+)
+def test_a_missing_or_bad_master_key_is_refused_naming_the_variable_never_the_value(env, names):
+    with pytest.raises(master.MasterKeyError) as e:
+        master.load(env)
+    assert names in str(e.value)
+    for value in env.values():
+        assert value == "/x" or value not in str(e.value)
+
+
+def test_wrapped_keys_open_only_under_the_same_master_key_and_label():
+    m = master.load(ENV)
+    sealed = m.wrap(b"key/data/a", b"secret")
+    assert m.unwrap(b"key/data/a", sealed) == b"secret"
+    with pytest.raises(master.WrapError):
+        m.unwrap(b"key/data/b", sealed)  # moved to another record
+    with pytest.raises(master.WrapError):
+        master.MasterKey(os.urandom(32)).unwrap(b"key/data/a", sealed)
+    assert "secret" not in repr(m) and RAW.hex() not in repr(m)
+
+
+def test_subject_keys_are_one_per_subject_and_period_and_published_before_flush():
+    published: list[tuple[str, bytes]] = []
+    flushed: list[int] = []
+    keys = subjects.SubjectKeys(lambda k, v: published.append((k, v)), lambda: flushed.append(len(published)))
+    d1, d2 = data_key("d1"), data_key("d2")
+    a = keys.for_subject(d1, b"\x0a\x00\x00\x01")
+    assert keys.for_subject(d1, b"\x0a\x00\x00\x01") is a
+    b = keys.for_subject(d1, b"\x0a\x00\x00\x02")
+    assert a[0] != b[0] and a[1] != b[1]
+    assert keys.for_subject(d2, b"\x0a\x00\x00\x01")[1] != a[1]  # a new period, a new key
+    keys.flush()
+    keys.flush()  # nothing new: no second flush
+    assert flushed == [3]
+    record, wrapped = published[0]
+    assert record == subjects.subject_record("d1", a[0])
+    assert subjects.unwrap(d1, record, wrapped) == a[1]
+    assert subjects.unwrap(d2, record, wrapped) is None  # dies with its data key
+
+
+def test_an_erased_subject_key_is_replaced_not_reused():
+    keys = subjects.SubjectKeys(lambda k, v: None, lambda: None)
+    d = data_key()
+    skid, secret = keys.for_subject(d, b"\x01\x02\x03\x04")
+    keys.drop(d.kid, skid)
+    assert keys.for_subject(d, b"\x01\x02\x03\x04")[1] != secret
+
+
+def test_subject_ids_link_records_within_a_period_only():
+    d1, d2 = data_key("d1"), data_key("d2")
+    assert subjects.subject_id(d1, b"\x01") == subjects.subject_id(d1, b"\x01")
+    assert subjects.subject_id(d1, b"\x01") != subjects.subject_id(d2, b"\x01")
+
+
+def test_an_envelope_sealed_per_subject_needs_both_keys():
+    d = data_key()
+    skid, secret = "sid.1", os.urandom(32)
+    env = envelope.seal(b"203.0.113.9 - - line", d, 1.0, None, "0:1", (skid, secret))
+    assert env["sk"] == skid and env["v"] == envelope.VERSION
+    assert envelope.open_sealed(env, d, secret) == b"203.0.113.9 - - line"
+    for bad in (None, os.urandom(32)):
+        with pytest.raises(envelope.EnvelopeError):
+            envelope.open_sealed(env, d, bad)
+    with pytest.raises(envelope.EnvelopeError):
+        envelope.open_sealed({**env, "sk": "other.1"}, d, secret)  # the subject key id is authenticated
+
+
+def test_subject_keys_held_in_memory_are_bounded(monkeypatch):
+    monkeypatch.setattr(subjects, "MAX_SUBJECTS", 3)
+    published: list[str] = []
+    keys = subjects.SubjectKeys(lambda k, v: published.append(k), lambda: None)
+    d = data_key()
+    first = keys.for_subject(d, b"\x00\x00\x00\x01")
+    for i in range(2, 6):
+        keys.for_subject(d, i.to_bytes(4, "big"))
+    assert len(keys._keys) <= 3
+    again = keys.for_subject(d, b"\x00\x00\x00\x01")
+    assert again != first  # forgotten: a new key, under the same subject id, so erasure finds both
+    assert again[0].partition(".")[0] == first[0].partition(".")[0]

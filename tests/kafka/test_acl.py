@@ -1,0 +1,119 @@
+"""``logscrub topics acl``: least privilege per principal, as a table and as Kafka ACLs."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+
+from logscrub.cli.main import main
+from logscrub.config import Config, load
+from logscrub.kafka.acl import Grant, Principals, desired_acls, render_table, to_acls
+
+RAW_ZONE = {"logs.raw", "security.raw", "logs.rejected", "security.keys"}
+SECURITY_TOPICS = {"security.raw", "logs.rejected", "security.keys", "security.audit", "security.restrictions"}
+
+
+@pytest.fixture(autouse=True)
+def _no_ambient_overrides(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in [n for n in os.environ if n.startswith("LOGSCRUB_")]:
+        monkeypatch.delenv(name)
+
+
+def allowed(grants: list[Grant], role: str) -> dict[tuple[str, str], set[str]]:
+    """(resource type, name) -> operations, for one role."""
+    out: dict[tuple[str, str], set[str]] = {}
+    for g in grants:
+        if g.role == role:
+            out.setdefault((g.resource_type, g.name), set()).update(g.operations)
+    return out
+
+
+def topics_with(grants: list[Grant], role: str, operation: str) -> set[str]:
+    return {name for (kind, name), ops in allowed(grants, role).items() if kind == "TOPIC" and operation in ops}
+
+
+GRANTS = desired_acls(Config(), Principals())
+
+
+def test_analysts_read_the_analytics_topics_and_nothing_of_the_security_zone() -> None:
+    assert topics_with(GRANTS, "analysts", "READ") == {"analytics.events", "analytics.traffic"}
+    assert topics_with(GRANTS, "analysts", "WRITE") == set()
+    assert not {name for kind, name in allowed(GRANTS, "analysts") if kind == "TOPIC"} & (SECURITY_TOPICS | RAW_ZONE)
+    # Their own tools choose group ids; a group holds offsets, not records.
+    assert allowed(GRANTS, "analysts")[("GROUP", "*")] == {"READ"}
+
+
+def test_shippers_only_write_raw_lines() -> None:
+    assert allowed(GRANTS, "shippers") == {("TOPIC", "logs.raw"): {"WRITE", "DESCRIBE"}}
+
+
+def test_workers_read_raw_lines_and_write_every_output_but_never_the_responders_records() -> None:
+    assert topics_with(GRANTS, "workers", "READ") == {
+        "logs.raw", "logscrub.traffic-partials", "security.keys", "security.restrictions",
+    }
+    assert topics_with(GRANTS, "workers", "WRITE") == {
+        "analytics.events", "analytics.traffic", "security.raw", "logs.rejected", "logscrub.traffic-partials",
+        "security.keys",
+    }
+    assert "security.audit" not in {name for _, name in allowed(GRANTS, "workers")}
+    # The start-up check reads the raw zone's retention settings.
+    assert topics_with(GRANTS, "workers", "DESCRIBE_CONFIGS") == RAW_ZONE
+    assert allowed(GRANTS, "workers")[("GROUP", "logscrub")] == {"READ"}
+    assert allowed(GRANTS, "workers")[("GROUP", "logscrub.raw")] == {"READ"}
+    assert not any(g.resource_type == "TRANSACTIONAL_ID" for g in GRANTS)
+
+
+def test_responders_read_the_sealed_lines_and_keys_and_write_only_their_records() -> None:
+    assert topics_with(GRANTS, "responders", "READ") == {"security.raw", "logs.rejected", "security.keys"}
+    assert topics_with(GRANTS, "responders", "WRITE") == {"security.keys", "security.audit", "security.restrictions"}
+    assert not {name for _, name in allowed(GRANTS, "responders")} & {"analytics.events", "analytics.traffic",
+                                                                       "logs.raw"}
+
+
+def test_every_topic_a_role_touches_is_also_describable() -> None:
+    for g in GRANTS:
+        if g.resource_type == "TOPIC":
+            assert "DESCRIBE" in g.operations, g
+
+
+def test_topic_names_and_principals_come_from_config_and_flags() -> None:
+    cfg = load(None, env={"LOGSCRUB_TOPICS__SECURITY__NAME": "sec.buffer", "LOGSCRUB_KAFKA__APP_ID": "scrub-prod"})
+    grants = desired_acls(cfg, Principals(responders="User:CN=oncall"))
+    assert {g.principal for g in grants if g.role == "responders"} == {"User:CN=oncall"}
+    assert "sec.buffer" in topics_with(grants, "responders", "READ")
+    assert "security.raw" not in {g.name for g in grants}
+    assert ("GROUP", "scrub-prod") in allowed(grants, "workers")
+
+
+def test_one_allow_acl_per_operation() -> None:
+    acls = to_acls(GRANTS)
+    assert len(acls) == sum(len(g.operations) for g in GRANTS)
+    assert {a.permission_type.name for a in acls} == {"ALLOW"}
+    assert {a.host for a in acls} == {"*"}
+    wildcard = [a for a in acls if a.resource_pattern.resource_name == "*"]
+    assert [(a.principal, a.resource_pattern.pattern_type.name) for a in wildcard] == [("User:analyst", "LITERAL")]
+
+
+def test_table_has_a_row_per_grant_aligned_in_columns() -> None:
+    lines = render_table(GRANTS).splitlines()
+    assert lines[0].split() == ["role", "principal", "resource", "operations"]
+    assert len(lines) == len(GRANTS) + 1
+    column = lines[0].index("operations")
+    assert all(line[column - 2 : column] == "  " and line[column] != " " for line in lines)
+    assert any(line.startswith("analysts") and "group * (any)" in line for line in lines)
+
+
+def test_cli_prints_the_table_without_a_broker(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["topics", "acl", "--analysts", "User:bi"]) == 0
+    out = capsys.readouterr().out
+    rows = [line.split() for line in out.splitlines() if line.startswith("analysts")]
+    assert rows and all(row[1] == "User:bi" for row in rows)
+    assert not any("security" in " ".join(row) for row in rows)
+
+
+def test_cli_rejects_a_principal_without_a_type(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as e:
+        main(["topics", "acl", "--workers", "worker"])
+    assert e.value.code == 2
+    assert "User:analyst" in capsys.readouterr().err

@@ -1,0 +1,46 @@
+"""Invariant 1: no personal data in any byte of the analytics outputs, whatever the input format."""
+
+from pathlib import Path
+
+import pytest
+
+import canaries
+from logscrub.config import load
+from logscrub.run.scrub_files import scrub
+
+
+def run(tmp_path: Path, lines: list[str], fmt: str, **env: str):
+    src = tmp_path / "in.log"
+    src.write_text("\n".join(lines) + "\n")
+    cfg = load(None, env={"LOGSCRUB_INPUT__FORMAT": fmt, **env})
+    out = tmp_path / "out"
+    summary = scrub(cfg, [str(src)], out, progress=False)
+    return summary, {p.name: p.read_bytes() for p in out.glob("*.jsonl")}
+
+
+def assert_clean(blob: bytes, where: str) -> None:
+    low = blob.lower()
+    for canary in canaries.FORBIDDEN:
+        assert canary.encode().lower() not in low, f"{canary!r} leaked into {where}"
+
+
+CASES = [
+    ("combined", canaries.combined_lines, {}),
+    ("json", canaries.json_lines, {"LOGSCRUB_IP__TRUSTED_PROXIES": "[198.51.100.0/24]"}),
+]
+
+
+@pytest.mark.parametrize("ip_mode", ["truncate", "pseudonym", "drop"])
+@pytest.mark.parametrize("fmt,make,env", CASES, ids=[c[0] for c in CASES])
+def test_no_canary_reaches_analytics(tmp_path, fmt, make, env, ip_mode):
+    lines = make()
+    summary, out = run(tmp_path, lines, fmt, LOGSCRUB_IP__MODE=ip_mode, LOGSCRUB_AGGREGATE__K="2", **env)
+    assert summary.lines == len(lines)
+    assert summary.accounted
+    assert summary.events >= 1 and sum(summary.rejected.values()) >= 1
+    for topic in ("analytics.events.jsonl", "analytics.traffic.jsonl"):
+        assert out[topic], f"{topic} is empty: the test would prove nothing"
+        assert_clean(out[topic], topic)
+    # The security zone keeps the lines, but only sealed: no canary in plain text there either.
+    for topic in ("security.raw.jsonl", "logs.rejected.jsonl"):
+        assert_clean(out[topic], topic)

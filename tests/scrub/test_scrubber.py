@@ -1,0 +1,161 @@
+"""The pure core, one privacy invariant at a time (DESIGN.md, 'Privacy invariants')."""
+
+import ipaddress
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from logscrub.crypto import envelope
+from logscrub.scrub import build
+from logscrub.config import load
+
+LINE = (
+    '{ip} - - [28/Nov/2026:10:{m:02d}:{s:02d} +0000] "GET /products/12345?page=2&session=abc HTTP/1.1" 200 512 '
+    '"https://www.google.com/search?q=x" "Mozilla/5.0 (Windows NT 10.0; Win64; x64; rv:128.0) Gecko/20100101 Firefox/128.0"'
+)
+EVENT_FIELDS = {
+    "schema", "time", "site", "method", "path", "protocol", "status", "status_class", "bytes", "client",
+    "country", "asn", "as_org", "browser", "browser_major", "os", "os_major", "device", "bot",
+    "referrer_domain", "referrer_class",
+}
+
+
+def scrubber(fmt="combined", **env):
+    cfg = load(None, env=env)
+    visitor, data = build.key_rings(cfg, None)
+    return build.scrubber(cfg, fmt, visitor, data)
+
+
+def line(ip="203.0.113.77", m=0, s=7):
+    return LINE.format(ip=ip, m=m, s=s).encode()
+
+
+def test_event_is_built_from_the_allowlist_only():
+    o = scrubber().process(line(), now=1e9)
+    assert o.reason is None
+    assert set(o.event) == EVENT_FIELDS  # no 'query' (not allowlisted), no raw fields
+    assert o.event["path"] == "/products/{id}"
+    assert o.event["referrer_domain"] == "google.com" and o.event["referrer_class"] == "search"
+    assert (o.event["browser"], o.event["browser_major"], o.event["os"], o.event["device"]) == (
+        "Firefox", "128", "Windows", "desktop")
+
+
+def test_ip_truncation_defaults_and_configurable_prefixes():
+    s = scrubber()
+    assert s.process(line("203.0.113.77"), 1e9).event["client"] == "203.0.113.0/24"
+    assert s.process(line("2001:db8:1:2:3:4:5:6"), 1e9).event["client"] == "2001:db8:1::/48"
+    assert s.process(line("::ffff:203.0.113.77"), 1e9).event["client"] == "203.0.113.0/24"
+    s16 = scrubber(LOGSCRUB_IP__IPV4_PREFIX="16", LOGSCRUB_IP__IPV6_PREFIX="32")
+    assert s16.process(line("203.0.113.77"), 1e9).event["client"] == "203.0.0.0/16"
+    assert s16.process(line("2001:db8:1:2::6"), 1e9).event["client"] == "2001:db8::/32"
+    assert scrubber(LOGSCRUB_IP__MODE="drop").process(line(), 1e9).event["client"] is None
+
+
+def test_garbage_client_address_still_makes_an_event():
+    o = scrubber().process(line("not-an-ip"), 1e9)
+    assert o.reason is None and o.event["client"] is None
+
+
+def test_pseudonyms_and_visitor_hashes_rotate_daily():
+    s = scrubber(LOGSCRUB_IP__MODE="pseudonym")
+    day1 = s.process(line(), 1e9)
+    same_day = s.process(line(m=59), 1e9)
+    assert day1.event["client"] == same_day.event["client"]
+    assert day1.event["client"].startswith("ip-") and "203.0.113" not in day1.event["client"]
+    assert day1.update.visitor == same_day.update.visitor
+    next_day = s.process(line().replace(b"28/Nov", b"29/Nov"), 1e9)
+    assert next_day.event["client"] != day1.event["client"]
+    assert next_day.update.visitor != day1.update.visitor
+    other_process = scrubber(LOGSCRUB_IP__MODE="pseudonym").process(line(), 1e9)
+    assert other_process.event["client"] != day1.event["client"]  # keys are random, not derived
+
+
+def test_time_is_coarsened_to_the_minute():
+    o = scrubber().process(line(m=5, s=59), 1e9)
+    assert o.event["time"] == "2026-11-28T10:05:00Z"
+    hourly = scrubber(LOGSCRUB_EVENTS__TIME_GRANULARITY="1h").process(line(m=5, s=59), 1e9)
+    assert hourly.event["time"] == "2026-11-28T10:00:00Z"
+
+
+def test_query_allowlist_keeps_only_listed_parameters():
+    o = scrubber(LOGSCRUB_URL__QUERY_ALLOW="[page]").process(line(), 1e9)
+    assert o.event["query"] == {"page": "2"}
+
+
+def test_the_raw_line_is_sealed_and_opens_with_its_key():
+    s = scrubber()
+    o = s.process(line() + b"\r\n", 1e9)
+    key = s.data_keys.get(o.sealed["kid"])
+    assert envelope.open_sealed(o.sealed, key) == line()
+
+
+def test_rejections_have_reasons_and_sealed_lines():
+    s = scrubber(LOGSCRUB_INPUT__MAX_LINE_BYTES="1024")
+    cases = {
+        b"": "empty",
+        b"   \r\n": "empty",
+        b"x" * 2000: "too_long",
+        b"hello world": "no_match",
+        line().replace(b"28/Nov/2026:10", b"99/Foo/2026:10"): "bad_time",
+    }
+    for raw, reason in cases.items():
+        o = s.process(raw, 1e9)
+        assert (o.event, o.update, o.reason) == (None, None, reason), raw[:40]
+        assert o.sealed["reason"] == reason
+        opened = envelope.open_sealed(o.sealed, s.data_keys.get(o.sealed["kid"]))
+        assert opened == raw.rstrip(b"\r\n")[:1024] or reason == "too_long" and opened == raw[:1024]
+
+
+def test_visitor_counts_use_full_ip_and_user_agent():
+    s = scrubber()
+    a = s.process(line("203.0.113.1"), 1e9).update
+    b = s.process(line("203.0.113.2"), 1e9).update
+    assert a.visitor != b.visitor  # same /24, different people
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.binary(max_size=600))
+def test_arbitrary_bytes_never_raise(raw):
+    o = scrubber.cached.process(raw, 1e9)
+    assert (o.event is None) == (o.reason is not None)
+
+
+scrubber.cached = scrubber()
+
+
+def test_trusted_proxy_chain():
+    s = scrubber(fmt="nginx", LOGSCRUB_INPUT__FORMAT="nginx",
+                 LOGSCRUB_INPUT__NGINX_LOG_FORMAT='$remote_addr [$time_local] "$request" $status $body_bytes_sent "$http_x_forwarded_for"',
+                 LOGSCRUB_IP__TRUSTED_PROXIES="[10.0.0.0/8]")
+    o = s.process(b'10.1.2.3 [28/Nov/2026:10:00:00 +0000] "GET / HTTP/1.1" 200 5 "198.51.100.9, 10.9.9.9"', 1e9)
+    assert o.reason is None, o.reason
+    assert o.event["client"] == "198.51.100.0/24"
+    spoofed = s.process(b'192.0.2.1 [28/Nov/2026:10:00:00 +0000] "GET / HTTP/1.1" 200 5 "198.51.100.9"', 1e9)
+    assert spoofed.event["client"] == "192.0.2.0/24"
+    assert ipaddress.ip_network(o.event["client"])
+
+
+def test_hashes_and_pseudonyms_of_a_destroyed_key_are_not_reused():
+    """Per-client results are cached; a key's destruction must take its cached results with it."""
+    from logscrub.scrub.scrubber import Scrubber
+    from logscrub.crypto.keyring import KeyRing
+    from logscrub.parsing.formats import make_parser
+
+    clock = [1e9]
+    cfg = load(None, env={"LOGSCRUB_IP__MODE": "pseudonym"})
+    visitor = KeyRing("visitor", 86400, 86400 + 3600, clock=lambda: clock[0])
+    s = Scrubber(cfg, make_parser("combined"), visitor, build.key_rings(cfg, None)[1])
+    before = s.process(line(), clock[0])
+    again = s.process(line(), clock[0])
+    assert (again.event["client"], again.update.visitor) == (before.event["client"], before.update.visitor)
+    clock[0] = 1.8e9  # January 2027: the key of 28 Nov 2026 has lived its life
+    assert visitor.expire()
+    after = s.process(line(), clock[0])
+    assert after.event["client"] != before.event["client"]
+    assert after.update.visitor != before.update.visitor
+
+
+def test_dimensions_follow_the_configured_order():
+    s = scrubber(LOGSCRUB_AGGREGATE__DIMENSIONS="[referrer, path]")
+    assert s.process(line(), 1e9).update.dims == (("referrer", "google.com"), ("path", "/products/{id}"))
+    assert scrubber(LOGSCRUB_AGGREGATE__DIMENSIONS="[]").process(line(), 1e9).update.dims == ()
