@@ -16,7 +16,7 @@ import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from logscrub.kafka.topics import ROLES
+from logscrub.kafka.topic_specs import ROLES
 
 LOGSCRUB = str(Path(sys.executable).parent / "logscrub")
 STOP_TIMEOUT_S = 30

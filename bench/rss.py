@@ -34,7 +34,7 @@ from bench.promtext import scrape
 from bench.sampler import Sampler
 from bench.series import at_marks, flatness
 from logscrub.config import load
-from logscrub.kafka.topics import ROLES
+from logscrub.kafka.topic_specs import ROLES
 
 HERE = Path(__file__).resolve().parent
 SCRUB_EVERY_S = 1.0

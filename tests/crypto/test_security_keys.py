@@ -6,6 +6,7 @@ import base64
 import os
 
 import pytest
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from logscrub.crypto import envelope
 from logscrub.crypto.keyring import Key
@@ -58,31 +59,48 @@ def test_wrapped_keys_open_only_under_the_same_master_key_and_label():
     assert "secret" not in repr(m) and RAW.hex() not in repr(m)
 
 
-def test_subject_keys_are_one_per_subject_and_period_and_published_before_flush():
-    published: list[tuple[str, bytes]] = []
-    flushed: list[int] = []
-    keys = subjects.SubjectKeys(lambda k, v: published.append((k, v)), lambda: flushed.append(len(published)))
+def test_subject_keys_are_one_per_subject_and_period_and_each_record_is_taken_once():
+    keys = subjects.SubjectKeys()
     d1, d2 = data_key("d1"), data_key("d2")
     a = keys.for_subject(d1, b"\x0a\x00\x00\x01")
     assert keys.for_subject(d1, b"\x0a\x00\x00\x01") is a
     b = keys.for_subject(d1, b"\x0a\x00\x00\x02")
-    assert a[0] != b[0] and a[1] != b[1]
-    assert keys.for_subject(d2, b"\x0a\x00\x00\x01")[1] != a[1]  # a new period, a new key
-    keys.flush()
-    keys.flush()  # nothing new: no second flush
-    assert flushed == [3]
-    record, wrapped = published[0]
-    assert record == subjects.subject_record("d1", a[0])
-    assert subjects.unwrap(d1, record, wrapped) == a[1]
+    assert a[0] != b[0] and a[1] is not b[1]
+    c = keys.for_subject(d2, b"\x0a\x00\x00\x01")  # a new period, a new key
+    pending = keys.take_pending()
+    assert [record for record, _ in pending] == [
+        subjects.subject_record("d1", a[0]), subjects.subject_record("d1", b[0]), subjects.subject_record("d2", c[0])
+    ]
+    assert keys.take_pending() == []  # nothing new
+    record, wrapped = pending[0]
+    secret = subjects.unwrap(d1, record, wrapped)
+    assert secret is not None and len(secret) == subjects.SUBJECT_KEY_BYTES
+    nonce = os.urandom(12)
+    assert AESGCM(secret).decrypt(nonce, a[1].encrypt(nonce, b"x", None), None) == b"x"  # the cipher is that key
     assert subjects.unwrap(d2, record, wrapped) is None  # dies with its data key
+    assert len({subjects.unwrap(d, r, w) for (r, w), d in zip(pending, (d1, d1, d2))}) == 3
 
 
 def test_an_erased_subject_key_is_replaced_not_reused():
-    keys = subjects.SubjectKeys(lambda k, v: None, lambda: None)
+    keys = subjects.SubjectKeys()
     d = data_key()
-    skid, secret = keys.for_subject(d, b"\x01\x02\x03\x04")
+    skid, _ = keys.for_subject(d, b"\x01\x02\x03\x04")
     keys.drop(d.kid, skid)
-    assert keys.for_subject(d, b"\x01\x02\x03\x04")[1] != secret
+    assert keys.for_subject(d, b"\x01\x02\x03\x04")[0] != skid
+    records = dict(keys.take_pending())
+    assert len(records) == 2 and keys.take_pending() == []  # both stored, each once
+    secrets = {subjects.unwrap(d, record, wrapped) for record, wrapped in records.items()}
+    assert len(secrets) == 2 and None not in secrets
+
+
+def test_a_pending_subject_key_opens_what_was_sealed_under_it():
+    keys = subjects.SubjectKeys()
+    d = data_key()
+    subject = keys.for_subject(d, b"\x01\x02\x03\x04")
+    env = envelope.seal(b"203.0.113.9 - - line", d, 1.0, None, "0:1", subject)
+    ((record, wrapped),) = keys.take_pending()
+    assert record == subjects.subject_record(d.kid, env["sk"])
+    assert envelope.open_sealed(env, d, subjects.unwrap(d, record, wrapped)) == b"203.0.113.9 - - line"
 
 
 def test_subject_ids_link_records_within_a_period_only():
@@ -94,7 +112,7 @@ def test_subject_ids_link_records_within_a_period_only():
 def test_an_envelope_sealed_per_subject_needs_both_keys():
     d = data_key()
     skid, secret = "sid.1", os.urandom(32)
-    env = envelope.seal(b"203.0.113.9 - - line", d, 1.0, None, "0:1", (skid, secret))
+    env = envelope.seal(b"203.0.113.9 - - line", d, 1.0, None, "0:1", (skid, AESGCM(secret)))
     assert env["sk"] == skid and env["v"] == envelope.VERSION
     assert envelope.open_sealed(env, d, secret) == b"203.0.113.9 - - line"
     for bad in (None, os.urandom(32)):
@@ -106,8 +124,7 @@ def test_an_envelope_sealed_per_subject_needs_both_keys():
 
 def test_subject_keys_held_in_memory_are_bounded(monkeypatch):
     monkeypatch.setattr(subjects, "MAX_SUBJECTS", 3)
-    published: list[str] = []
-    keys = subjects.SubjectKeys(lambda k, v: published.append(k), lambda: None)
+    keys = subjects.SubjectKeys()
     d = data_key()
     first = keys.for_subject(d, b"\x00\x00\x00\x01")
     for i in range(2, 6):

@@ -21,7 +21,8 @@ from kafka.errors import KafkaError
 from logscrub.config import Config, load
 from logscrub.kafka.scan import read_topic
 from logscrub.run.rawloop import raw_group
-from logscrub.kafka.topics import ROLES, admin_client, apply_topics
+from logscrub.kafka.topic_specs import ROLES
+from logscrub.kafka.topics import admin_client, apply_topics
 
 
 
@@ -88,7 +89,7 @@ class Pipeline:
 
         # kafka-python warns at length when it cannot decode a member's metadata; we only read states.
         logging.getLogger("kafka.admin").setLevel(logging.ERROR)
-        name = raw_group(self.cfg)
+        name = raw_group(self.cfg.kafka.app_id)
 
         def stable() -> bool:
             try:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import time
 from collections.abc import Callable, Iterator
 
@@ -10,15 +12,9 @@ from kafka import KafkaAdminClient
 from kafka.admin import ConfigResource, ConfigResourceType
 
 from logscrub.config import Config, load
-from logscrub.kafka.topics import (
-    ROLES,
-    TopicsError,
-    admin_client,
-    apply_topics,
-    assert_raw_zone_safe,
-    check_topics,
-    desired_topics,
-)
+from logscrub.kafka.guard import assert_raw_zone_safe
+from logscrub.kafka.topic_specs import ROLES, TopicsError, desired_topics
+from logscrub.kafka.topics import admin_client, apply_topics, check_topics
 
 WINDOW_MS = 3600 * 1000
 
@@ -89,6 +85,7 @@ def test_topic_made_by_someone_else_is_reported_then_fixed(
     security = f"{topic_name}.security"
     forever = {"num_partitions": 1, "replication_factor": 1, "configs": {"retention.ms": "-1"}}
     kafka_admin.create_topics({security: forever})
+    _until(lambda: security in kafka_admin.list_topics(), "the topic to be listed")
 
     problems = check_topics(cfg, admin)
     assert f"{security}: retention.ms is -1 on the cluster, config wants {WINDOW_MS}" in problems
@@ -115,17 +112,17 @@ def test_guard_refuses_a_long_lived_security_topic_until_apply(
     _until(lambda: _configs(kafka_admin, security)["retention.ms"] == str(WINDOW_MS + 1), "the longer retention")
 
     with pytest.raises(TopicsError) as refused:
-        assert_raw_zone_safe(cfg, admin)
+        asyncio.run(assert_raw_zone_safe(cfg))
     assert f"{security}: retention.ms is {WINDOW_MS + 1}" in str(refused.value)
     assert f"{topic_name}.raw" not in str(refused.value)
 
     apply_topics(cfg, admin)
-    assert_raw_zone_safe(cfg, admin)
+    asyncio.run(assert_raw_zone_safe(cfg))
 
 
-def test_guard_refuses_missing_raw_zone_topics(kafka_bootstrap: str, topic_name: str, admin: KafkaAdminClient) -> None:
+def test_guard_refuses_missing_raw_zone_topics(kafka_bootstrap: str, topic_name: str) -> None:
     with pytest.raises(TopicsError) as refused:
-        assert_raw_zone_safe(_cfg(kafka_bootstrap, topic_name), admin)
+        asyncio.run(assert_raw_zone_safe(_cfg(kafka_bootstrap, topic_name)))
     for role in ("raw", "security", "rejected"):
         assert f"{topic_name}.{role}: missing on the cluster" in str(refused.value)
 

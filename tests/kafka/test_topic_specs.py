@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 
 from logscrub.config import ConfigError, load
-from logscrub.kafka.topics import TopicSpec, _raw_zone_problems, desired_topics
+from logscrub.kafka.topic_specs import TopicSpec, desired_topics
+from logscrub.kafka.topic_specs import raw_zone_problems as _raw_zone_problems
 
 
 def _specs(**env: str) -> dict[str, TopicSpec]:

@@ -7,6 +7,7 @@ import os
 from datetime import UTC, datetime
 
 import orjson
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from logscrub.crypto import envelope
 from logscrub.crypto.keyring import Key
@@ -37,7 +38,7 @@ class World:
         skid, secret = f"{sid}.{len(self.raws)}", os.urandom(32)
         record = subjects.subject_record(key.kid, skid)
         self.wrapped.setdefault(key.kid, {})[skid] = subjects.wrap(key, record, secret)
-        env = envelope.seal(line, key, 1.0, reason, f"0:{len(self.raws)}", (skid, secret))
+        env = envelope.seal(line, key, 1.0, reason, f"0:{len(self.raws)}", (skid, AESGCM(secret)))
         self.raws.append(s.Raw("security.raw", 0, len(self.raws), orjson.dumps(env)))
         return skid
 

@@ -98,13 +98,9 @@ def _config_arg(p: argparse.ArgumentParser) -> None:
 
 
 def _worker(args: argparse.Namespace) -> int:
-    from logscrub.kafka import topics
     from logscrub.run import worker
 
-    cfg = load(args.config)
-    with topics.admin_client(cfg.kafka) as admin:
-        topics.assert_raw_zone_safe(cfg, admin)
-    return worker.run(cfg, args.log_level)
+    return worker.run(load(args.config), args.log_level)
 
 
 def _ship(args: argparse.Namespace) -> int:

@@ -23,7 +23,7 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from logscrub.crypto.keyring import Key
 
-_cipher = lru_cache(maxsize=64)(AESGCM)  # one cipher object per live key, not per line
+_cipher = lru_cache(maxsize=64)(AESGCM)  # one cipher object per data key, not per line
 
 VERSION = 2  # 2: the optional subject key (sk)
 NONCE_BYTES = 12
@@ -46,17 +46,17 @@ def seal(
     ingested: float,
     reason: str | None = None,
     source: str | None = None,
-    subject: tuple[str, bytes] | None = None,
+    subject: tuple[str, AESGCM] | None = None,
 ) -> dict[str, Any]:
     """The envelope of one raw line; ``reason`` marks a rejected line.
 
     ``source`` says where the line came from (``partition:offset`` of logs.raw, or the line number
     of a file): responders can find it again, and the accounting can tell duplicates from lines.
-    ``subject`` is (subject key id, subject key): the line is sealed under that key instead.
+    ``subject`` is (subject key id, its cipher): the line is sealed under that key instead.
     """
     nonce = _nonce()
-    skid, secret = subject if subject is not None else (None, key.secret)
-    ct = _cipher(secret).encrypt(nonce, line, _aad(key.kid, skid, reason))
+    skid, cipher = subject if subject is not None else (None, _cipher(key.secret))
+    ct = cipher.encrypt(nonce, line, _aad(key.kid, skid, reason))
     env: dict[str, Any] = {"v": VERSION, "kid": key.kid, "ingested": _millis(ingested)}
     if skid is not None:
         env["sk"] = skid

@@ -24,6 +24,16 @@ class Key:
     expires: float
 
 
+class KeyNeeded(Exception):
+    """A store that cannot answer a claim at once (the worker's, on an event loop) raises this: the
+    caller claims ``candidate`` asynchronously, gives the answer to ``KeyRing.adopt`` and tries again."""
+
+    def __init__(self, ring: str, candidate: Key) -> None:
+        super().__init__(ring)
+        self.ring = ring
+        self.candidate = candidate
+
+
 class KeyStore(Protocol):
     """Where a ring's keys are shared between processes; every process must use the same key per period."""
 
@@ -32,7 +42,8 @@ class KeyStore(Protocol):
         ...
 
     def claim(self, ring: str, candidate: Key) -> Key:
-        """The store's key for ``candidate.period``: ``candidate`` itself unless another process was first."""
+        """The store's key for ``candidate.period``: ``candidate`` itself unless another process was first;
+        or KeyNeeded, when the answer must be awaited."""
         ...
 
     def forget(self, ring: str, dead: list[Key]) -> None:
@@ -76,11 +87,20 @@ class KeyRing:
             key = self._new(period)
             if self.store is not None:
                 key = self.store.claim(self.name, key)
-            if key.expires <= self.clock():  # the store's key for a long-past period: make a fresh one
-                key = self._new(period)
-            self.created += 1
-            self._remember(key)
+            key = self.adopt(key)
         return key
+
+    def adopt(self, key: Key) -> Key:
+        """Use ``key`` (a store's answer to a claim) for its period; a dead one is replaced by a fresh key."""
+        if key.expires <= self.clock():  # the store's key for a long-past period: make a fresh one
+            key = self._new(key.period)
+        self.created += 1
+        self._remember(key)
+        return key
+
+    def candidate(self, period: int) -> Key:
+        """A new key for ``period``, to claim from a store."""
+        return self._new(period)
 
     def get(self, kid: str) -> Key | None:
         key = self._by_kid.get(kid)

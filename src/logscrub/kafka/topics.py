@@ -1,107 +1,30 @@
-"""Topics as the config says: created, grown and configured by ``logscrub topics apply``.
+"""``logscrub topics apply|check``: the cluster's topics made and checked as the config says (kafka-python).
 
-Faust applies topic configs only when it creates a topic, so retention on an existing topic
-would silently stay whatever someone set. Here the cluster's effective values are compared with
-the wanted ones, and the worker refuses to start while a raw-zone topic could keep raw lines
-past the security window.
+Faust applies topic configs only when it creates a topic, so retention on an existing topic would
+silently stay whatever someone set: here the cluster's effective values are compared and fixed.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import time
-from dataclasses import dataclass
 
 from kafka import KafkaAdminClient
 from kafka.admin import ConfigResource, ConfigResourceType
 from kafka.errors import KafkaTimeoutError, UnknownTopicOrPartitionError, for_code
 
-from logscrub.config import Config, KafkaConfig, TopicsConfig
-from logscrub.errors import Refused
+from logscrub.config import Config, KafkaConfig
 from logscrub.kafka.refusals import refused_clearly
 from logscrub.kafka.settings import kafka_python_kwargs
+from logscrub.kafka.topic_specs import (
+    Observed,
+    TopicsError,
+    TopicSpec,
+    desired_topics,
+    differences,
+)
 
-ROLES = tuple(f.name for f in dataclasses.fields(TopicsConfig))
-_SEGMENT_MS_MIN = 1_000
-_SEGMENT_MS_MAX = 3_600_000
 _METADATA_WAIT_MS = 30_000
 _POLL_S = 0.1
-
-
-class TopicsError(Refused):
-    """The cluster's topics cannot be made, or are not, what the config needs."""
-
-
-@dataclass(frozen=True)
-class TopicSpec:
-    role: str  # the TopicsConfig field name
-    name: str
-    partitions: int
-    replication: int
-    configs: dict[str, str]  # the Kafka topic configs logscrub owns
-
-
-@dataclass(frozen=True)
-class _Observed:
-    partitions: int
-    replication: int
-    configs: dict[str, str]  # effective values (topic, broker or default) of the keys we own
-
-
-@dataclass(frozen=True)
-class _Difference:
-    topic: str
-    setting: str  # "partitions", "replication" or a topic config key
-    cluster: str
-    wanted: str
-
-    def __str__(self) -> str:
-        line = f"{self.topic}: {self.setting} is {self.cluster} on the cluster, config wants {self.wanted}"
-        if self.shrinks:
-            line += " (partitions cannot shrink)"
-        return line
-
-    @property
-    def shrinks(self) -> bool:
-        return self.setting == "partitions" and int(self.cluster) > int(self.wanted)
-
-    @property
-    def fixable(self) -> bool:
-        """Whether apply can make the cluster agree."""
-        return self.setting != "replication" and not self.shrinks
-
-
-def desired_topics(cfg: Config) -> list[TopicSpec]:
-    """Every topic with the configs it must carry; raw-zone retention follows the security window."""
-    window_ms = cfg.security.window * 1000
-    # Retention deletes whole segments only: short segments keep raw lines close to the window.
-    segment_ms = min(max(window_ms // 10, _SEGMENT_MS_MIN), _SEGMENT_MS_MAX)
-    specs = []
-    for role in ROLES:
-        topic = getattr(cfg.topics, role)
-        configs = {"cleanup.policy": "delete"}
-        if role in TopicsConfig.RAW_ZONE:
-            configs["retention.ms"] = str((topic.retention or cfg.security.window) * 1000)
-            configs["segment.ms"] = str(segment_ms)
-            # Producers' timestamps must not decide when raw lines are deleted.
-            configs["message.timestamp.type"] = "LogAppendTime"
-            if role == "keys":
-                # A destroyed key's tombstone should wipe its record soon, not at the next retention pass.
-                configs["cleanup.policy"] = "compact,delete"
-                configs["min.compaction.lag.ms"] = "0"
-                configs["max.compaction.lag.ms"] = str(segment_ms)
-                configs["delete.retention.ms"] = str(segment_ms)
-                configs["min.cleanable.dirty.ratio"] = "0.01"
-        elif role == "restrictions":
-            # A restriction holds until it is lifted: latest value per subject, never aged out.
-            configs["cleanup.policy"] = "compact"
-        elif role == "partials":
-            # Partials carry keyed visitor hashes: gone with the key they were made with.
-            configs["retention.ms"] = str(cfg.keys.visitor_rotation * 1000)
-        elif topic.retention is not None:
-            configs["retention.ms"] = str(topic.retention * 1000)
-        specs.append(TopicSpec(role, topic.name, topic.partitions, topic.replication, configs))
-    return specs
 
 
 def admin_client(k: KafkaConfig) -> KafkaAdminClient:
@@ -127,7 +50,7 @@ def apply_topics(cfg: Config, admin: KafkaAdminClient) -> list[str]:
             continue
         changes: list[str] = []
         notes: list[str] = []
-        for d in _differences(spec, observed[spec.name]):
+        for d in differences(spec, observed[spec.name]):
             if d.setting == "replication":
                 notes.append(f"{d}; apply cannot change it (reassign partitions with Kafka's tools)")
             elif d.shrinks:
@@ -158,66 +81,11 @@ def check_topics(cfg: Config, admin: KafkaAdminClient) -> list[str]:
         if spec.name not in observed:
             problems.append(f"{spec.name}: missing on the cluster")
         else:
-            problems.extend(str(d) for d in _differences(spec, observed[spec.name]))
+            problems.extend(str(d) for d in differences(spec, observed[spec.name]))
     return problems
 
 
-def assert_raw_zone_safe(cfg: Config, admin: KafkaAdminClient) -> None:
-    """Refuse to run a worker whose raw-zone topics would keep raw lines past the security window."""
-    specs = [s for s in desired_topics(cfg) if s.role in TopicsConfig.RAW_ZONE]
-    observed = _observe(admin, specs)
-    problems = []
-    for spec in specs:
-        if spec.name not in observed:
-            problems.append(f"{spec.name}: missing on the cluster")
-        else:
-            problems.extend(_raw_zone_problems(spec.name, observed[spec.name].configs, cfg.security.window))
-    if problems:
-        raise TopicsError(
-            f"raw-zone topics are not safe for security.window {cfg.security.window}s: "
-            f"{'; '.join(problems)} (run `logscrub topics apply`)"
-        )
-
-
-def _differences(spec: TopicSpec, observed: _Observed) -> list[_Difference]:
-    out = []
-    if observed.partitions != spec.partitions:
-        out.append(_Difference(spec.name, "partitions", str(observed.partitions), str(spec.partitions)))
-    if observed.replication != spec.replication:
-        out.append(_Difference(spec.name, "replication", str(observed.replication), str(spec.replication)))
-    for key, wanted in spec.configs.items():
-        have = observed.configs.get(key)
-        if have != wanted:
-            out.append(_Difference(spec.name, key, "unknown" if have is None else have, wanted))
-    return out
-
-
-def _raw_zone_problems(topic: str, configs: dict[str, str], window_s: int) -> list[str]:
-    """Why a raw-zone topic could keep records longer than the window; an unreadable value fails closed."""
-    problems = []
-    retention = configs.get("retention.ms")
-    try:
-        retention_ms = int(retention) if retention is not None else None
-    except ValueError:
-        retention_ms = None
-    if retention_ms is None or retention_ms < 0 or retention_ms > window_s * 1000:
-        shown = "-1 (forever)" if retention_ms is not None and retention_ms < 0 else retention or "unknown"
-        problems.append(f"{topic}: retention.ms is {shown}, wanted at most {window_s * 1000}")
-    policy = configs.get("cleanup.policy")
-    if policy is None or "delete" not in [p.strip() for p in policy.split(",")]:
-        problems.append(f"{topic}: cleanup.policy is {policy or 'unknown'}, which never deletes by time")
-    segment = configs.get("segment.ms")
-    if segment is None or not segment.isdigit() or int(segment) > window_s * 1000:
-        # Retention deletes whole segments: with the broker's 7-day default, raw lines outlive a
-        # short window by up to a week.
-        problems.append(f"{topic}: segment.ms is {segment or 'unknown'}, wanted at most {window_s * 1000}")
-    stamps = configs.get("message.timestamp.type")
-    if stamps != "LogAppendTime":
-        problems.append(f"{topic}: message.timestamp.type is {stamps or 'unknown'}, not LogAppendTime")
-    return problems
-
-
-def _observe(admin: KafkaAdminClient, specs: list[TopicSpec]) -> dict[str, _Observed]:
+def _observe(admin: KafkaAdminClient, specs: list[TopicSpec]) -> dict[str, Observed]:
     """The cluster's view of the topics that exist; missing topics are absent from the result."""
     layout: dict[str, tuple[int, int]] = {}
     for topic in admin.describe_topics([s.name for s in specs]):
@@ -237,7 +105,7 @@ def _observe(admin: KafkaAdminClient, specs: list[TopicSpec]) -> dict[str, _Obse
     observed = {}
     for spec in existing:
         values = {key: entry["value"] for key, entry in described.get(spec.name, {}).items()}
-        observed[spec.name] = _Observed(*layout[spec.name], values)
+        observed[spec.name] = Observed(*layout[spec.name], values)
     return observed
 
 
@@ -283,7 +151,7 @@ def _alter(admin: KafkaAdminClient, configs: dict[str, dict[str, str]]) -> None:
 def _await_applied(admin: KafkaAdminClient, specs: list[TopicSpec]) -> None:
     """Brokers apply accepted changes a little later: return only once they show them.
 
-    Otherwise a worker started right after apply could be refused by assert_raw_zone_safe.
+    Otherwise a worker started right after apply could be refused by its start-up guard.
     """
     deadline = time.monotonic() + _METADATA_WAIT_MS / 1000
     pending = specs
@@ -297,5 +165,5 @@ def _await_applied(admin: KafkaAdminClient, specs: list[TopicSpec]) -> None:
             time.sleep(_POLL_S)
 
 
-def _fixable(spec: TopicSpec, observed: _Observed) -> bool:
-    return any(d.fixable for d in _differences(spec, observed))
+def _fixable(spec: TopicSpec, observed: Observed) -> bool:
+    return any(d.fixable for d in differences(spec, observed))

@@ -13,13 +13,11 @@ import time
 from typing import Any
 
 import orjson
-from kafka import KafkaProducer
 from kafka.errors import KafkaError
 
 from logscrub.config import KafkaConfig
 from logscrub.errors import Refused
-from logscrub.kafka.refusals import refused_clearly
-from logscrub.kafka.settings import kafka_python_kwargs
+from logscrub.kafka.produce import send_one
 
 
 class AuditError(Refused):
@@ -38,14 +36,7 @@ def record(k: KafkaConfig, topic: str, command: str, details: dict[str, Any]) ->
     """Store one audit record (acks=all) and return it; raises AuditError if the cluster refuses."""
     entry = {"at": round(time.time(), 3), "who": who(k), "command": command, **details}
     try:
-        with refused_clearly(k, "WRITE", f"topic {topic}"):
-            producer = KafkaProducer(
-                **kafka_python_kwargs(k), client_id=f"{k.app_id}-audit", acks="all"
-            )
-            try:
-                producer.send(topic, value=orjson.dumps(entry)).get(timeout=30)
-            finally:
-                producer.close(timeout=5)
+        send_one(k, topic, None, orjson.dumps(entry), "audit")
     except KafkaError as e:
         raise AuditError(f"audit topic {topic}: record not stored ({type(e).__name__}); results withheld") from None
     return entry

@@ -14,9 +14,13 @@ from typing import Any
 
 import orjson
 
+from kafka.errors import KafkaError
+
 from logscrub.config import Config
+from logscrub.errors import Refused
 from logscrub.kafka.keystore import KafkaKeyStore
-from logscrub.kafka.restrictions import set_restriction
+from logscrub.kafka.produce import send_one
+from logscrub.kafka.restrictions import restriction_record
 from logscrub.kafka.scan import scan
 from logscrub.privacy.ip import networks
 from logscrub.scrub import build
@@ -103,7 +107,13 @@ def erase(cfg: Config, master: MasterKey, packed_ip: bytes) -> dict[str, Any]:
 
 
 def restrict(cfg: Config, master: MasterKey, packed_ip: bytes, lift: bool) -> dict[str, Any]:
-    subject = set_restriction(cfg.kafka, cfg.topics.restrictions.name, master, packed_ip, lift)
+    """Record (or lift) a restriction: workers then keep this address out of analytics."""
+    subject, value = restriction_record(master, packed_ip, lift)
+    topic = cfg.topics.restrictions.name
+    try:
+        send_one(cfg.kafka, topic, subject.encode(), value, "restrict")
+    except KafkaError as e:
+        raise Refused(f"topic {topic}: restriction not stored ({type(e).__name__})") from None
     result = {"subject": subject, "restricted": not lift}
     audit.record(cfg.kafka, cfg.topics.audit.name, "subject restrict", result)
     return result

@@ -1,48 +1,41 @@
 """The worker's hot path: ``logs.raw`` in, outputs out, read and written with aiokafka directly.
 
-A batch's offsets are committed only after the broker has all of its outputs (docs/architecture.md).
+A batch's offsets are committed only after the broker has all of its outputs and the keys they
+need (docs/architecture.md, "The worker").
 """
 
 from __future__ import annotations
 
 import asyncio
-import itertools
 import logging
 import time
 from typing import Any
 
 import orjson
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRebalanceListener, TopicPartition
-from aiokafka.errors import CommitFailedError, KafkaError
+from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, TopicPartition
+from aiokafka.errors import CommitFailedError
 from aiokafka.structs import OffsetAndMetadata
 
-from logscrub.scrub.aggregate import TrafficAggregator
-from logscrub.config import Config
-from logscrub.scrub.scrubber import Scrubber
+from logscrub.config import KafkaConfig, TopicsConfig
+from logscrub.crypto.keyring import KeyNeeded, KeyRing
 from logscrub.kafka.settings import aiokafka_kwargs
-from logscrub.parsing.shipped import unwrap
-from logscrub.scrub.routing import Routed
+from logscrub.kafka.shared_keys import SharedKeys
+from logscrub.kafka.sink import Delivery, KafkaSink, delivered
 from logscrub.ops.metrics import Health, WorkerMetrics
+from logscrub.parsing.shipped import unwrap
+from logscrub.scrub.aggregate import TrafficAggregator
+from logscrub.scrub.routing import Routed
+from logscrub.scrub.scrubber import Outcome, Scrubber
 
 log = logging.getLogger("logscrub.worker")
 
 BATCH = 5000
 BATCH_WITHIN_MS = 250  # latency bound for a quiet stream
-MAX_BATCH_BYTES = 512 * 1024
 
 
-def raw_group(cfg: Config) -> str:
+def raw_group(app_id: str) -> str:
     """The consumer group that owns logs.raw (faust's own group, ``app_id``, owns the partials)."""
-    return f"{cfg.kafka.app_id}.raw"
-
-
-class OutputFailed(Exception):
-    """An output the broker did not take; ``topic`` names it, ``cause`` is the client's error."""
-
-    def __init__(self, topic: str, cause: BaseException) -> None:
-        super().__init__(topic)
-        self.topic = topic
-        self.cause = cause
+    return f"{app_id}.raw"
 
 
 class RawLoop:
@@ -50,46 +43,27 @@ class RawLoop:
 
     def __init__(
         self,
-        cfg: Config,
+        k: KafkaConfig,
+        topics: TopicsConfig,
         scrubber: Scrubber,
         partial_sums: TrafficAggregator,
+        sink: KafkaSink,
+        keys: SharedKeys | None,
         metrics: WorkerMetrics,
         health: Health,
-        output_timeout_s: float,
     ) -> None:
-        self.cfg = cfg
+        self.topics = topics
         self.scrubber = scrubber
         self.partial_sums = partial_sums
+        self.sink = sink
+        self.keys = keys
         self.metrics = metrics
         self.health = health
-        self.timeout_ms = int(output_timeout_s * 1000)
-        self.consumer: AIOKafkaConsumer | None = None
-        self.producer: AIOKafkaProducer | None = None
-        self.next_offsets: dict[int, int] = {}  # raw partition -> next offset to process
-        self._idle = asyncio.Event()
-        self._idle.set()
-        self._spread = itertools.count()
-
-    async def run(self) -> None:
-        """Until cancelled (the worker stops); raises OutputFailed when an output cannot be written."""
-        t = self.cfg.topics
-        kwargs = aiokafka_kwargs(self.cfg.kafka)
-        self.producer = AIOKafkaProducer(
-            **kwargs,
-            client_id=f"{self.cfg.kafka.app_id}-raw",
-            acks="all",
-            # Not compressed: aiokafka's gzip runs at level 9 and took a quarter of the worker's CPU,
-            # half of the bytes (sealed lines) do not compress, and lz4 or zstd would make every
-            # consumer need a codec library. A topic's compression.type can compress at the broker.
-            compression_type=None,
-            linger_ms=20,
-            max_batch_size=MAX_BATCH_BYTES,
-            request_timeout_ms=self.timeout_ms,
-        )
+        self.rings = {ring.name: ring for ring in (scrubber.visitor_keys, scrubber.data_keys)}
         self.consumer = AIOKafkaConsumer(
-            **kwargs,
-            client_id=f"{self.cfg.kafka.app_id}-raw",
-            group_id=raw_group(self.cfg),
+            **aiokafka_kwargs(k),
+            client_id=f"{k.app_id}-raw",
+            group_id=raw_group(k.app_id),
             enable_auto_commit=False,
             auto_offset_reset="earliest",
             # A crashed worker's partitions move to the others after this long.
@@ -97,10 +71,15 @@ class RawLoop:
             heartbeat_interval_ms=3_000,
             max_partition_fetch_bytes=8 << 20,
         )
-        await self.producer.start()
+        self.next_offsets: dict[int, int] = {}  # raw partition -> next offset to process
+        self._idle = asyncio.Event()
+        self._idle.set()
+
+    async def run(self) -> None:
+        """Until cancelled; raises OutputFailed when an output cannot be written."""
+        self.consumer.subscribe([self.topics.raw.name], listener=_Listener(self))
+        await self.consumer.start()
         try:
-            self.consumer.subscribe([t.raw.name], listener=_Listener(self))
-            await self.consumer.start()
             while True:
                 batches = await self.consumer.getmany(timeout_ms=BATCH_WITHIN_MS, max_records=BATCH)
                 if batches:
@@ -109,86 +88,74 @@ class RawLoop:
                         await self._batch(batches)
                     finally:
                         self._idle.set()
+                else:  # keys die on time on a quiet stream too
+                    self._expire_keys()
+                    await delivered(await self._key_records())
         finally:
             self.health.set_ready(False)
             await self.consumer.stop()
-            await self.producer.stop()
 
     async def _batch(self, batches: dict[TopicPartition, list[Any]]) -> None:
-        t, scrubber = self.cfg.topics, self.scrubber
+        t, scrubber = self.topics, self.scrubber
         started = time.perf_counter()
         now = time.time()
         routed = Routed(self.partial_sums)
-        process, add = scrubber.process, routed.add
+        add, process = routed.add, scrubber.process
         commits = {}
         for tp, records in batches.items():
             for r in records:
-                add(process(unwrap(r.value), now, f"{tp.partition}:{r.offset}"))
+                line, source = unwrap(r.value), f"{tp.partition}:{r.offset}"
+                try:
+                    add(process(line, now, source))
+                except KeyNeeded as need:
+                    add(await self._process_after_claim(need, line, now, source))
             commits[tp] = OffsetAndMetadata(records[-1].offset + 1, "")
-        deliveries = [
-            d
-            for role, values in routed.take().items()
-            if values
-            for d in await self._write(getattr(t, role).name, values)
-        ]
+        self._expire_keys()
+        deliveries: list[Delivery] = []
+        for role, values in routed.take().items():
+            if values:
+                deliveries += await self.sink.write(getattr(t, role).name, values)
         partials = self.partial_sums.drain_partials()
         for partial in partials:
             key = f"{partial['site']}|{partial['window']}".encode()
-            deliveries.append((t.partials.name, await self._send(t.partials.name, orjson.dumps(partial), key)))
-        if scrubber.subjects is not None:
-            # New subject keys are stored before the lines sealed under them are committed; off the
-            # event loop, so that heartbeats go on while a broker restarts.
-            await asyncio.get_running_loop().run_in_executor(None, scrubber.subjects.flush)
-        for topic, delivery in deliveries:
-            try:
-                await delivery
-            except KafkaError as e:
-                raise OutputFailed(topic, e) from None
+            deliveries.append((t.partials.name, await self.sink.send(t.partials.name, orjson.dumps(partial), key)))
+        deliveries += await self._key_records()
+        await delivered(deliveries)
         await self._commit(commits)
-        scrubber.data_keys.expire()
-        scrubber.visitor_keys.expire()
         self.metrics.batch(
             routed.lines, routed.events, routed.rejected, len(partials), time.perf_counter() - started, routed.restricted
         )
 
-    async def _write(self, topic: str, values: list[bytes]) -> list[tuple[str, asyncio.Future[Any]]]:
-        """``values`` as record batches on one partition of ``topic`` (the next in turn each batch)."""
-        assert self.producer is not None
-        try:
-            partitions = sorted(await self.producer.partitions_for(topic))
-        except KafkaError as e:
-            raise OutputFailed(topic, e) from None
-        partition = partitions[next(self._spread) % len(partitions)]
-        sent = []
-        batch = self.producer.create_batch()
-        for value in values:
-            if batch.append(key=None, value=value, timestamp=None) is None:
-                if batch.record_count():
-                    sent.append((topic, await self._send_batch(batch, topic, partition)))
-                    batch = self.producer.create_batch()
-                if batch.append(key=None, value=value, timestamp=None) is None:  # larger than a batch
-                    sent.append((topic, await self._send(topic, value, None, partition)))
-        if batch.record_count():
-            sent.append((topic, await self._send_batch(batch, topic, partition)))
-        return sent
+    def _expire_keys(self) -> None:
+        """Destroy the keys whose life is over; their tombstones go out with the next key records."""
+        for ring in self.rings.values():
+            ring.expire()
 
-    async def _send_batch(self, batch: Any, topic: str, partition: int) -> asyncio.Future[Any]:
-        assert self.producer is not None
-        batch.close()
-        try:
-            return await self.producer.send_batch(batch, topic, partition=partition)
-        except KafkaError as e:
-            raise OutputFailed(topic, e) from None
+    async def _process_after_claim(self, need: KeyNeeded, line: bytes, now: float, source: str) -> Outcome:
+        """Claim the key the scrubber asked for, then process the line again (it changes nothing
+        before it has its keys); a line can need two keys, one of each ring."""
+        while True:
+            assert self.keys is not None
+            ring: KeyRing = self.rings[need.ring]
+            ring.adopt(await self.keys.claim_async(need.ring, need.candidate))
+            try:
+                return self.scrubber.process(line, now, source)
+            except KeyNeeded as again:
+                need = again
 
-    async def _send(self, topic: str, value: bytes, key: bytes | None, partition: int | None = None) -> Any:
-        assert self.producer is not None
-        try:
-            return await self.producer.send(topic, value, key=key, partition=partition)
-        except KafkaError as e:
-            raise OutputFailed(topic, e) from None
+    async def _key_records(self) -> list[Delivery]:
+        """New subject keys and destroyed keys' tombstones, stored with the lines that need them."""
+        if self.keys is None:
+            return []
+        records = self.keys.take_pending()
+        if self.scrubber.subjects is not None:
+            records += self.scrubber.subjects.take_pending()
+        if not records:
+            return []
+        keys = [key.encode() for key, _ in records]
+        return await self.sink.write(self.keys.topic, [value for _, value in records], keys, partition=0)
 
     async def _commit(self, commits: dict[TopicPartition, OffsetAndMetadata]) -> None:
-        assert self.consumer is not None
         try:
             await self.consumer.commit(commits)
         except CommitFailedError:
@@ -201,8 +168,6 @@ class RawLoop:
 
     def lag(self) -> dict[int, int]:
         """Lines not yet processed, by raw partition this worker owns (as of the last fetch)."""
-        if self.consumer is None:
-            return {}
         lag = {}
         for tp in self.consumer.assignment():
             end = self.consumer.highwater(tp)
@@ -225,8 +190,6 @@ class _Listener(ConsumerRebalanceListener):
 
     async def on_partitions_assigned(self, assigned: Any) -> None:
         consumer = self.loop.consumer
-        assert consumer is not None
         for tp in assigned:
             self.loop.next_offsets[tp.partition] = await consumer.position(tp)
         self.loop.health.set_ready(bool(assigned))
-

@@ -10,7 +10,8 @@ import logging
 import os
 import tempfile
 import time
-from typing import Any, NoReturn
+from collections.abc import Callable
+from typing import Any
 
 import faust
 import orjson
@@ -20,23 +21,25 @@ from aiokafka.errors import (
     NotLeaderForPartitionError,
     UnknownTopicOrPartitionError,
 )
-from faust.exceptions import ProducerSendError
 from faust.types import TP
 from mode import CrashingSupervisor
 
-from logscrub.ops import logsetup as logs
-from logscrub.scrub import build
 from logscrub.config import Config
-from logscrub.scrub.scrubber import Scrubber
-from logscrub.kafka.settings import faust_broker_kwargs
-from logscrub.run.rawloop import OutputFailed, RawLoop
-from logscrub.run.windows import Emission, WindowOwner
-from logscrub.kafka.keystore import KafkaKeyStore
-from logscrub.kafka.restrictions import Restrictions
-from logscrub.ops.metrics import Health, WorkerMetrics, serving
 from logscrub.crypto import master as master_key
 from logscrub.crypto.master import MasterKey
 from logscrub.crypto.subjects import SubjectKeys
+from logscrub.errors import Refused
+from logscrub.kafka import guard
+from logscrub.kafka.follower import TopicFollower
+from logscrub.kafka.restrictions import Restrictions
+from logscrub.kafka.settings import faust_broker_kwargs
+from logscrub.kafka.shared_keys import SharedKeys
+from logscrub.kafka.sink import KafkaSink, OutputFailed, delivered
+from logscrub.ops import logsetup as logs
+from logscrub.ops.metrics import Health, WorkerMetrics, serving
+from logscrub.run.rawloop import RawLoop
+from logscrub.run.windows import Emission, WindowOwner
+from logscrub.scrub import build
 
 log = logging.getLogger("logscrub.worker")
 
@@ -44,6 +47,8 @@ METRICS_EVERY = 5.0  # seconds between updates of the lag and key metrics
 # How long the producer retries an output the broker does not take (faust's default is 20 minutes)
 # before the worker gives up on it and stops; well above a broker restart.
 OUTPUT_TIMEOUT = 30.0
+STOP_TIMEOUT = 10.0  # for outputs still in flight when the worker stops
+Fail = Callable[[BaseException], None]
 # What the client reports when it finds no leader for a partition, as for a deleted topic.
 _NO_LEADER = (LeaderNotAvailableError, NotLeaderForPartitionError, UnknownTopicOrPartitionError)
 
@@ -62,8 +67,9 @@ class OutputError(RuntimeError):
         )
 
 
-def build_app(cfg: Config, metrics: WorkerMetrics, health: Health, scrubber: Scrubber | None = None) -> faust.App:
-    """The faust app for ``cfg``; topics must exist (``logscrub topics apply``)."""
+def build_app(cfg: Config, master: MasterKey, metrics: WorkerMetrics, health: Health, fail: Fail) -> faust.App:
+    """The faust app for ``cfg``; topics must exist (``logscrub topics apply``). ``fail(error)`` stops
+    the worker with exit status 1 after logging ``error`` once."""
     app = faust.App(
         cfg.kafka.app_id,
         **faust_broker_kwargs(cfg.kafka),
@@ -76,11 +82,7 @@ def build_app(cfg: Config, metrics: WorkerMetrics, health: Health, scrubber: Scr
         topic_disable_leader=True,
         web_enabled=False,
         consumer_auto_offset_reset="earliest",
-        producer_acks=-1,
-        producer_request_timeout=OUTPUT_TIMEOUT,
-        producer_compression_type="gzip",
-        producer_linger=0.02,  # batch outputs: one produce request per line would cap us at ~1k lines/s
-        producer_max_batch_size=512 * 1024,
+        producer_compression_type=None,  # every output goes through the sink; faust's producer stays idle
         broker_commit_interval=1.0,
         # A crashed worker's partitions move to the others after this long (faust's default is 60 s).
         broker_session_timeout=15.0,
@@ -91,12 +93,10 @@ def build_app(cfg: Config, metrics: WorkerMetrics, health: Health, scrubber: Scr
     )
     t = cfg.topics
     partials = app.topic(t.partials.name, key_type=bytes, value_type=bytes)
-    if scrubber is None:
-        scrubber = _shared_key_scrubber(cfg, master_key.load())
     owner: WindowOwner[faust.types.EventT] = WindowOwner(
         build.aggregator(cfg.aggregate), idle_s=max(cfg.aggregate.allowed_lateness, 1)
     )
-    raw_loop = RawLoop(cfg, scrubber, build.aggregator(cfg.aggregate), metrics, health, OUTPUT_TIMEOUT)
+    parts = _Parts()  # aiokafka's clients, made on faust's running loop
 
     async def emit(emission: Emission[faust.types.EventT] | None) -> None:
         """Write a window's records, then acknowledge and commit its partials once the broker has
@@ -104,18 +104,21 @@ def build_app(cfg: Config, metrics: WorkerMetrics, health: Health, scrubber: Scr
         that second would emit the windows again (counted twice in analytics.traffic)."""
         if emission is None:
             return
-        written = []
-        for rec in emission.records:
-            try:
-                written.append(await app.producer.send(t.traffic.name, None, orjson.dumps(rec), None, None, None))
-            except ProducerSendError as e:
-                give_up(OutputError(t.traffic.name, e.__cause__ or e))
+        await parts.ready.wait()
+        try:
+            assert parts.sink is not None
+            written = await parts.sink.write(t.traffic.name, [orjson.dumps(rec) for rec in emission.records])
+        except OutputFailed as e:
+            fail(OutputError(e.topic, e.cause))
+            return
         metrics.emitted(len(emission.records), emission.window_ends, time.time())
 
         async def acknowledge() -> None:
-            for outcome in await asyncio.gather(*written, return_exceptions=True):
-                if isinstance(outcome, BaseException):
-                    give_up(OutputError(t.traffic.name, outcome))
+            try:
+                await delivered(written)
+            except OutputFailed as e:
+                fail(OutputError(e.topic, e.cause))
+                return
             for event in emission.acks:
                 event.ack()
             try:
@@ -127,16 +130,41 @@ def build_app(cfg: Config, metrics: WorkerMetrics, health: Health, scrubber: Scr
 
     @app.task
     async def scrub() -> None:
+        """Start the sink and read the shared topics, then run the raw loop until the worker stops."""
+        sink = parts.sink = KafkaSink(cfg.kafka, f"{cfg.kafka.app_id}-out", OUTPUT_TIMEOUT)
+        keys = SharedKeys(cfg.kafka, t.keys.name, master, sink)
+        subjects = SubjectKeys()
+        keys.state.on_subject_gone = subjects.drop
+        restrictions = Restrictions(master)
+        restricted = TopicFollower(
+            cfg.kafka, t.restrictions.name, restrictions.apply, f"{cfg.kafka.app_id}-restrictions"
+        )
         try:
+            await sink.start()
+            parts.ready.set()
+            await keys.start()
+            await restricted.start()
+            visitor, data = build.key_rings(cfg, keys)
+            scrubber = build.scrubber(cfg, cfg.input.format, visitor, data, subjects, restrictions)
+            raw_loop = parts.raw_loop = RawLoop(
+                cfg.kafka, t, scrubber, build.aggregator(cfg.aggregate), sink, keys, metrics, health
+            )
             await raw_loop.run()
-        except OutputFailed as e:
-            give_up(OutputError(e.topic, e.cause))
         except asyncio.CancelledError:
             raise
-        except BaseException as e:  # noqa: BLE001 - any other end of the hot path ends the worker
-            log.error("the raw topic loop stopped (%s)", type(e).__name__)
-            logging.shutdown()
-            os._exit(1)
+        except OutputFailed as e:
+            fail(OutputError(e.topic, e.cause))
+        except Refused as e:  # a followed topic or the keys topic cannot be used
+            fail(e)
+        except Exception as e:  # noqa: BLE001 - any other end of the hot path ends the worker
+            fail(RuntimeError(f"the raw topic loop stopped ({type(e).__name__})"))
+        finally:
+            await restricted.stop()
+            await keys.stop()
+            try:
+                await asyncio.wait_for(sink.stop(), STOP_TIMEOUT)
+            except (TimeoutError, KafkaError):
+                log.warning("outputs still unsent at shutdown were dropped; their lines were not acknowledged")
 
     @app.agent(partials, name="own_windows", supervisor_strategy=CrashingSupervisor)
     async def own_windows(stream: faust.StreamT) -> None:
@@ -149,11 +177,11 @@ def build_app(cfg: Config, metrics: WorkerMetrics, health: Health, scrubber: Scr
 
     @app.timer(METRICS_EVERY)
     async def report() -> None:
-        metrics.watch_keys((scrubber.visitor_keys, scrubber.data_keys))
-        try:
-            metrics.set_lag(raw_loop.lag())
-        except KafkaError as e:  # no broker, or a partition revoked meanwhile: the next round tries again
-            log.info("consumer lag not measured this round (%s)", type(e).__name__)
+        raw_loop = parts.raw_loop
+        if raw_loop is None:
+            return
+        metrics.watch_keys(raw_loop.rings.values())
+        metrics.set_lag(raw_loop.lag())
 
     @app.on_partitions_revoked.connect
     async def forget_revoked(app: faust.App, revoked: set[TP], **_: Any) -> None:
@@ -162,31 +190,19 @@ def build_app(cfg: Config, metrics: WorkerMetrics, health: Health, scrubber: Scr
     return app
 
 
-def _shared_key_scrubber(cfg: Config, master: MasterKey) -> Scrubber:
-    """A scrubber whose keys every worker shares through the keys topic, sealing per subject, and
-    following the restrictions; the two topics are read in background threads."""
-    store = KafkaKeyStore(cfg.kafka, cfg.topics.keys.name, master)
-    subjects = SubjectKeys(store.publish, store.flush)
-    store.on_subject_gone = subjects.drop
-    store.follow()
-    restrictions = Restrictions(cfg.kafka, cfg.topics.restrictions.name, master)
-    restrictions.follow()
-    visitor, data = build.key_rings(cfg, store)
-    return build.scrubber(cfg, cfg.input.format, visitor, data, subjects, restrictions)
+class _Parts:
+    """What the raw loop task makes once faust's loop runs, for the window owners and the timers."""
+
+    def __init__(self) -> None:
+        self.ready = asyncio.Event()  # set once the sink is started
+        self.sink: KafkaSink | None = None
+        self.raw_loop: RawLoop | None = None
 
 
-def give_up(error: OutputError) -> NoReturn:
-    """Exit at once with status 1, as a crash would: faust's orderly stop commits after flushing
-    the producer, and that flush waits on the very outputs that cannot be written (it hung in
-    tests). Nothing was acknowledged past the failed output, so a restart processes it again."""
-    log.error("%s", error)
-    logging.shutdown()
-    os._exit(1)
-
-
-class _Once(logging.Filter):
-    """Passes each message once: aiokafka logs "Topic ... not found in cluster metadata" at every
-    metadata refresh, hundreds a second while an output topic is missing."""
+class _Quiet(logging.Filter):
+    """Passes each message once (aiokafka logs "Topic ... not found in cluster metadata" at every
+    metadata refresh while an output topic is missing), and drops mode's own crash notice: the
+    worker has already said why it stops, in one line."""
 
     def __init__(self) -> None:
         super().__init__()
@@ -194,23 +210,39 @@ class _Once(logging.Filter):
 
     def filter(self, record: logging.LogRecord) -> bool:
         message = record.getMessage()
-        if message in self._seen:
+        if message in self._seen or "We experienced a crash" in message:
             return False
         self._seen.add(message)
         return True
 
 
 def run(cfg: Config, log_level: str | None = None) -> int:
-    """Run a worker until SIGTERM/SIGINT; ``log_level`` (from the command line) overrides ``logging.level``."""
+    """Run a worker until SIGTERM/SIGINT (exit 0) or until an output or shared topic fails (exit 1);
+    ``log_level`` (from the command line) overrides ``logging.level``."""
+    master = master_key.load()
+    asyncio.run(guard.assert_raw_zone_safe(cfg))  # a refusal is the CLI's one line, before anything runs
     level = log_level or cfg.logging.level
     # Ours, not mode's: mode leaves the root logger at DEBUG (every client debug record, which
     # quotes message values, would still be built) and has no JSON or redaction.
     logs.setup_logging(level, cfg.logging.json)
-    logging.getLogger("aiokafka.cluster").addFilter(_Once())
+    quiet = _Quiet()
+    for name in ("aiokafka.cluster", "mode.worker", "faust.worker"):
+        logging.getLogger(name).addFilter(quiet)
+    asyncio.set_event_loop(asyncio.new_event_loop())  # faust's, now that the guard's loop is closed
     metrics, health = WorkerMetrics(), Health()
-    with serving(cfg.metrics, metrics.registry, health):
-        app = build_app(cfg, metrics, health)
-        worker = faust.Worker(app, loglevel=level, quiet=True, redirect_stdouts=False, override_logging=False)
-        worker.execute_from_commandline()
-    return 0
+    worker: faust.Worker | None = None
 
+    def fail(error: BaseException) -> None:
+        """Log once and stop with exit status 1: nothing past the failure was acknowledged, so a
+        restart processes it again."""
+        if worker is None or worker.crash_reason is not None:
+            return
+        log.error("%s", error)
+        worker.crash_reason = error
+        asyncio.ensure_future(worker.stop())
+
+    with serving(cfg.metrics, metrics.registry, health):
+        app = build_app(cfg, master, metrics, health, fail)
+        worker = faust.Worker(app, loglevel=level, quiet=True, redirect_stdouts=False, override_logging=False)
+        worker.execute_from_commandline()  # exits: 1 after fail(), 0 after a signal
+    return 0

@@ -15,7 +15,7 @@ from typing import Any
 from logscrub.crypto import envelope
 from logscrub.scrub.aggregate import AggUpdate
 from logscrub.config import DIMENSIONS, Config
-from logscrub.crypto.keyring import KeyRing
+from logscrub.crypto.keyring import Key, KeyRing
 from logscrub.parsing.record import ParseError, Request
 from logscrub.parsing.formats import EMPTY, TOO_LONG, Parser
 from logscrub.privacy.geo import GeoInfo, GeoLookup
@@ -96,27 +96,30 @@ class Scrubber:
         self._visitors: dict[tuple[Any, str | None], int] = {}  # (client, user agent) -> visitor hash
 
     def process(self, line: bytes, now: float, source: str | None = None) -> Outcome:
-        """Never raises for any ``line``; ``now`` is the ingestion time (drives data-key rotation)."""
+        """Never raises for any ``line`` (only KeyNeeded, from a key store whose answer must be awaited);
+        ``now`` is the ingestion time (drives data-key rotation)."""
+        key = self.data_keys.current(now)  # first: nothing changes before the line has its keys
         if len(line) > self.max_line:
-            return self._reject(line[: self.max_line], now, TOO_LONG, source)
+            return self._reject(line[: self.max_line], key, now, TOO_LONG, source)
         line = line.rstrip(b"\r\n")
         if not line or line.isspace():
-            return self._reject(line, now, EMPTY, source)
+            return self._reject(line, key, now, EMPTY, source)
         try:
             req = self.parser(line.decode("utf-8", "replace"))
         except ParseError as e:
-            return self._reject(line, now, e.reason, source)
+            return self._reject(line, key, now, e.reason, source)
         event, update, packed = self._anonymize(req)
-        sealed = self._seal(line, now, None, source, packed)
+        sealed = self._seal(line, key, now, None, source, packed)
         if self.restricted is not None and self.restricted(packed):
             return Outcome(None, None, sealed, None, True)
         return Outcome(event, update, sealed)
 
-    def _reject(self, line: bytes, now: float, reason: str, source: str | None) -> Outcome:
-        return Outcome(None, None, self._seal(line, now, reason, source, _leading_address(line)), reason)
+    def _reject(self, line: bytes, key: Key, now: float, reason: str, source: str | None) -> Outcome:
+        return Outcome(None, None, self._seal(line, key, now, reason, source, _leading_address(line)), reason)
 
-    def _seal(self, line: bytes, now: float, reason: str | None, source: str | None, packed: bytes) -> dict[str, Any]:
-        key = self.data_keys.current(now)
+    def _seal(
+        self, line: bytes, key: Key, now: float, reason: str | None, source: str | None, packed: bytes
+    ) -> dict[str, Any]:
         subject = self.subjects.for_subject(key, packed) if self.subjects is not None else None
         return envelope.seal(line, key, now, reason, source, subject)
 
