@@ -63,7 +63,7 @@ _FULL_DATE = re.compile(
 )
 _SHORT_DATE = re.compile(r"(?:0[1-9]|[12]\d|3[01])([-.])(?:0[1-9]|1[0-2])\1\d\d|(?:0[1-9]|1[0-2])([-.])(?:0[1-9]|[12]\d|3[01])\2\d\d")
 # Phone numbers as people write them: +33 6 12 34 56 78, 06.12.34.56.78, (555) 123-4567, +1-555-0100.
-_PHONE = re.compile(r"(?:tel:)?\+?\(?\d{1,4}\)?(?:[ .\-+_]{0,3}\(?\d{1,4}\)?){2,}", re.IGNORECASE)
+_PHONE = re.compile(r"(?:tel:)?\+?\(?\d{1,4}\)?(?:[ .\-+_]{0,3}\(?\d{1,4}\)?){2,}|(?:tel:)?\+\d{7,15}", re.IGNORECASE)
 _PHONE_CHARS = frozenset("0123456789 .-+_()")
 _PHONE_SEPARATORS = frozenset(" .-+_")
 _PHONE_IN = re.compile(r"(?<![\d.])\+?\(?\d{1,4}\)?(?:[ .\-+_]{1,3}\(?\d{1,4}\)?){3,}(?![\d.])")
@@ -96,8 +96,10 @@ _SECRET = re.compile(
 )
 _SECRET_HINTS = frozenset("_-.")
 _CHUNK = re.compile(r"[A-Za-z0-9]{8,}")
+_SHORT_ID = re.compile(r"[A-Za-z0-9]*[-_][A-Za-z0-9_-]*")
 _PIECES = re.compile(r"[A-Z]?[a-z]+|[A-Z]+(?![a-z])|[0-9]+")  # words of a camelCase chunk, acronyms, numbers
 _VOWELS = frozenset("aeiouy")
+_CONSONANT_RUN = re.compile(r"[bcdfghjklmnpqrstvwxz]{4,}")
 # Letter pairs no European language uses much (seldom in any of the English, German, French, Spanish,
 # Italian, Dutch, Polish and Swedish word lists): each row is a first letter and its rare second letters.
 # Pairs common in web words (html, http, php, pdf, png, sql, admin, object, help, next, linux, player) are left out.
@@ -140,19 +142,25 @@ def _is_ip(text: str) -> bool:
 
 
 def _is_token(text: str) -> bool:
-    """Random-looking: many letter/digit and case changes, unlike slugs (``day-4-data-sources``)."""
+    """Random-looking: many letter/digit and case changes, unlike slugs (``day-4-data-sources``).
+
+    Where words could explain the case changes (``GettingStartedWithKafka``, ``MellonYarns31``),
+    the camelCase pieces decide instead (see ``_is_random_chunk``).
+    """
     if text.startswith("eyJ") and "." in text:  # JWT: base64 of '{"'
         return True
     if not _TOKEN_CHARS.fullmatch(text):
         return False
     # Counted on the classes (bytes.count, no regex): this runs for every id-like segment.
     classes = text.encode("ascii").translate(_CLASSES)
+    if b"s" not in classes:
+        if b"l" not in classes:  # AKIAIOSFODNN7EXAMPLE: one case, digits among letters
+            return b"d" in classes
+        if b"u" not in classes:
+            return classes.count(b"d") >= 3 or _is_random_chunk(text)
+        return _is_random_chunk(text)
     if b"d" not in classes:  # letters only: told from words (FrequentlyAskedQuestions) by their pieces
         return any(_is_random_chunk(chunk) for chunk in _CHUNK.findall(text))
-    if b"s" not in classes and (  # AKIAIOSFODNN7EXAMPLE: one case, digits among letters, no separators
-        (b"l" not in classes and b"d" in classes) or (b"u" not in classes and classes.count(b"d") >= 3)
-    ):
-        return True
     changes = sum(map(classes.count, _CHANGES))  # a pair never overlaps itself: count finds them all
     return changes >= max(4, len(text) // 5)
 
@@ -166,9 +174,10 @@ def _is_random_chunk(chunk: str) -> bool:
     """An unseparated run of 8+ letters and digits that no word, name or version looks like.
 
     Mixed case or digits (``Zx8kQp2mWv``, ``aB3dE9xQ``, lowercase base32): scored by its camelCase
-    pieces; single letters, vowel-less pieces, rare letter pairs, extra digit groups and acronyms,
-    and more pieces than words would make all count (``iPhone15``, ``Win10Pro`` score 0). One
-    case only: 12+ letters with 3 or more rare pairs.
+    pieces. Single letters, vowel-less pieces, rare letter pairs, 4+ consonants in a row, extra
+    digit groups and acronyms, and more pieces than words would make all count; ``iPhone15``,
+    ``Win10Pro`` and ``GettingStartedWithKafka`` score 0. One case only: 12+ letters with 3 or
+    more rare pairs. Measured rates are in tests/test_url_classes.py.
     """
     lower, upper, digit = not chunk.isupper(), not chunk.islower(), not chunk.isalpha()
     if lower + upper + digit < 2:
@@ -190,9 +199,13 @@ def _is_random_chunk(chunk: str) -> bool:
             rare = _rare_pairs(low)
             if _VOWELS.isdisjoint(low):
                 rare = max(rare, 1 if len(piece) <= 3 else 2)
+            else:
+                if len(piece) == 2 and piece[0] <= "Z":  # Qp, Wv: two-letter words are few
+                    rare += 0.5
+                rare += sum(len(run) - 3 for run in _CONSONANT_RUN.findall(low))
             junk += rare
     junk += max(0, digits - 1) + max(0, acronyms - 1) + max(0.0, len(pieces) - len(chunk) / 3.5)
-    return junk >= max(2.0, len(chunk) / 3.5)
+    return junk >= max(2.5, len(chunk) / 4)
 
 
 def _is_obfuscated_email(text: str) -> bool:
@@ -216,8 +229,10 @@ def _is_coordinates(text: str) -> bool:
 def _is_phone(text: str, runs: Sequence[str]) -> bool:
     """7 to 15 digits in groups as a whole segment, or 9 or more in 4+ groups inside one (``call-06-12-34-56-78``)."""
     digits = sum(map(len, runs))
-    if len(runs) < 2 or digits < 7:
+    if digits < 7:
         return False
+    if len(runs) < 2:  # +33612345678: international, so a number and not an id
+        return digits <= 15 and text.removeprefix("tel:").startswith("+") and _PHONE.fullmatch(text) is not None
     if digits <= 15 and _PHONE_CHARS.issuperset(text.removeprefix("tel:")) and _PHONE.fullmatch(text):
         return True
     return (
@@ -290,6 +305,10 @@ def classify_segment(text: str) -> str | None:
         return "{email}"
     if any(_is_random_chunk(chunk) for chunk in _CHUNK.findall(text)):
         return "{token}"
+    if 8 <= len(text) <= 20 and _SHORT_ID.fullmatch(text):  # base64url ids cut by their own '-' and '_'
+        joined = text.replace("-", "").replace("_", "")
+        if not (joined.islower() or joined.isupper()) and _is_random_chunk(joined):  # not a slug of words
+            return "{token}"
     return None
 
 
