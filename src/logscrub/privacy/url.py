@@ -156,8 +156,10 @@ def _is_token(text: str) -> bool:
     if b"s" not in classes:
         if b"l" not in classes:  # AKIAIOSFODNN7EXAMPLE: one case, digits among letters
             return b"d" in classes
-        if b"u" not in classes:
-            return classes.count(b"d") >= 3 or _is_random_chunk(text)
+        # Three digit groups or more: no camelCase phrase has them (and this is cheaper than the pieces).
+        groups = classes.count(b"ld") + classes.count(b"ud") + classes.startswith(b"d")
+        if groups >= 3 or (b"u" not in classes and classes.count(b"d") >= 3):
+            return True
         return _is_random_chunk(text)
     if b"d" not in classes:  # letters only: told from words (FrequentlyAskedQuestions) by their pieces
         return any(_is_random_chunk(chunk) for chunk in _CHUNK.findall(text))
@@ -486,10 +488,12 @@ class PathGeneralizer:
         else:
             parts = []
         pieces = []
+        kept = True
         for published, part in parts:
             placeholder = classify_segment(part)
+            kept = kept and placeholder is None
             pieces.append((published if placeholder is None else placeholder, part, self._may_start(part)))
-        if len(parts) == 1 and placeholder is None and text not in (".", ".."):
+        if len(pieces) == 1 and kept and text not in (".", ".."):
             if len(self._kept) >= _CACHE_SIZE:  # words repeat across paths that ids make unique
                 self._kept.clear()
             self._kept[raw] = pieces[0]
