@@ -122,6 +122,7 @@ class GeoIPConfig:
 class URLConfig:
     query_allow: tuple[str, ...] = ()
     # Where common sites put user names: a plain word can't be told from a name without a rule.
+    # A rule matches at any depth, case-insensitively, on decoded and normalized segments.
     path_rules: tuple[str, ...] = (
         "/users/*", "/user/*", "/u/*", "/profile/*", "/profiles/*", "/members/*", "/people/*", "/author/*",
         "/@*", "/~*",

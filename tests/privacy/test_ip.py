@@ -4,10 +4,18 @@ import ipaddress
 from ipaddress import IPv4Address, IPv6Address, ip_network
 
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from logscrub.privacy.ip import IP, IPGeneralizer, client_ip, network_key, parse_ip
+from logscrub.privacy.ip import (
+    IP,
+    IPGeneralizer,
+    client_ip,
+    embedded_ipv4,
+    network_key,
+    parse_ip,
+    publishable_address,
+)
 
 V4 = IPv4Address
 V6 = IPv6Address
@@ -229,7 +237,7 @@ def test_truncate_custom_prefixes() -> None:
 def test_truncation_contains_ip_and_hides_host(ip: IP, p4: int, p6: int) -> None:
     result = IPGeneralizer(ipv4_prefix=p4, ipv6_prefix=p6)(ip)
     assert result is not None
-    ip = (ip.ipv4_mapped or ip) if ip.version == 6 else ip
+    ip = publishable_address(ip)
     network = ipaddress.ip_network(result)
     assert ip in network
     assert network.prefixlen == (p4 if ip.version == 4 else p6)
@@ -310,8 +318,10 @@ def test_network_key() -> None:
 
 @given(ips, ips)
 def test_network_key_matches_default_truncation(a: IP, b: IP) -> None:
+    """On the publishable address, which is what per-network lookups should be keyed on."""
     generalize = IPGeneralizer()
-    assert (network_key(a) == network_key(b)) == (generalize(a) == generalize(b))
+    same_key = network_key(publishable_address(a)) == network_key(publishable_address(b))
+    assert same_key == (generalize(a) == generalize(b))
 
 
 @given(st.text(alphabet="0123456789.", max_size=20))
@@ -327,6 +337,138 @@ def test_dotted_quads_parse_as_ipaddress_reads_them(text: str) -> None:
 def test_truncation_is_the_network_of_the_prefix(ip: IP, prefix: int) -> None:
     v4 = min(prefix, 32)
     generalize = IPGeneralizer(ipv4_prefix=v4, ipv6_prefix=prefix)
-    client = (ip.ipv4_mapped or ip) if ip.version == 6 else ip  # one client, one form
+    client = publishable_address(ip)  # one client, one form
     bits = v4 if client.version == 4 else prefix
     assert generalize(ip) == str(ip_network(f"{client}/{bits}", strict=False))
+
+
+# --- IPv6 that carries an IPv4 address (issue 12) ---------------------------------------------
+# Each builder puts ``v4`` where its mechanism carries it and fills every other bit at random:
+# the generalized form must depend on the IPv4 address alone, whatever surrounds it.
+
+LOW32 = 0xFFFF_FFFF
+LOCAL_NAT64 = 0x0064_FF9B_0001 << 80
+bits = st.integers(min_value=0)
+
+
+def _sixtofour(v4: int, rest: int) -> int:
+    return 0x2002 << 112 | v4 << 80 | rest % (1 << 80)
+
+
+def _teredo(v4: int, rest: int) -> int:
+    return 0x2001_0000 << 96 | (rest % (1 << 64)) << 32 | (~v4 & LOW32)  # server, flags, port, client
+
+
+def _nat64(v4: int, rest: int) -> int:
+    return 0x0064_FF9B << 96 | v4
+
+
+def _local_nat64_48(v4: int, rest: int) -> int:
+    return LOCAL_NAT64 | (v4 >> 16) << 64 | (v4 & 0xFFFF) << 40
+
+
+def _local_nat64_56(v4: int, rest: int) -> int:
+    return LOCAL_NAT64 | (rest % 256) << 72 | (v4 >> 24) << 64 | (v4 & 0xFF_FFFF) << 32
+
+
+def _local_nat64_64(v4: int, rest: int) -> int:
+    return LOCAL_NAT64 | (rest % (1 << 16)) << 64 | v4 << 24
+
+
+def _local_nat64_96(v4: int, rest: int) -> int:
+    return LOCAL_NAT64 | (rest % (1 << 48)) << 32 | v4
+
+
+def _isatap(v4: int, rest: int) -> int:
+    prefix = 0x2001_0DB8 << 32 | rest % (1 << 32)  # any unicast /64 that is not itself an embedding
+    iid_high = (0x0000_5EFE, 0x0200_5EFE, 0x0100_5EFE, 0x0300_5EFE)[(rest >> 32) % 4]
+    return prefix << 64 | iid_high << 32 | v4
+
+
+def _compatible(v4: int, rest: int) -> int:
+    return v4
+
+
+def _translated(v4: int, rest: int) -> int:
+    return 0xFFFF_0000 << 32 | v4
+
+
+def _mapped(v4: int, rest: int) -> int:
+    return 0xFFFF << 32 | v4
+
+
+EMBEDDINGS = [_sixtofour, _teredo, _nat64, _local_nat64_48, _local_nat64_56, _local_nat64_64, _local_nat64_96,
+              _isatap, _compatible, _translated, _mapped]
+# Client addresses: the first octet is not 0 (0.0.0.0/8 is "this network": ::1 is loopback, not ::0.0.0.1) and
+# the last is not 0 (a network address; RFC 6052 local-use positions are told apart by zero suffix bits).
+clients = st.integers(1 << 24, LOW32).filter(lambda n: n & 0xFF != 0)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "2002:c633:644d::1",  # 6to4
+        "2002:c633:644d:1234:5678:9abc:def0:1",
+        "2001:0:4136:e378:8000:63bf:39cc:9bb2",  # Teredo: client is ~39cc:9bb2
+        "2001:0:53aa:64c:0:fbff:39cc:9bb2",
+        "64:ff9b::198.51.100.77",  # NAT64 well-known prefix
+        "64:ff9b::c633:644d",
+        "64:ff9b:1::198.51.100.77",  # NAT64 local-use, /96
+        "64:ff9b:1:c633:64:4d00::",  # /48
+        "64:ff9b:1:00c6:33:644d::",  # /56
+        "64:ff9b:1:0:c6:3364:4d00:0",  # /64
+        "fe80::5efe:198.51.100.77",  # ISATAP, private IPv4 form of the interface id
+        "2001:db8:1:2:200:5efe:c633:644d",  # ISATAP, global form
+        "::198.51.100.77",  # IPv4-compatible
+        "::ffff:0:198.51.100.77",  # IPv4-translated
+        "[2002:c633:644d::1]:443",
+        "2002:C633:644D::1%eth0",
+    ],
+)
+def test_embedded_ipv4_is_generalized_as_that_ipv4(text: str) -> None:
+    ip = parse_ip(text)
+    assert ip is not None and ip.version == 6  # logged form kept: responders search by it
+    assert embedded_ipv4(ip) == V4("198.51.100.77")
+    assert publishable_address(ip) == V4("198.51.100.77")
+    assert IPGeneralizer()(ip) == "198.51.100.0/24"
+    assert IPGeneralizer(ipv4_prefix=16)(ip) == "198.51.0.0/16"
+    key = b"k" * 32
+    assert IPGeneralizer("pseudonym")(ip, key) == IPGeneralizer("pseudonym")(V4("198.51.100.77"), key)
+    assert IPGeneralizer("drop")(ip, key) is None
+
+
+@pytest.mark.parametrize(
+    "text", ["2001:db8:abcd:12:3456:789a:bcde:f012", "::1", "::", "::0.0.0.9", "fe80::1", "2001:db8::5efe:1",
+             "2001:1::c633:644d", "2003:c633:644d::1", "64:ff9b:2::c633:644d", "1.2.3.4"]
+)
+def test_addresses_without_an_embedded_ipv4(text: str) -> None:
+    ip = parse_ip(text)
+    assert ip is not None
+    assert embedded_ipv4(ip) is None
+    assert publishable_address(ip) == ip
+
+
+@settings(max_examples=300)
+@given(st.sampled_from(EMBEDDINGS), clients, bits, st.integers(0, 32), st.binary(min_size=16, max_size=32))
+def test_every_embedding_publishes_only_the_ipv4_generalization(build, v4: int, rest: int, prefix: int,
+                                                               key: bytes) -> None:
+    ip = V6(build(v4, rest))
+    client = V4(v4)
+    assert embedded_ipv4(ip) == client
+    truncated = IPGeneralizer(ipv4_prefix=prefix)(ip)
+    assert truncated == str(ip_network(f"{client}/{prefix}", strict=False))
+    pseudonym = IPGeneralizer("pseudonym", ipv4_prefix=prefix)(ip, key)
+    assert pseudonym == IPGeneralizer("pseudonym")(client, key)
+    if prefix <= 24:  # no published form spells out the client, in dotted or in hex
+        for published in (truncated, pseudonym):
+            assert published is not None
+            assert str(client) not in published
+            assert f"{v4 >> 16:x}:{v4 & 0xFFFF:x}" not in published
+            assert ":" not in published or published.startswith("ip-")
+
+
+@given(ipv6s)
+def test_publishable_address_is_the_address_or_its_ipv4(ip: IPv6Address) -> None:
+    published = publishable_address(ip)
+    assert published == ip or (published.version == 4 and published == embedded_ipv4(ip))
+    assert IPGeneralizer()(ip) == IPGeneralizer()(published)

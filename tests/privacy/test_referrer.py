@@ -1,6 +1,10 @@
+import random
+import string
+
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from publicsuffixlist import PublicSuffixList
 
 from logscrub.privacy.referrer import ReferrerGeneralizer, clean_hostname, registrable_domain
 
@@ -153,3 +157,74 @@ def test_one_host_shares_a_result_but_look_alike_authorities_do_not() -> None:
     assert generalize("https://www.google.com.evil.example.org/", None) == ("example.org", "other")
     assert generalize("https://www.google.com /", None) == (None, "other")
     assert generalize("https://www.google.com/", "www.google.com") == ("google.com", "internal")
+
+
+# --- Private names (issue 12): a host under no ICANN suffix is a device or network name -------------
+
+PRIVATE_SUFFIXES = ["local", "lan", "internal", "home.arpa", "localhost", "localdomain", "home", "corp", "intranet",
+                    "test", "example", "invalid", "private", "priv", "dev.internal", "in-addr.arpa", "ip6.arpa"]
+
+
+def _device_names(seed: int, n: int) -> list[str]:
+    """Random host names as people and installers make them: alices-macbook, desktop-7f3k2q, nas2."""
+    rng = random.Random(seed)
+    letters = string.ascii_lowercase
+    out = []
+    for _ in range(n):
+        owner = "".join(rng.choice(letters) for _ in range(rng.randint(3, 9)))
+        tail = rng.choice(["macbook", "pc", "laptop", "nas", "phone", "desktop", "ipad", ""])
+        suffix = "".join(rng.choice(letters + string.digits) for _ in range(rng.randint(0, 6)))
+        out.append("-".join(part for part in (owner, tail, suffix) if part))
+    return out
+
+
+def test_private_suffixes_are_not_icann_suffixes() -> None:
+    """Guards the fixtures below: a list update that made one of them public would void the tests."""
+    psl = PublicSuffixList(only_icann=True, accept_unknown=False)
+    for suffix in PRIVATE_SUFFIXES:
+        if not suffix.endswith("arpa"):
+            assert psl.publicsuffix("host." + suffix) is None, suffix
+
+
+@pytest.mark.parametrize(
+    "referrer",
+    ["http://alices-macbook.local:8080/", "http://alices-macbook.local/", "https://nas.lan/files/",
+     "http://build.internal/job/1", "http://printer.home.arpa/", "http://app.localhost:3000/", "http://localhost/",
+     "http://intranet/", "http://ALICES-MACBOOK.LOCAL./x", "http://jdoe:pw@alices-macbook.local/",
+     "http://alices-macbook.notarealtld/", "http://77.100.51.198.in-addr.arpa/"],
+)
+def test_private_names_give_no_domain(generalize: ReferrerGeneralizer, referrer: str) -> None:
+    assert generalize(referrer, "www.example.com") == (None, "other")
+    assert registrable_domain(clean_hostname(referrer)) is None
+
+
+def test_generated_device_names_never_reach_the_output() -> None:
+    generalize = ReferrerGeneralizer()
+    rng = random.Random(12)
+    names = _device_names(12, 300)
+    unknown = [tld for tld in ("".join(rng.choice(string.ascii_lowercase) for _ in range(rng.randint(4, 9)))
+                               for _ in range(50))
+               if PublicSuffixList(only_icann=True, accept_unknown=False).publicsuffix("h." + tld) is None]
+    assert len(unknown) > 40
+    suffixes = PRIVATE_SUFFIXES + unknown
+    for i, name in enumerate(names):
+        host = name if i % 7 == 0 else f"{name}.{suffixes[i % len(suffixes)]}"
+        for referrer in (f"http://{host}/", f"https://{host.upper()}:{8000 + i}/p?q=1", f"http://u@{host}./"):
+            domain, kind = generalize(referrer, "www.example.com")
+            assert (domain, kind) == (None, "other"), referrer
+            assert name not in repr((domain, kind)).lower()
+
+
+def test_configured_internal_private_names_stay_internal_without_a_domain() -> None:
+    generalize = ReferrerGeneralizer(internal_domains=["corp.internal"])
+    assert generalize("http://wiki.corp.internal/page", None) == (None, "internal")
+    assert generalize("http://alices-macbook.local/", None) == (None, "other")
+
+
+@pytest.mark.parametrize(
+    ("host", "expected"),
+    [("www.example.co.uk", "example.co.uk"), ("shop.example.com", "example.com"), ("a.b.c.example.org", "example.org"),
+     ("xn--bcher-kva.de", "xn--bcher-kva.de"), ("fritz.box", "fritz.box")],
+)
+def test_public_names_still_give_their_domain(host: str, expected: str) -> None:
+    assert ReferrerGeneralizer()(f"https://{host}/x", None) == (expected, "other")

@@ -34,12 +34,12 @@ def generalize() -> PathGeneralizer:
         ("/s/QWxhZGRpbjpPcGVuU2VzYW1lQWxhZGRpbg", "/s/{token}"),
         ("/profile/user12345", "/profile/{id}"),
         ("/orders/order-2024-0001", "/orders/{id}"),
-        ("/call/+1-555-0100", "/call/{id}"),
+        ("/call/+1-555-0100", "/call/{phone}"),
         ("/~jdoe/index.html", "/~{param}/index.html"),
         ("/x/" + "a" * 65, "/x/{long}"),
         ("/x/" + "a" * 64, "/x/" + "a" * 64),
         ("/archive/2024", "/archive/2024"),
-        ("/archive/2024-05-31", "/archive/2024-05-31"),
+        ("/archive/2024-05-31", "/archive/{date}"),  # a day may be a birth date: see test_dates
         ("/lib/1.2.3/lib.js", "/lib/1.2.3/lib.js"),
         ("/cart;jsessionid=0123456789ABCDEF/checkout", "/cart/checkout"),
         ("/u/alice", "/u/{param}"),
@@ -256,3 +256,69 @@ def test_tokens_by_class_changes(segment: str, expected: bool) -> None:
 def test_segments_with_unprintable_characters_are_templated(generalize: PathGeneralizer, segment: str) -> None:
     """Log injection and terminal escapes aimed at whoever reads the analytics."""
     assert generalize(f"/a/{segment}/b?q={segment}") == ("/a/{unprintable}/b", {"q": "{unprintable}"})
+
+
+# --- Issue 12: rules at any depth, decoding and normalizing before classifying ---------------------
+
+
+@pytest.mark.parametrize(
+    ("target", "expected"),
+    [
+        ("/Users/jdoe", "/Users/{param}"),
+        ("/en/users/jdoe", "/en/users/{param}"),
+        ("/api/v1/users/jdoe/settings", "/api/v1/users/{param}/settings"),
+        ("/users%2Fjdoe", "/users/{param}"),
+        ("/users%252Fjdoe", "/users/{param}"),
+        ("/users%5Cjdoe", "/users/{param}"),
+        ("/./users/jdoe", "/users/{param}"),
+        ("/a/../users/jdoe", "/users/{param}"),
+        ("/a/%2E%2E/users/jdoe", "/users/{param}"),
+        ("//users///jdoe//", "/users/{param}/"),
+        ("/%55SERS/jdoe", "/%55SERS/{param}"),
+        ("/\uff55\uff53\uff45\uff52\uff53/jdoe", "/\uff55\uff53\uff45\uff52\uff53/{param}"),  # fullwidth 'users'
+        ("/en/users/alice/profile", "/en/users/{param}/profile"),
+        ("/x/@alice/posts", "/x/@{param}/posts"),
+    ],
+)
+def test_rules_match_anywhere_whatever_the_case_and_encoding(target: str, expected: str) -> None:
+    generalize = PathGeneralizer(rules=["/users/*", "/@*"])
+    assert generalize(target)[0] == expected
+
+
+@pytest.mark.parametrize(
+    ("target", "expected"),
+    [
+        ("/a/./b/", "/a/b/"),
+        ("/a/b/..", "/a/"),
+        ("/a/b/../c", "/a/c"),
+        ("/../../etc/passwd", "/../../etc/passwd"),  # above the root: kept, a probe worth seeing
+        ("/a/%2e/b", "/a/b"),
+        ("/caf%C3%A9/menu", "/caf%C3%A9/menu"),  # kept segments are published as logged
+        ("/a%2Fb/c", "/a/b/c"),  # split ones decoded
+        ("/cart%3Bjsessionid%3DABCDEF0123456789/checkout", "/cart/checkout"),
+        ("/cart;jsessionid=ABCDEF0123456789;x=1/checkout", "/cart/checkout"),
+        ("/a%3Bb%2Fc/d", "/a/d"),  # everything after an encoded ';' is params, even an encoded '/'
+        ("/map/48.8566;2.3522", "/map/{geo}"),  # a ';' between coordinates is not a matrix param
+    ],
+)
+def test_decoding_and_normalization(target: str, expected: str) -> None:
+    assert PathGeneralizer()(target)[0] == expected
+
+
+def test_rules_see_segments_beyond_the_published_ones() -> None:
+    """A name past max_segments is folded away; one just inside is still templated."""
+    generalize = PathGeneralizer(rules=["/users/*/profile"], max_segments=3)
+    assert generalize("/a/users/jdoe/profile")[0] == "/a/users/{param}/{more}"
+
+
+def test_dot_segments_do_not_leak_through_the_segment_cache() -> None:
+    generalize = PathGeneralizer(rules=["/users/*"])
+    assert generalize("/users/./jdoe")[0] == "/users/{param}"
+    assert generalize("/x/jdoe")[0] == "/x/jdoe"  # the same word, cached, elsewhere
+    assert generalize("/users/x/../jdoe")[0] == "/users/{param}"
+
+
+def test_hostile_depth_is_bounded() -> None:
+    generalize = PathGeneralizer(max_segments=4)
+    assert generalize("/a" * 100_000 + "/users/jdoe")[0] == "/a/a/a/a/{more}"
+    assert generalize("/" * 100_000 + "x")[0] == "/{more}"

@@ -44,3 +44,23 @@ def test_no_canary_reaches_analytics(tmp_path, fmt, make, env, ip_mode):
     # The security zone keeps the lines, but only sealed: no canary in plain text there either.
     for topic in ("security.raw.jsonl", "logs.rejected.jsonl"):
         assert_clean(out[topic], topic)
+
+
+@pytest.mark.parametrize("ip_mode", ["truncate", "pseudonym", "drop"])
+def test_no_class_variant_reaches_analytics(tmp_path, ip_mode):
+    """Issue 12: every class, generated, through the local driver; six clients share each personal path.
+
+    k is 5, so the path would be published if only k kept it off: its template is, and it must be.
+    """
+    lines, forbidden, templates = canaries.class_lines()
+    summary, out = run(tmp_path, lines, "combined", LOGSCRUB_IP__MODE=ip_mode, LOGSCRUB_AGGREGATE__K="5")
+    assert summary.events == summary.lines == len(lines)
+    assert len(forbidden) > 150
+    for topic in ("analytics.events.jsonl", "analytics.traffic.jsonl"):
+        low = out[topic].lower()
+        assert out[topic], f"{topic} is empty: the test would prove nothing"
+        leaked = [value for value in forbidden if value.lower().encode() in low]
+        assert not leaked, f"{leaked[:5]} leaked into {topic}"
+    traffic = out["analytics.traffic.jsonl"].decode()
+    missing = [t for t in set(templates) if f'"value":"{t}"' not in traffic]
+    assert not missing, f"templates below k, so the test proves less than it says: {missing}"

@@ -3,6 +3,11 @@
 These run once per line, so parsing and truncation are cached (bounded) and the
 X-Forwarded-For walk looks at a fixed number of hops however long the header is.
 Nothing here does I/O.
+
+IPv6 addresses that carry a client's IPv4 address (6to4, Teredo, NAT64, ISATAP,
+IPv4-compatible and -translated) are published as that IPv4 address would be:
+their /48 would otherwise spell it out. ``parse_ip`` still returns what was
+logged, because responders search raw lines by the logged address.
 """
 
 from __future__ import annotations
@@ -24,6 +29,16 @@ _MAX_HOPS = 64
 _ZONE = re.compile(r"[0-9A-Za-z._~-]+")  # RFC 6874 zone ids are unreserved characters
 _MODES = ("truncate", "pseudonym", "drop")
 _NETWORK_KEY_BYTES = {4: 3, 6: 6}  # /24 and /48
+
+# Where IPv6 carries an IPv4 address, by the address's top bits.
+_TEREDO = 0x2001_0000  # 2001:0::/32 (RFC 4380): client IPv4 in the last 32 bits, inverted
+_SIXTOFOUR = 0x2002  # 2002::/16 (RFC 3056): IPv4 in bits 16-47
+_NAT64 = 0x0064_FF9B_0000_0000_0000_0000  # top 96 bits of 64:ff9b::/96 (RFC 6052): IPv4 in the last 32
+_NAT64_LOCAL = 0x0064_FF9B_0001  # top 48 bits of 64:ff9b:1::/48 (RFC 8215): operator-chosen prefix length, /48 to /96
+_TRANSLATED = 0xFFFF_0000  # ::ffff:0:0/96 (RFC 2765, IPv4-translated)
+_ISATAP = 0x0000_5EFE  # interface id 0000:5efe or 0200:5efe (u/g bits free): IPv4 in the last 32 bits
+_ISATAP_MASK = 0xFCFF_FFFF
+_LOW32 = 0xFFFF_FFFF
 
 
 def parse_ip(text: str | None) -> IP | None:
@@ -93,6 +108,63 @@ def networks(cidrs: Sequence[str]) -> tuple[Network, ...]:
     return tuple(ipaddress.ip_network(c, strict=False) for c in cidrs)
 
 
+def embedded_ipv4(ip: IP) -> ipaddress.IPv4Address | None:
+    """The IPv4 address an IPv6 address carries, or None.
+
+    6to4, Teredo (the client's address, not the server's), NAT64 (the
+    well-known /96, and the local-use /48 at the RFC 6052 position whose
+    suffix is zero, /96 otherwise), ISATAP interface ids, IPv4-mapped,
+    -compatible (``::a.b.c.d``, from 1.0.0.0 up, so ``::1`` is not one) and
+    -translated addresses. A few integer tests: cheap enough to run per client.
+    """
+    if ip.version == 4:
+        return None
+    return _embedded(int(ip))
+
+
+def _embedded(n: int) -> ipaddress.IPv4Address | None:
+    high = n >> 96
+    if high == _TEREDO:
+        return ipaddress.IPv4Address(~n & _LOW32)
+    if high >> 16 == _SIXTOFOUR:
+        return ipaddress.IPv4Address((n >> 80) & _LOW32)
+    if n >> 32 == _NAT64:
+        return ipaddress.IPv4Address(n & _LOW32)
+    if n >> 80 == _NAT64_LOCAL:
+        return ipaddress.IPv4Address(_local_nat64(n))
+    if n >> 32 in (0, _TRANSLATED, 0xFFFF):  # compatible, translated, mapped
+        return ipaddress.IPv4Address(n & _LOW32) if (n >> 24) & 0xFF or n >> 32 else None
+    if (n >> 32) & _ISATAP_MASK == _ISATAP:
+        return ipaddress.IPv4Address(n & _LOW32)
+    return None
+
+
+def _local_nat64(n: int) -> int:
+    """The IPv4 in 64:ff9b:1::/48 (RFC 6052 section 2.2; bits 64-71 are always zero).
+
+    The prefix length is not in the address: the shortest whose suffix bits are
+    zero is taken, and /96 (the usual one) when none is.
+    """
+    if n & ((1 << 40) - 1) == 0:  # /48: v4 in bits 48-63 and 72-87
+        return ((n >> 64) & 0xFFFF) << 16 | (n >> 40) & 0xFFFF
+    if n & _LOW32 == 0:  # /56: bits 56-63 and 72-95
+        return ((n >> 64) & 0xFF) << 24 | (n >> 32) & 0xFF_FFFF
+    if n & 0xFF_FFFF == 0:  # /64: bits 72-103
+        return (n >> 24) & _LOW32
+    return n & _LOW32
+
+
+def publishable_address(ip: IP) -> IP:
+    """The address that stands for the client on analytics: its IPv4 address where it has one.
+
+    Use it wherever an address is generalized, hashed or looked up (visitor
+    hashes, GeoIP), so a 6to4 or NAT64 client counts as the IPv4 client it is.
+    """
+    if ip.version == 4:
+        return ip
+    return _embedded(int(ip)) or ip
+
+
 def _trusted(ip: IP, proxies: Sequence[Network]) -> bool:
     return any(ip in net for net in proxies)
 
@@ -153,7 +225,7 @@ class IPGeneralizer:
             raise ValueError("IP mode 'pseudonym' needs a key")
         if ip is None:
             return None
-        ip = _unmap(ip)
+        ip = publishable_address(ip)
         if self.mode == "pseudonym":
             return "ip-" + hmac.digest(key, ip.packed, "sha256").hex()[:16]
         return _truncate(ip, self.ipv4_prefix if ip.version == 4 else self.ipv6_prefix)

@@ -4,7 +4,10 @@ A referrer's path and query can hold search terms, emails and session
 tokens, its userinfo credentials, and its subdomain a user name
 (``jdoe.github.io``). Only the registrable domain under the ICANN section of
 the Public Suffix List is published: the list's private section would make
-``jdoe.github.io`` itself registrable.
+``jdoe.github.io`` itself registrable. A host under no ICANN suffix (a
+single label, ``.local``, ``.lan``, ``.internal``, ``.home.arpa``, any unknown
+TLD) is a device or private network name (``alices-macbook.local``): it gives
+no domain, and its class is ``other`` (``internal`` if configured as such).
 """
 
 from __future__ import annotations
@@ -21,7 +24,12 @@ _CACHE_SIZE = 50_000
 _MAX_CACHED_REFERRER = 2048  # longer ones are rare and would bloat the cache: computed each time
 _MAX_HOST_LENGTH = 253
 
-_PSL = PublicSuffixList(only_icann=True)
+# accept_unknown=False: an unlisted TLD is not a public suffix (the library's default treats it as one,
+# which made "alices-macbook.local" registrable).
+_PSL = PublicSuffixList(only_icann=True, accept_unknown=False)
+# .arpa is listed, but only names infrastructure and home networks (RFC 8375 home.arpa) and reverse
+# DNS names, which spell out addresses: nothing under it is a site.
+_NOT_SITES = frozenset({"arpa"})
 _SCHEME = re.compile(r"([A-Za-z][A-Za-z0-9+.-]*):")
 _AUTHORITY_END = re.compile(r"[/?#\\]")  # browsers read '\' as '/' in http URLs
 _LABEL = re.compile(r"[a-z0-9-]{1,63}")
@@ -96,9 +104,14 @@ def clean_hostname(text: str | None) -> str | None:
 
 @lru_cache(maxsize=_CACHE_SIZE)
 def registrable_domain(host: str | None) -> str | None:
-    """eTLD+1 of ``host`` ("www.google.co.uk" -> "google.co.uk"); None for IPs and bare suffixes."""
+    """eTLD+1 of ``host`` ("www.google.co.uk" -> "google.co.uk").
+
+    None for addresses, bare suffixes and names under no ICANN suffix (private names).
+    """
     clean = clean_hostname(host)
-    return _PSL.privatesuffix(clean) if clean else None
+    if clean is None or clean.rpartition(".")[2] in _NOT_SITES:
+        return None
+    return _PSL.privatesuffix(clean)
 
 
 def _public_class(domain: str) -> str:
@@ -152,14 +165,19 @@ class ReferrerGeneralizer:
         if name not in ("http", "https") or not rest.startswith("//"):
             return None, OTHER
         host = clean_hostname(rest[2:])
-        domain = registrable_domain(host)
-        if host is None or domain is None:
+        if host is None:
             return None, OTHER
+        domain = registrable_domain(host)
+        if domain is None:  # a private name: never published, but the operator's own hosts stay internal
+            return None, INTERNAL if self._is_configured_internal(host) else OTHER
         if self._is_internal(host, domain, site):
             return domain, INTERNAL
         return domain, _public_class(domain)
 
     def _is_internal(self, host: str, domain: str, site: str | None) -> bool:
-        if any(host == internal or host.endswith("." + internal) for internal in self._internal):
+        if self._is_configured_internal(host):
             return True
         return site is not None and registrable_domain(site) == domain
+
+    def _is_configured_internal(self, host: str) -> bool:
+        return any(host == internal or host.endswith("." + internal) for internal in self._internal)
