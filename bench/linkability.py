@@ -19,6 +19,12 @@ from typing import Any
 from bench.privacy import Figures, linkability
 from bench.visitors import Log, Truth, generate
 from logscrub import config, pipeline
+from logscrub.parsing.record import ParseError
+from logscrub.parsing.registry import make_parser
+from logscrub.privacy.geo import GeoLookup
+from logscrub.privacy.ip import IPGeneralizer, parse_ip
+from logscrub.privacy.url import PathGeneralizer
+from logscrub.privacy.useragent import UAGeneralizer
 
 
 @dataclass(frozen=True)
@@ -58,6 +64,41 @@ def scrub(log: Log, env: Mapping[str, str] | None = None) -> Scrubbed:
     return Scrubbed(events, truth, rejected)
 
 
+def baseline(log: Log, env: Mapping[str, str] | None = None) -> Scrubbed:
+    """Events as logscrub/1 built them before any k-anonymity: the /24 or /48, user-agent families
+    and majors, GeoIP when ``env`` names databases, path templates. This is what the real log's
+    79% / 15% were measured on, built from the generalizers alone so that it keeps measuring the
+    *log* while the pipeline's publishing rules change."""
+    cfg = config.load(None, env=dict(env or {}))
+    parse = make_parser("combined")
+    uas, ips = UAGeneralizer(), IPGeneralizer("truncate", 24, 48)
+    paths = PathGeneralizer(cfg.url.path_rules, cfg.url.query_allow)
+    geo = GeoLookup(cfg.geoip.country_db, cfg.geoip.asn_db) if cfg.geoip.country_db or cfg.geoip.asn_db else None
+    events: list[dict[str, Any]] = []
+    truth: list[Truth] = []
+    rejected = 0
+    for line, who in zip(log.lines, log.truth, strict=True):
+        try:
+            req = parse(line)
+        except ParseError:
+            rejected += 1
+            continue
+        ip = parse_ip(req.client)
+        ua = uas(req.user_agent)
+        where = geo.lookup(ip) if geo is not None else None
+        events.append({
+            "time": req.time.strftime("%Y-%m-%dT%H:%M:00%z"), "site": cfg.input.site, "path": paths(req.target)[0],
+            "client": ips(ip), "browser": ua.browser, "browser_major": ua.browser_major, "os": ua.os,
+            "os_major": ua.os_major, "device": ua.device, "bot": ua.bot,
+            "country": where.country if where else None, "asn": where.asn if where else None,
+            "as_org": where.as_org if where else None,
+        })
+        truth.append(who)
+    if geo is not None:
+        geo.close()
+    return Scrubbed(events, truth, rejected)
+
+
 def write_geoip(log: Log, directory: str | Path) -> dict[str, str]:
     """GeoLite2-like country and ASN files for the log's networks; returns the env overrides that
     point logscrub at them. Same record layout as ``tests/mmdb.py`` (which bench cannot import)."""
@@ -92,15 +133,17 @@ def main(argv: list[str] | None = None) -> int:
     generated = time.perf_counter()
     print(f"log:        {log.stats().render()} (generated in {generated - started:.2f}s)")
     with tempfile.TemporaryDirectory() as tmp:
-        for name, env in (("no GeoIP", {}), ("GeoIP", write_geoip(log, tmp))):
-            t0 = time.perf_counter()
-            s = scrub(log, env)
-            t1 = time.perf_counter()
-            address, visitor = s.by_address(), s.by_visitor()
-            t2 = time.perf_counter()
-            print(f"{name + ':':<11} {address.render()}")
-            print(f"{'':<11} by visitor: linked {visitor.linked:.1%}, without client {visitor.linked_without_client:.1%}"
-                  f" (scrubbed in {t1 - t0:.2f}s, measured in {t2 - t1:.2f}s)")
+        geoip = write_geoip(log, tmp)
+        for name, env in (("no GeoIP", {}), ("GeoIP", geoip)):
+            for how, run in (("baseline", baseline), ("logscrub", scrub)):
+                t0 = time.perf_counter()
+                s = run(log, env)
+                t1 = time.perf_counter()
+                address, visitor = s.by_address(), s.by_visitor()
+                t2 = time.perf_counter()
+                print(f"{how}, {name}: {address.render()}")
+                print(f"    by visitor: linked {visitor.linked:.1%}, without client {visitor.linked_without_client:.1%}"
+                      f" ({t1 - t0:.2f}s to build the events, {t2 - t1:.2f}s to measure)")
     return 0
 
 
