@@ -29,8 +29,8 @@ class Figures:
     events: int
     linked: float  # share of events in a group of >= 2 events that all come from one client
     linked_without_client: float  # the same with the ``client`` field left out of the grouping
-    path_kept: float  # share whose path is a real value (a {...} template counts; null and placeholders do not)
-    browser_kept: float  # share whose browser is a real value (not null, not a placeholder)
+    path_kept: float  # share whose path is a real value (a {...} template counts; null, "" and placeholders do not)
+    browser_kept: float  # share whose browser is a real value (not null, "" or a placeholder)
     smallest_group: int  # fewest distinct clients behind one group of all client fields (0 without events)
     groups: int  # (day, client fields) groups
 

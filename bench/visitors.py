@@ -25,7 +25,7 @@ import ipaddress
 import math
 import random
 from bisect import bisect
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from itertools import accumulate
@@ -598,7 +598,7 @@ class _Site:
             pages.append((posts[-1], 140 * w / 4))
         for tag in _WORDS[:14]:
             pages.append((_Page(f"/blog/tag/{tag}", "blog", 12_000, ()), 0.6))
-        for i, w in enumerate(_zipf(45, 1.0)):
+        for w in _zipf(45, 1.0):
             topic = "/".join(rng.sample(_WORDS, rng.randint(1, 2)))
             pages.append((_Page(f"/docs/{topic}", "docs", rng.randint(8_000, 40_000), ()), 70 * w / 4.4))
         for i, w in enumerate(_zipf(2500, 0.9)):
@@ -607,7 +607,7 @@ class _Site:
             pages.append((_Page(f"/products/{pid}", "shop", rng.randint(16_000, 30_000), images), 90 * w / 40))
             if i < 300:
                 pages.append((_Page(f"/products/{pid}/reviews", "shop", 12_000, ()), 6 * w / 6))
-        for i, w in enumerate(_zipf(400, 0.9)):
+        for w in _zipf(400, 0.9):
             name = rng.choice((f"{rng.choice(_FIRST)}", f"{rng.choice(_FIRST)}.{rng.choice(_LAST)}",
                                f"{rng.choice(_FIRST)}{rng.randint(1, 99)}", f"{rng.choice(_FIRST)}_{rng.choice(_LAST)}"))
             pages.append((_Page(f"/users/{name}", "community", rng.randint(9_000, 15_000),
@@ -718,7 +718,7 @@ _DIURNAL = (1.2, 0.8, 0.5, 0.4, 0.4, 0.6, 1.2, 2.2, 3.2, 4.0, 4.4, 4.5, 4.4, 4.4
             4.2, 3.9, 3.0, 2.0)
 _DIURNAL_CUM = list(accumulate(_DIURNAL))
 _WEEKDAY = (1.08, 1.08, 1.08, 1.08, 1.08, 0.8, 0.8)
-_MONTHS = "Jan Feb Mar Apr May Jun Jul Aug Sep Oct Nov Dec".split()
+_MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
 
 
 @dataclass(eq=False)
@@ -827,7 +827,8 @@ class _Generator:
                 template = next(t for t in _TEMPLATES if t[0] == ("edge_win" if edge else "chrome_win"))
                 agent = _agent(rng, device, day, template)
                 agent.major = _current(template[3] or "chrome", day) - (0 if current else 1)
-                agent.stuck = True
+                agent.stuck = True  # updates come when IT rolls them out, not during a short log
+                agent.params["win"] = "10.0"
                 agent.render()
         loyalty = rng.choices((0.03, 0.25, 0.7), (70, 20, 10))[0]
         return _Human(
@@ -909,7 +910,7 @@ class _Generator:
             query = rng.choice(("?utm_source=twitter&utm_medium=social", "?utm_source=newsletter&utm_medium=email",
                                 "?ref=mastodon", "?utm_campaign=launch&utm_source=linkedin"))
         favicon_done = False
-        for i in range(n_pages):
+        for _ in range(n_pages):
             target = page.path + query
             method, status = "GET", 200
             if page.path == "/search":
@@ -1028,8 +1029,9 @@ class _Generator:
             for k in range(int(DAY / every)):
                 t = day_start + phase + k * every + rng.uniform(0, 5)
                 method, target = ("HEAD", "/") if kind == "monitor" else ("GET", "/feed.xml")
-                self._hit(t, rng.choice(addresses), vid, kind, method, target, "HTTP/1.1",
-                          200 if kind == "monitor" or rng.random() < 0.3 else 304, 0 if method == "HEAD" else 48_000, "-",
+                status = 200 if kind == "monitor" or rng.random() < 0.3 else 304  # the feed rarely changes
+                size = 48_000 if method == "GET" and status == 200 else 0
+                self._hit(t, rng.choice(addresses), vid, kind, method, target, "HTTP/1.1", status, size, "-",
                           ua.replace("{n}", subscribers))
         # Self-hosted feed readers: one person's server, polling hourly; a few desktop feed apps.
         for k in range(max(1, round(self.per_day / 120))):
