@@ -78,7 +78,8 @@ class Stats:
     human_lines: float  # share of lines
 
     def render(self) -> str:
-        return (f"{self.lines} lines, {self.visitors} visitors, {self.addresses} addresses ({self.ipv6_addresses:.0%} IPv6); "
+        return (f"{self.lines} lines, {self.visitors} visitors, "
+                f"{self.addresses} addresses ({self.ipv6_addresses:.0%} IPv6); "
                 f"{self.slash24s} /24s, {self.single_address_24s:.1%} with one address "
                 f"({self.single_address_24s_daily:.1%} within a day); "
                 f"{self.slash48s} /48s, {self.single_address_48s:.1%} with one address; "
@@ -1124,7 +1125,8 @@ def _stats(log: Log) -> Stats:
     daily: dict[str, dict[str, set[str]]] = {}
     for line, t in zip(log.lines, log.truth, strict=True):
         if "." in t.client:
-            daily.setdefault(line[line.index("[") + 1:][:11], {}).setdefault(t.client.rsplit(".", 1)[0], set()).add(t.client)
+            nets = daily.setdefault(line[line.index("[") + 1:][:11], {})
+            nets.setdefault(t.client.rsplit(".", 1)[0], set()).add(t.client)
     shares = [sum(len(a) == 1 for a in nets.values()) / len(nets) for nets in daily.values()]
     per24: dict[str, int] = {}
     per48: dict[str, int] = {}
