@@ -1,0 +1,147 @@
+"""Linkability of published events (privacy invariant 2), measured from records and ground truth.
+
+Invariant 2 is measured, not asserted: group the events of each UTC day by every published
+field that describes the client rather than the request; an event is *linked* when its group
+holds two or more events that all come from one client. These are pure functions over plain
+dicts, so they measure any version of the event schema, from files, topics or a test, and know
+nothing of how logscrub built the records.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Hashable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from typing import Any
+
+# The fields of an analytics.events record that describe the client (invariant 2); an absent
+# field counts as null, so a schema that stops publishing one is measured without it.
+CLIENT_FIELDS: tuple[str, ...] = (
+    "client", "site", "browser", "browser_major", "os", "os_major", "device", "bot", "country", "asn", "as_org",
+)
+PLACEHOLDERS: tuple[str, ...] = ("(rare)",)
+
+
+@dataclass(frozen=True, slots=True)
+class Figures:
+    """What an analyst could follow, and what the records still tell. Shares are of ``events``."""
+
+    events: int
+    linked: float  # share of events in a group of >= 2 events that all come from one client
+    linked_without_client: float  # the same with the ``client`` field left out of the grouping
+    path_kept: float  # share whose path is a real value (a {...} template counts; null, "" and placeholders do not)
+    browser_kept: float  # share whose browser is a real value (not null, "" or a placeholder)
+    smallest_group: int  # fewest distinct clients behind one group of all client fields (0 without events)
+    groups: int  # (day, client fields) groups
+
+    def render(self) -> str:
+        """One line for reports and test failures."""
+        return (
+            f"{self.events} events: linked {self.linked:.1%}, without client {self.linked_without_client:.1%}, "
+            f"path kept {self.path_kept:.1%}, browser kept {self.browser_kept:.1%}, "
+            f"smallest group {self.smallest_group} client(s) of {self.groups} groups"
+        )
+
+
+def linkability(
+    events: Sequence[Mapping[str, Any]],
+    clients: Sequence[Hashable],
+    placeholders: Iterable[str] = PLACEHOLDERS,
+    fields: Sequence[str] = CLIENT_FIELDS,
+) -> Figures:
+    """Invariant 2's figures for ``events``, where ``clients[i]`` is who really sent ``events[i]``.
+
+    ``clients`` are normally the full client addresses (the invariant's definition); visitor ids
+    from a generator's ground truth measure the stricter "one person" variant, which also counts a
+    visitor whose address changes within a group. Days are the UTC day of each event's ``time``.
+    """
+    if len(events) != len(clients):
+        raise ValueError(f"{len(events)} events but {len(clients)} clients: they must pair up one to one")
+    marks = frozenset(placeholders)
+    without = tuple(f for f in fields if f != "client")
+    days = [_day(e.get("time")) for e in events]
+    linked, smallest, groups = _linked(events, clients, days, tuple(fields))
+    linked_without, _, _ = _linked(events, clients, days, without)
+    n = len(events)
+    path_kept = sum(1 for e in events if _real(e.get("path"), marks))
+    browser_kept = sum(1 for e in events if _real(e.get("browser"), marks))
+    return Figures(
+        events=n,
+        linked=_share(linked, n),
+        linked_without_client=_share(linked_without, n),
+        path_kept=_share(path_kept, n),
+        browser_kept=_share(browser_kept, n),
+        smallest_group=smallest,
+        groups=groups,
+    )
+
+
+def linked_events(
+    events: Sequence[Mapping[str, Any]], clients: Sequence[Hashable], fields: Sequence[str] = CLIENT_FIELDS
+) -> list[int]:
+    """Indexes of the linked events: for looking at *what* links, not only how much."""
+    if len(events) != len(clients):
+        raise ValueError(f"{len(events)} events but {len(clients)} clients: they must pair up one to one")
+    days = [_day(e.get("time")) for e in events]
+    members: dict[tuple[Any, ...], list[int]] = {}
+    for i, e in enumerate(events):
+        members.setdefault((days[i], *(e.get(f) for f in fields)), []).append(i)
+    out = [i for group in members.values() if _is_linked(group, clients) for i in group]
+    return sorted(out)
+
+
+def _linked(
+    events: Sequence[Mapping[str, Any]], clients: Sequence[Hashable], days: list[date | None], fields: tuple[str, ...]
+) -> tuple[int, int, int]:
+    """(linked events, fewest distinct clients in a group, number of groups)."""
+    sizes: dict[tuple[Any, ...], int] = {}
+    senders: dict[tuple[Any, ...], set[Hashable]] = {}
+    for e, client, day in zip(events, clients, days, strict=True):
+        key = (day, *(e.get(f) for f in fields))
+        sizes[key] = sizes.get(key, 0) + 1
+        s = senders.get(key)
+        if s is None:
+            senders[key] = {client}
+        else:
+            s.add(client)
+    linked = sum(n for key, n in sizes.items() if n >= 2 and len(senders[key]) == 1)
+    smallest = min((len(s) for s in senders.values()), default=0)
+    return linked, smallest, len(sizes)
+
+
+def _is_linked(group: list[int], clients: Sequence[Hashable]) -> bool:
+    return len(group) >= 2 and len({clients[i] for i in group}) == 1
+
+
+def _real(value: Any, placeholders: frozenset[str]) -> bool:
+    return value is not None and value != "" and not (isinstance(value, str) and value in placeholders)
+
+
+def _share(part: int, whole: int) -> float:
+    return part / whole if whole else 0.0
+
+
+_DAYS: dict[Any, date | None] = {}
+
+
+def _day(time: Any) -> date | None:
+    """The UTC day of an event's ``time``: ISO-8601 text (naive means UTC) or epoch seconds/ms."""
+    if isinstance(time, str):
+        day = _DAYS.get(time)
+        if day is None and time not in _DAYS:
+            if len(_DAYS) > 100_000:
+                _DAYS.clear()
+            day = _DAYS[time] = _parse_day(time)
+        return day
+    if isinstance(time, bool) or not isinstance(time, int | float):
+        return None
+    seconds = time / 1000 if abs(time) > 1e11 else time  # epoch milliseconds, as Kafka timestamps are
+    return datetime.fromtimestamp(seconds, UTC).date()
+
+
+def _parse_day(text: str) -> date | None:
+    try:
+        t = datetime.fromisoformat(text.strip())
+    except ValueError:
+        return None
+    return (t.astimezone(UTC) if t.tzinfo is not None else t).date()
