@@ -18,9 +18,10 @@ from typing import Any
 
 from bench.privacy import Figures, linkability
 from bench.visitors import Log, Truth, generate
-from logscrub import config, pipeline
+from logscrub import config
+from logscrub.scrub import build
 from logscrub.parsing.record import ParseError
-from logscrub.parsing.registry import make_parser
+from logscrub.parsing.formats import make_parser
 from logscrub.privacy.geo import GeoLookup
 from logscrub.privacy.ip import IPGeneralizer, parse_ip
 from logscrub.privacy.url import PathGeneralizer
@@ -48,8 +49,8 @@ def scrub(log: Log, env: Mapping[str, str] | None = None) -> Scrubbed:
     """Every line through the per-line pipeline with the default config plus ``env`` overrides
     (``LOGSCRUB_SECTION__KEY``); rejected lines are dropped with their truth."""
     cfg = config.load(None, env=dict(env or {}))
-    visitor, data = pipeline.key_rings(cfg, None)
-    scrubber = pipeline.build_scrubber(cfg, "combined", visitor, data)
+    visitor, data = build.key_rings(cfg, None)
+    scrubber = build.scrubber(cfg, "combined", visitor, data)
     now = time.time()
     events: list[dict[str, Any]] = []
     truth: list[Truth] = []

@@ -15,7 +15,7 @@ import pytest
 
 from bench.linkability import Scrubbed, baseline, write_geoip
 from bench.visitors import Log, generate
-from logscrub.parsing.registry import make_parser
+from logscrub.parsing.formats import make_parser
 
 DOCUMENTATION = [ipaddress.ip_network(n) for n in
                  ("192.0.2.0/24", "198.51.100.0/24", "203.0.113.0/24", "198.18.0.0/15", "2001:db8::/32")]
