@@ -23,6 +23,7 @@ from logscrub.parsing.formats import INPUT_FORMATS
 ENV_PREFIX = "LOGSCRUB_"
 MASK = "********"  # what `config show` prints for a secret
 IP_MODES = ("truncate", "pseudonym", "drop")
+EVENT_CLIENT = ("none", "network", "pseudonym")
 DIMENSIONS = ("path", "country", "browser", "os", "device", "referrer")
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
 
@@ -76,10 +77,14 @@ class InputConfig:
     nginx_log_format: str | None = None
     json_fields: dict[str, str] = field(default_factory=dict)
     site: str = "default"
+    sites: tuple[str, ...] = ()  # the operator's own host names (``*.example.com`` for any under it)
     max_line_bytes: int = 65536
 
     def validate(self, key: str) -> None:
         _choice(self.format, INPUT_FORMATS, f"{key}.format")
+        for i, site in enumerate(self.sites):
+            if not re.fullmatch(r"(\*\.)?[A-Za-z0-9]([A-Za-z0-9.-]{0,251}[A-Za-z0-9])?", site):
+                raise ConfigError(f"{key}.sites[{i}]", f"expected a host name or *.domain, got {site!r}")
         if self.format == "nginx" and not self.nginx_log_format:
             raise ConfigError(f"{key}.nginx_log_format", "required when input.format is nginx")
         _at_least(self.max_line_bytes, 256, f"{key}.max_line_bytes")
@@ -142,17 +147,21 @@ class ReferrerConfig:
 @dataclass(frozen=True)
 class EventsConfig:
     time_granularity: Duration = Duration(60)
+    client: str = "none"  # none | network (ip.ipv4_prefix / ipv6_prefix) | pseudonym (keyed, daily)
 
     def validate(self, key: str) -> None:
         _at_least(self.time_granularity, 60, f"{key}.time_granularity")
+        _choice(self.client, EVENT_CLIENT, f"{key}.client")
 
 
 @dataclass(frozen=True)
 class AggregateConfig:
     window: Duration = Duration(60)
-    k: int = 5
+    k: int = 5  # distinct clients every published value rests on: buckets and event descriptions alike
     dimensions: tuple[str, ...] = DIMENSIONS
     allowed_lateness: Duration = Duration(60)
+    rollups: tuple[Duration, ...] = (Duration(3600), Duration(86400))  # distinct visitors over longer spans
+    publish_sketches: bool = False  # HLL sketches carry per-visitor coupons: opt in knowing docs/privacy.md
 
     def validate(self, key: str) -> None:
         _at_least(self.window, 60, f"{key}.window")
@@ -160,6 +169,14 @@ class AggregateConfig:
         for i, dim in enumerate(self.dimensions):
             _choice(dim, DIMENSIONS, f"{key}.dimensions[{i}]")
         _at_least(self.allowed_lateness, 0, f"{key}.allowed_lateness")
+        below = self.window
+        for i, span in enumerate(self.rollups):
+            if span <= below or span % below or 86400 % span:
+                raise ConfigError(
+                    f"{key}.rollups[{i}]",
+                    f"{span}s must be longer than, and a multiple of, {below}s (the span before it), and divide a day",
+                )
+            below = span
 
 
 @dataclass(frozen=True)
@@ -202,6 +219,7 @@ class TopicsConfig:
     security: TopicConfig = TopicConfig("security.raw")
     rejected: TopicConfig = TopicConfig("logs.rejected")
     partials: TopicConfig = TopicConfig("logscrub.traffic-partials")  # internal: worker -> window owner
+    vocabulary: TopicConfig = TopicConfig("logscrub.vocabulary")  # internal: what k clients showed today
     keys: TopicConfig = TopicConfig("security.keys")  # data, visitor and subject keys, wrapped; one partition
     audit: TopicConfig = TopicConfig("security.audit", retention=Duration(365 * 86400))  # who searched what
     restrictions: TopicConfig = TopicConfig("security.restrictions")  # subjects kept out of analytics
@@ -305,6 +323,12 @@ class Config:
 
     def validate(self) -> None:
         _validate_tree(self, "")
+        if self.aggregate.rollups and self.aggregate.rollups[-1] > self.keys.visitor_rotation:
+            raise ConfigError(
+                "aggregate.rollups",
+                f"{self.aggregate.rollups[-1]}s is longer than keys.visitor_rotation ({self.keys.visitor_rotation}s): "
+                "visitors hashed under different keys cannot be counted together; list only rollups up to it",
+            )
         if self.keys.data_rotation > self.security.window:
             raise ConfigError(
                 "keys.data_rotation",

@@ -50,11 +50,11 @@ def test_shippers_only_write_raw_lines() -> None:
 
 def test_workers_read_raw_lines_and_write_every_output_but_never_the_responders_records() -> None:
     assert topics_with(GRANTS, "workers", "READ") == {
-        "logs.raw", "logscrub.traffic-partials", "security.keys", "security.restrictions",
+        "logs.raw", "logscrub.traffic-partials", "logscrub.vocabulary", "security.keys", "security.restrictions",
     }
     assert topics_with(GRANTS, "workers", "WRITE") == {
         "analytics.events", "analytics.traffic", "security.raw", "logs.rejected", "logscrub.traffic-partials",
-        "security.keys",
+        "logscrub.vocabulary", "security.keys",
     }
     assert "security.audit" not in {name for _, name in allowed(GRANTS, "workers")}
     # The start-up check reads the raw zone's retention settings.

@@ -17,7 +17,7 @@ def _specs(**env: str) -> dict[str, TopicSpec]:
 def test_every_topic_once_with_its_configured_name_and_layout() -> None:
     specs = _specs(topics__raw__name="in.raw", topics__raw__partitions="6", topics__events__replication="3")
     assert sorted(specs) == sorted(
-        ["raw", "events", "traffic", "security", "rejected", "partials", "keys", "audit", "restrictions"]
+        ["raw", "events", "traffic", "security", "rejected", "partials", "vocabulary", "keys", "audit", "restrictions"]
     )
     assert (specs["raw"].name, specs["raw"].partitions, specs["raw"].replication) == ("in.raw", 6, 1)
     assert (specs["events"].name, specs["events"].replication) == ("analytics.events", 3)
@@ -76,7 +76,7 @@ def test_restrictions_are_kept_until_lifted() -> None:
 
 
 def test_partials_live_no_longer_than_a_visitor_key() -> None:
-    assert _specs(keys__visitor_rotation="6h")["partials"].configs == {
+    assert _specs(keys__visitor_rotation="6h", aggregate__rollups="[1h]")["partials"].configs == {
         "cleanup.policy": "delete",
         "retention.ms": str(6 * 3600 * 1000),
     }

@@ -1,12 +1,26 @@
+"""Traffic aggregates: every published number, and every difference between published numbers,
+rests on at least k distinct clients (invariant 7)."""
+
 import base64
+from itertools import combinations
 
 import datasketches
 
-from logscrub.scrub.aggregate import OTHER, AggUpdate, TrafficAggregator
+from logscrub.scrub.aggregate import OTHER, AggUpdate, Bucket, TrafficAggregator
+from logscrub.scrub.windows import WindowOwner
 
 
-def upd(window, visitor, path="/", country="DE", status="2xx", nbytes=10, site="s"):
-    return AggUpdate(site, window, visitor, nbytes, status, (("path", path), ("country", country)))
+def upd(window, client, path="/", country="DE", status="2xx", nbytes=10, site="s", visitor=None):
+    dims = (("path", path), ("country", country))
+    return AggUpdate(site, window, client if visitor is None else visitor, client, nbytes, status, dims)
+
+
+def agg(k=5, dims=("path", "country"), lateness=0, **kw):
+    return TrafficAggregator(60, k, dims, lateness, **kw)
+
+
+def published(a):
+    return a.records(a.flush())
 
 
 def by_dim(records, dim):
@@ -14,96 +28,174 @@ def by_dim(records, dim):
 
 
 def test_counts_and_distinct_visitors():
-    agg = TrafficAggregator(60, 3, ("path", "country"), 0)
+    a = agg(k=3)
     for v in range(10):
-        agg.add(upd(0, v, path="/a"))
-        agg.add(upd(0, v, path="/a", status="4xx"))
-    recs = agg.flush()
+        a.add(upd(0, v, path="/a"))
+        a.add(upd(0, v, path="/a", status="4xx"))
+    recs = published(a)
     total = by_dim(recs, "total")[""]
     assert total["requests"] == 20 and total["bytes"] == 200
     assert total["status"]["2xx"] == 10 and total["status"]["4xx"] == 10
     assert total["visitors"] == 10
     assert by_dim(recs, "path")["/a"]["visitors"] == 10
     assert total["window_start"] == "1970-01-01T00:00:00Z" and total["window_end"] == "1970-01-01T00:01:00Z"
+    assert total["span"] == "1m" and total["schema"] == "logscrub.traffic/2"
 
 
-def test_small_buckets_fold_into_other():
-    agg = TrafficAggregator(60, 5, ("path", "country"), 0)
+def test_small_buckets_fold_into_other_and_other_rests_on_k_clients():
+    a = agg()
     for v in range(20):
-        agg.add(upd(0, v, path="/popular"))
-    agg.add(upd(0, 100, path="/rare-1", country="IS"))
-    agg.add(upd(0, 101, path="/rare-2", country="IS"))
-    paths = by_dim(agg.flush(), "path")
+        a.add(upd(0, v, path="/popular"))
+    for v in range(100, 105):  # five clients, each on a path of their own
+        a.add(upd(0, v, path=f"/rare-{v}", country="IS"))
+    paths = by_dim(published(a), "path")
     assert set(paths) == {"/popular", OTHER}
-    assert paths[OTHER]["requests"] == 2 and paths[OTHER]["visitors"] == 2
+    assert paths[OTHER]["requests"] == 5 and paths[OTHER]["visitors"] == 5
 
 
-def test_a_bucket_with_many_requests_but_few_visitors_is_still_suppressed():
-    agg = TrafficAggregator(60, 5, ("path",), 0)
-    for _ in range(1000):
-        agg.add(upd(0, 7, path="/only-one-person"))
-    paths = by_dim(agg.flush(), "path")
-    assert "/only-one-person" not in paths
+def test_other_under_k_takes_the_smallest_published_value_with_it():
+    """total minus the published values would otherwise give (other) away."""
+    a = agg()
+    for v in range(20):
+        a.add(upd(0, v, path="/popular"))
+    for v in range(20, 26):
+        a.add(upd(0, v, path="/six"))
+    a.add(upd(0, 99, path="/alone"))  # one client: (other) would rest on it alone
+    recs = published(a)
+    paths = by_dim(recs, "path")
+    assert set(paths) == {"/popular", OTHER}
+    assert paths[OTHER]["requests"] == 7  # /alone and /six together
+    total = by_dim(recs, "total")[""]
+    assert total["requests"] - paths["/popular"]["requests"] == paths[OTHER]["requests"]
 
 
-def test_windows_close_on_watermark_and_late_data_is_a_new_revision():
-    agg = TrafficAggregator(60, 2, ("path",), 60)
-    agg.add(upd(0, 1))
-    agg.add(upd(60, 2))
-    assert agg.close_due() == []
-    agg.add(upd(120, 3))
-    closed = agg.close_due()
-    assert {r["window_start"] for r in closed} == {"1970-01-01T00:00:00Z"}
-    agg.add(upd(0, 4))  # late
-    late = [r for r in agg.flush() if r["window_start"] == "1970-01-01T00:00:00Z"]
-    assert late and all(r["revision"] == 1 for r in late)
-    assert agg.late_reopened == 1
+def test_no_difference_between_published_numbers_rests_on_fewer_than_k_clients():
+    """Any total minus any subset of its dimension's published buckets covers k clients or none."""
+    a = agg()
+    clients = {}
+    for v in range(40):
+        path = "/a" if v < 18 else "/b" if v < 30 else f"/tail-{v % 4}"
+        a.add(upd(0, v, path=path))
+        clients.setdefault(path, set()).add(v)
+    recs = published(a)
+    paths = by_dim(recs, "path")
+    total = by_dim(recs, "total")[""]["requests"]
+    for n in range(len(paths) + 1):
+        for subset in combinations(paths, n):
+            rest = total - sum(paths[p]["requests"] for p in subset)
+            assert rest == 0 or rest >= 5, (subset, rest)
 
 
-def test_sketches_merge_like_sets_across_partial_aggregators():
-    a = TrafficAggregator(60, 2, ("path",), 0)
-    b = TrafficAggregator(60, 2, ("path",), 0)
+def test_one_address_with_many_user_agents_counts_once():
+    a = agg()
+    for ua in range(5):  # five visitors (address, user agent), one client
+        a.add(upd(0, client=7, visitor=ua, path="/five-agents"))
+    assert published(a) == []  # the whole window rests on one client
+
+
+def test_a_window_under_k_publishes_nothing_not_even_its_total():
+    a = agg()
+    for v in range(4):
+        a.add(upd(0, v))
+    assert published(a) == []
+    assert a.suppressed == 3  # total, path and country
+
+
+def test_a_late_partial_never_makes_a_second_record_for_a_window():
+    owner = WindowOwner([agg(lateness=60), TrafficAggregator(3600, 5, ("path", "country"), 60, rollup=True)], 5.0)
+    worker = agg(lateness=60)
+    for v in range(10):
+        worker.add(upd(0, v))
+    for v in range(10):
+        worker.add(upd(180, v))
+    emitted = [owner.merge(p, f"ack-{i}", 0, 0.0) for i, p in enumerate(worker.drain_partials())]
+    first = [r for e in emitted for r in e.records]
+    assert {r["window_start"] for r in first} == {"1970-01-01T00:00:00Z"}
+    for v in range(10):
+        worker.add(upd(0, 100 + v))  # late: its window is out
+    (late,) = worker.drain_partials()
+    e = owner.merge(late, "ack-late", 0, 0.0)
+    assert e.records == [] and e.acks == ["ack-late"]
+    assert [p["span"] for p in e.forward] == [3600]  # the hour still counts its visitors
+    assert owner.base.late == 10
+
+
+def test_rollups_publish_distinct_visitors_only():
+    owner = WindowOwner([agg(), TrafficAggregator(3600, 5, ("path", "country"), 0, rollup=True)], 5.0)
+    for minute in range(3):
+        for v in range(6):
+            owner.base.add(upd(minute * 60, v + minute))  # 8 clients over the hour, 6 a minute
+    records = owner.finish(now=0.0)
+    hours = [r for r in records if r["span"] == "1h"]
+    minutes = [r for r in records if r["span"] == "1m"]
+    assert len({r["window_start"] for r in minutes}) == 3
+    assert by_dim(hours, "total")[""]["visitors"] == 8
+    assert all(set(r) >= {"visitors"} and "requests" not in r and "bytes" not in r for r in hours)
+
+
+def test_sketches_are_published_only_when_asked_for_and_merge_like_sets():
+    assert "visitors_sketch" not in by_dim(published_many(agg()), "total")[""]
+    a, b = agg(publish_sketches=True), agg(publish_sketches=True)
     for v in range(0, 600):
         a.add(upd(0, v))
     for v in range(300, 900):
         b.add(upd(0, v))
     union = datasketches.hll_union(12)
-    for recs in (a.flush(), b.flush()):
+    for recs in (published(a), published(b)):
         total = by_dim(recs, "total")[""]
         union.update(datasketches.hll_sketch.deserialize(base64.b64decode(total["visitors_sketch"])))
     assert abs(union.get_result().get_estimate() - 900) < 900 * 0.05
 
 
+def published_many(a):
+    for v in range(50):
+        a.add(upd(0, v))
+    return published(a)
+
+
 def test_partials_from_two_workers_equal_one_aggregator():
     """Suppression is decided on the merged window, not on each worker's share."""
-    single = TrafficAggregator(60, 5, ("path",), 0)
-    w1 = TrafficAggregator(60, 5, ("path",), 0)
-    w2 = TrafficAggregator(60, 5, ("path",), 0)
-    owner = TrafficAggregator(60, 5, ("path",), 0)
-    for v in range(8):  # 8 visitors on /split: 4 seen by each worker, each under k alone
+    single, w1, w2 = agg(dims=("path",)), agg(dims=("path",)), agg(dims=("path",))
+    owner = WindowOwner([agg(dims=("path",))], 5.0)
+    for v in range(8):  # 8 clients on /split: 4 seen by each worker, each under k alone
         single.add(upd(0, v, path="/split"))
         (w1 if v % 2 else w2).add(upd(0, v, path="/split"))
     for partial in w1.drain_partials() + w2.drain_partials():
-        owner.merge_partial(partial, now=0.0)
+        owner.merge(partial, None, 0, 0.0)
     assert w1.drain_partials() == []
     strip = lambda recs: sorted((r["dimension"], r["value"], r["requests"], r["visitors"]) for r in recs)  # noqa: E731
-    merged = owner.close_idle(now=10.0, idle=5.0)
-    assert strip(merged) == strip(single.flush())
+    merged = owner.idle(10.0, wall=1e9).records
+    assert strip(merged) == strip(published(single))
     assert ("path", "/split", 8, 8) in strip(merged)
 
 
 def test_idle_windows_wait_for_the_idle_time():
-    owner = TrafficAggregator(60, 2, ("path",), 60)
-    w = TrafficAggregator(60, 2, ("path",), 60)
-    w.add(upd(0, 1))
-    owner.merge_partial(w.drain_partials()[0], now=100.0)
-    assert owner.close_idle(now=104.0, idle=5.0) == []
-    assert owner.close_idle(now=105.0, idle=5.0)
+    owner = WindowOwner([agg(lateness=60)], 5.0)
+    w = agg(lateness=60)
+    for v in range(5):
+        w.add(upd(0, v))
+    owner.merge(w.drain_partials()[0], "ack", 0, 100.0)
+    assert not owner.idle(104.0, wall=1e9)
+    emission = owner.idle(105.0, wall=1e9)
+    assert emission.records and emission.acks == ["ack"]
+
+
+def test_a_rollup_closes_on_idle_only_once_its_span_is_over_by_the_clock():
+    hour = TrafficAggregator(3600, 5, ("path",), 0, rollup=True)
+    owner = WindowOwner([agg(dims=("path",)), hour], 5.0)
+    w = agg(dims=("path",))
+    for v in range(5):
+        w.add(upd(0, v))
+    owner.merge(w.drain_partials()[0], None, 0, 0.0)
+    forwarded = owner.idle(10.0, wall=100.0)  # the minute goes out; its hour takes it
+    assert forwarded.records and forwarded.forward
+    owner.settle(forwarded, 10.0)
+    assert not owner.idle(100.0, wall=1800.0).records  # the hour is not over
+    assert owner.idle(100.0, wall=3600.0).records
 
 
 def test_folding_many_buckets_at_once_equals_folding_them_one_by_one():
     """(other) is built with one union: its sketch must be the one pairwise merges would give."""
-    from logscrub.scrub.aggregate import Bucket
 
     def bucket(visitors):
         b = Bucket()
@@ -111,14 +203,16 @@ def test_folding_many_buckets_at_once_equals_folding_them_one_by_one():
             b.requests += 1
             b.status[1] += 1
             b.sketch.update(v)
+            b.clients.add(v)
         return b
 
     sizes = [1, 3, 2, 700, 4, 5000, 1, 2]  # list, set and HLL modes
     parts = [range(i * 10_000, i * 10_000 + n) for i, n in enumerate(sizes)]
     one_by_one, at_once = bucket(parts[0]), bucket(parts[0])
     for p in parts[1:]:
-        one_by_one.merge(bucket(p))
-    at_once.merge_all([bucket(p) for p in parts[1:]])
+        one_by_one.merge_all([bucket(p)], 5)
+    at_once.merge_all([bucket(p) for p in parts[1:]], 5)
     assert at_once.sketch.serialize_compact() == one_by_one.sketch.serialize_compact()
     assert (at_once.requests, at_once.status) == (one_by_one.requests, one_by_one.status)
     assert at_once.visitors == one_by_one.visitors
+    assert len(at_once.clients) == 5  # a bucket holds no more clients than k

@@ -61,6 +61,7 @@ def test_a_ten_thousand_hop_forwarded_for_chain_is_bounded():
         LOGSCRUB_INPUT__NGINX_LOG_FORMAT='$remote_addr [$time_local] "$request" $status $body_bytes_sent "$http_x_forwarded_for"',
         LOGSCRUB_IP__TRUSTED_PROXIES="[10.0.0.0/8]",
         LOGSCRUB_INPUT__MAX_LINE_BYTES=str(1 << 18),
+        LOGSCRUB_EVENTS__CLIENT="network",
     )
     chain = ", ".join(["10.0.0.1"] * 10_000)
     o = outcome(s, f'10.1.1.1 {T} "GET / HTTP/1.1" 200 5 "198.51.100.7, {chain}"'.encode())
@@ -105,9 +106,10 @@ def assert_all_printable(o) -> None:
 
 @pytest.mark.parametrize("char", [*INVISIBLE, *ENCODED], ids=ascii)
 def test_a_path_segment_with_a_control_character_is_templated(char):
-    s = scrubber.cache["query"]
-    line = f'203.0.113.9 - - {T} "GET /a/x{char}y/b?q=1{char} HTTP/1.1" 200 5 "-" "Mozilla/5.0"'
-    o = outcome(s, line.encode())
+    s = scrubber(LOGSCRUB_URL__QUERY_ALLOW="[q]")
+    for client in range(1, 6):  # k=5 clients, so that the event publishes its path (invariant 2)
+        line = f'203.0.113.{client} - - {T} "GET /a/x{char}y/b?q=1{char} HTTP/1.1" 200 5 "-" "Mozilla/5.0"'
+        o = outcome(s, line.encode())
     assert o.event["path"] == "/a/{unprintable}/b"
     assert o.event["query"] == {"q": "{unprintable}"}
     assert dict(o.update.dims)["path"] == "/a/{unprintable}/b"

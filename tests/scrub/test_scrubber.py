@@ -14,10 +14,11 @@ LINE = (
     '"https://www.google.com/search?q=x" "Mozilla/5.0 (Windows NT 10.0; Win64; x64; rv:128.0) Gecko/20100101 Firefox/128.0"'
 )
 EVENT_FIELDS = {
-    "schema", "time", "site", "method", "path", "protocol", "status", "status_class", "bytes", "client",
+    "schema", "id", "time", "site", "method", "path", "protocol", "status", "status_class", "bytes",
     "country", "asn", "as_org", "browser", "browser_major", "os", "os_major", "device", "bot",
     "referrer_domain", "referrer_class",
 }
+K = 5  # the default k
 
 
 def scrubber(fmt="combined", **env):
@@ -30,34 +31,97 @@ def line(ip="203.0.113.77", m=0, s=7):
     return LINE.format(ip=ip, m=m, s=s).encode()
 
 
+def shared(s, ip_format="203.0.113.{}", clients=K, **kw):
+    """The outcome once ``clients`` distinct clients sent the line: its values are then publishable."""
+    for i in range(1, clients + 1):
+        o = s.process(line(ip_format.format(i), **kw), 1e9, f"0:{i}")
+    return o
+
+
 def test_event_is_built_from_the_allowlist_only():
-    o = scrubber().process(line(), now=1e9)
+    o = shared(scrubber())
     assert o.reason is None
-    assert set(o.event) == EVENT_FIELDS  # no 'query' (not allowlisted), no raw fields
+    assert set(o.event) == EVENT_FIELDS  # no 'query' (not allowlisted), no client by default, no raw fields
     assert o.event["path"] == "/products/{id}"
     assert o.event["referrer_domain"] == "google.com" and o.event["referrer_class"] == "search"
     assert (o.event["browser"], o.event["browser_major"], o.event["os"], o.event["device"]) == (
         "Firefox", "128", "Windows", "desktop")
 
 
-def test_ip_truncation_defaults_and_configurable_prefixes():
+def test_the_first_client_of_a_day_publishes_no_description_path_or_referrer():
+    o = scrubber().process(line(), 1e9, "0:1")
+    assert (o.event["browser"], o.event["os"], o.event["site"], o.event["device"]) == ("(rare)",) * 4
+    assert (o.event["browser_major"], o.event["os_major"], o.event["bot"]) == (None, None, None)
+    assert o.event["path"] == "(rare)" and o.event["referrer_domain"] == "(rare)"
+    assert o.event["referrer_class"] == "search"  # five classes: nobody's own
+    assert dict(o.update.dims)["path"] == "/products/{id}"  # aggregates have their own k rule
+
+
+def test_one_address_is_one_client_however_often_it_comes():
     s = scrubber()
+    for i in range(20):
+        o = s.process(line(m=i), 1e9, f"0:{i}")
+    assert o.event["path"] == "(rare)" and o.event["browser"] == "(rare)"
+
+
+def test_an_ipv6_device_is_one_client_across_its_64():
+    s = scrubber()
+    o = shared(s, "2001:db8:1:2::{}")  # privacy extensions: new interface ids, one /64
+    assert o.event["path"] == "(rare)"
+    assert shared(s, "2001:db8:1:{}::1").event["path"] == "/products/{id}"  # five /64s: five clients
+
+
+def test_a_group_never_holds_two_events_of_one_client_alone():
+    s = scrubber()
+    shared(s)  # k clients: the description, path and referrer are publishable
+    # A sixth client whose description nobody else publishes at the finest level today.
+    other = LINE.replace("rv:128.0) Gecko/20100101 Firefox/128.0", "rv:91.0) Gecko/20100101 Firefox/91.0")
+    first = s.process(other.format(ip="198.51.100.9", m=1, s=0).encode(), 1e9)
+    second = s.process(other.format(ip="198.51.100.9", m=2, s=0).encode(), 1e9)
+    assert first.event["browser_major"] is None or second.event["browser_major"] is None
+    assert first.event["browser"] == second.event["browser"] == "Firefox"  # a group others share
+
+
+def test_client_networks_and_pseudonyms_only_when_asked_for():
+    assert "client" not in scrubber().process(line(), 1e9).event
+    s = scrubber(LOGSCRUB_EVENTS__CLIENT="network")
     assert s.process(line("203.0.113.77"), 1e9).event["client"] == "203.0.113.0/24"
     assert s.process(line("2001:db8:1:2:3:4:5:6"), 1e9).event["client"] == "2001:db8:1::/48"
     assert s.process(line("::ffff:203.0.113.77"), 1e9).event["client"] == "203.0.113.0/24"
-    s16 = scrubber(LOGSCRUB_IP__IPV4_PREFIX="16", LOGSCRUB_IP__IPV6_PREFIX="32")
+    assert s.process(line("2002:cb00:714d::1"), 1e9).event["client"] == "203.0.113.0/24"  # 6to4: its IPv4
+    s16 = scrubber(LOGSCRUB_EVENTS__CLIENT="network", LOGSCRUB_IP__IPV4_PREFIX="16", LOGSCRUB_IP__IPV6_PREFIX="32")
     assert s16.process(line("203.0.113.77"), 1e9).event["client"] == "203.0.0.0/16"
     assert s16.process(line("2001:db8:1:2::6"), 1e9).event["client"] == "2001:db8::/32"
-    assert scrubber(LOGSCRUB_IP__MODE="drop").process(line(), 1e9).event["client"] is None
 
 
 def test_garbage_client_address_still_makes_an_event():
-    o = scrubber().process(line("not-an-ip"), 1e9)
+    o = scrubber(LOGSCRUB_EVENTS__CLIENT="network").process(line("not-an-ip"), 1e9)
     assert o.reason is None and o.event["client"] is None
 
 
+def test_event_ids_are_the_same_for_a_replayed_line_and_say_nothing_of_it():
+    s = scrubber()
+    a, again, b = (s.process(line(), 1e9, src).event["id"] for src in ("3:1200", "3:1200", "3:1201"))
+    assert a == again != b and "1200" not in a
+    assert scrubber().process(line(), 1e9, "3:1200").event["id"] != a  # keyed: another key, another id
+
+
+def test_record_timestamps_are_the_coarse_time():
+    o = scrubber().process(line(m=5, s=59), 1e9)
+    assert o.timestamp_ms == 1795860300 * 1000  # 2026-11-28T10:05:00Z
+
+
+def test_sites_outside_the_allowlist_are_other():
+    s = scrubber("vhost_combined", LOGSCRUB_INPUT__SITES="[www.example.com, '*.example.org']")
+    def site(host, i):
+        return s.process(f"{host}:443 {line(f'203.0.113.{i}').decode()}".encode(), 1e9).update.site
+    assert site("www.example.com", 1) == "www.example.com"
+    assert site("shop.example.org", 2) == "shop.example.org"
+    assert site("jane-doe.example.net", 3) == "(other)"
+
+
 def test_pseudonyms_and_visitor_hashes_rotate_daily():
-    s = scrubber(LOGSCRUB_IP__MODE="pseudonym")
+    s = scrubber(LOGSCRUB_EVENTS__CLIENT="pseudonym")
     day1 = s.process(line(), 1e9)
     same_day = s.process(line(m=59), 1e9)
     assert day1.event["client"] == same_day.event["client"]
@@ -66,7 +130,7 @@ def test_pseudonyms_and_visitor_hashes_rotate_daily():
     next_day = s.process(line().replace(b"28/Nov", b"29/Nov"), 1e9)
     assert next_day.event["client"] != day1.event["client"]
     assert next_day.update.visitor != day1.update.visitor
-    other_process = scrubber(LOGSCRUB_IP__MODE="pseudonym").process(line(), 1e9)
+    other_process = scrubber(LOGSCRUB_EVENTS__CLIENT="pseudonym").process(line(), 1e9)
     assert other_process.event["client"] != day1.event["client"]  # keys are random, not derived
 
 
@@ -78,8 +142,9 @@ def test_time_is_coarsened_to_the_minute():
 
 
 def test_query_allowlist_keeps_only_listed_parameters():
-    o = scrubber(LOGSCRUB_URL__QUERY_ALLOW="[page]").process(line(), 1e9)
-    assert o.event["query"] == {"page": "2"}
+    s = scrubber(LOGSCRUB_URL__QUERY_ALLOW="[page]")
+    assert "query" not in s.process(line(), 1e9).event  # not with a path nobody else asked for
+    assert shared(s).event["query"] == {"page": "2"}
 
 
 def test_the_raw_line_is_sealed_and_opens_with_its_key():
@@ -126,7 +191,7 @@ scrubber.cached = scrubber()
 def test_trusted_proxy_chain():
     s = scrubber(fmt="nginx", LOGSCRUB_INPUT__FORMAT="nginx",
                  LOGSCRUB_INPUT__NGINX_LOG_FORMAT='$remote_addr [$time_local] "$request" $status $body_bytes_sent "$http_x_forwarded_for"',
-                 LOGSCRUB_IP__TRUSTED_PROXIES="[10.0.0.0/8]")
+                 LOGSCRUB_IP__TRUSTED_PROXIES="[10.0.0.0/8]", LOGSCRUB_EVENTS__CLIENT="network")
     o = s.process(b'10.1.2.3 [28/Nov/2026:10:00:00 +0000] "GET / HTTP/1.1" 200 5 "198.51.100.9, 10.9.9.9"', 1e9)
     assert o.reason is None, o.reason
     assert o.event["client"] == "198.51.100.0/24"
@@ -142,7 +207,7 @@ def test_hashes_and_pseudonyms_of_a_destroyed_key_are_not_reused():
     from logscrub.parsing.formats import make_parser
 
     clock = [1e9]
-    cfg = load(None, env={"LOGSCRUB_IP__MODE": "pseudonym"})
+    cfg = load(None, env={"LOGSCRUB_EVENTS__CLIENT": "pseudonym"})
     visitor = KeyRing("visitor", 86400, 86400 + 3600, clock=lambda: clock[0])
     s = Scrubber(cfg, make_parser("combined"), visitor, build.key_rings(cfg, None)[1])
     before = s.process(line(), clock[0])

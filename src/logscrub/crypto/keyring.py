@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 KEY_BYTES = 32
+VISITOR_KEY_GRACE = 3600  # a visitor key outlives its day by this: late lines may still join the day
 
 
 @dataclass(frozen=True, slots=True)

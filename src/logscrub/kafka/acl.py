@@ -70,7 +70,7 @@ def desired_acls(cfg: Config, principals: Principals) -> list[Grant]:
 
     workers = [
         *on_topics("workers", [t.raw.name, t.restrictions.name], read),
-        *on_topics("workers", [t.partials.name, t.keys.name], read, write),
+        *on_topics("workers", [t.partials.name, t.vocabulary.name, t.keys.name], read, write),
         *on_topics("workers", [t.events.name, t.traffic.name, t.security.name, t.rejected.name], write),
         # faust's consumer group (the partials) is the app id; the raw topic's group is <app id>.raw.
         Grant("workers", principals.workers, "GROUP", k.app_id, (read,)),

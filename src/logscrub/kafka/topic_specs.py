@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 from logscrub.config import Config, TopicsConfig
 from logscrub.errors import Refused
+from logscrub.crypto.keyring import VISITOR_KEY_GRACE
 
 ROLES = tuple(f.name for f in dataclasses.fields(TopicsConfig))
 _SEGMENT_MS_MIN = 1_000
@@ -87,6 +88,9 @@ def desired_topics(cfg: Config) -> list[TopicSpec]:
         elif role == "partials":
             # Partials carry keyed visitor hashes: gone with the key they were made with.
             configs["retention.ms"] = str(cfg.keys.visitor_rotation * 1000)
+        elif role == "vocabulary":
+            # Keyed hashes of the day's values and clients: useless, and gone, once their key is.
+            configs["retention.ms"] = str((cfg.keys.visitor_rotation + VISITOR_KEY_GRACE) * 1000)
         elif topic.retention is not None:
             configs["retention.ms"] = str(topic.retention * 1000)
         specs.append(TopicSpec(role, topic.name, topic.partitions, topic.replication, configs))

@@ -24,8 +24,9 @@ from logscrub.kafka.sink import Delivery, KafkaSink, delivered
 from logscrub.ops.metrics import Health, WorkerMetrics
 from logscrub.parsing.shipped import unwrap
 from logscrub.scrub.aggregate import TrafficAggregator
-from logscrub.scrub.routing import Routed
+from logscrub.scrub.routing import EVENTS, Routed
 from logscrub.scrub.scrubber import Outcome, Scrubber
+from logscrub.scrub.windows import owner_key
 
 log = logging.getLogger("logscrub.worker")
 
@@ -112,13 +113,17 @@ class RawLoop:
             commits[tp] = OffsetAndMetadata(records[-1].offset + 1, "")
         self._expire_keys()
         deliveries: list[Delivery] = []
-        for role, values in routed.take().items():
+        records, stamps = routed.take()
+        for role, values in records.items():
             if values:
-                deliveries += await self.sink.write(getattr(t, role).name, values)
+                deliveries += await self.sink.write(getattr(t, role).name, values, timestamps=stamps if role == EVENTS else None)
+        for sightings in scrubber.vocabulary.take_sightings():  # what k counts, for the other workers
+            deliveries.append((t.vocabulary.name, await self.sink.send(t.vocabulary.name, orjson.dumps(sightings))))
         partials = self.partial_sums.drain_partials()
         for partial in partials:
-            key = f"{partial['site']}|{partial['window']}".encode()
-            deliveries.append((t.partials.name, await self.sink.send(t.partials.name, orjson.dumps(partial), key)))
+            deliveries.append(
+                (t.partials.name, await self.sink.send(t.partials.name, orjson.dumps(partial), owner_key(partial)))
+            )
         deliveries += await self._key_records()
         await delivered(deliveries)
         await self._commit(commits)

@@ -32,6 +32,8 @@ class Summary:
     events: int = 0
     rejected: Counter[str] = field(default_factory=Counter)
     aggregates: int = 0
+    suppressed: int = 0  # buckets under k, folded into (other) or left out with their window
+    late: int = 0  # requests that reached a window already written (counted in rollups only)
     seconds: float = 0.0
     format: str = ""
 
@@ -47,7 +49,8 @@ class Summary:
             f"events:     {self.events}",
             f"rejected:   {sum(self.rejected.values())}"
             + (f" ({', '.join(f'{r}: {n}' for r, n in self.rejected.most_common())})" if self.rejected else ""),
-            f"aggregates: {self.aggregates} records",
+            f"aggregates: {self.aggregates} records ({self.suppressed} buckets under k folded or left out"
+            + (f"; {self.late} late requests in rollups only)" if self.late else ")"),
             f"accounted:  {'yes' if self.accounted else 'NO'} (events + rejected = lines read)",
             f"time:       {self.seconds:.2f}s ({rate:,.0f} lines/s)",
         ]
@@ -63,8 +66,8 @@ def scrub(cfg: Config, inputs: list[str], out_dir: str | Path, progress: bool | 
     summary = Summary(format=build.resolve_format(cfg.input, (b.decode("utf-8", "replace") for b in head)))
     visitor, data = build.key_rings(cfg, KeyFile(out / "keys.json"))
     scrubber = build.scrubber(cfg, summary.format, visitor, data)
-    aggregator = build.aggregator(cfg.aggregate)
-    routed = Routed(aggregator, newline=True)
+    owner = build.window_owner(cfg.aggregate)
+    routed = Routed(owner.base, newline=True)
     show = sys.stderr.isatty() if progress is None else progress
     started = time.perf_counter()
     process, add = scrubber.process, routed.add
@@ -80,16 +83,18 @@ def scrub(cfg: Config, inputs: list[str], out_dir: str | Path, progress: bool | 
                 now = time.time()
                 visitor.expire()
                 data.expire()
-                _write(files, routed.take())
-                traffic.writelines(_json_lines(aggregator.close_due()))
+                _write(files, routed.take()[0])
+                traffic.writelines(_json_lines(owner.settle(owner.due(), now)))
                 if show:
                     _progress(n, time.perf_counter() - started)
-        _write(files, routed.take())
-        traffic.writelines(_json_lines(aggregator.flush()))
+        _write(files, routed.take()[0])
+        traffic.writelines(_json_lines(owner.finish(now)))
     summary.lines = routed.lines
     summary.events = routed.events
     summary.rejected = routed.rejected
-    summary.aggregates = aggregator.emitted
+    summary.aggregates = sum(level.emitted for level in owner.levels)
+    summary.suppressed = sum(level.suppressed for level in owner.levels)
+    summary.late = owner.base.late
     if show:
         sys.stderr.write("\r\033[K")
     summary.seconds = time.perf_counter() - started

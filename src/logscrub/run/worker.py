@@ -38,8 +38,9 @@ from logscrub.kafka.sink import KafkaSink, OutputFailed, delivered
 from logscrub.ops import logsetup as logs
 from logscrub.ops.metrics import Health, WorkerMetrics, serving
 from logscrub.run.rawloop import RawLoop
-from logscrub.run.windows import Emission, WindowOwner
+from logscrub.scrub.windows import Emission, WindowOwner, owner_key
 from logscrub.scrub import build
+from logscrub.scrub.vocabulary import Vocabulary
 
 log = logging.getLogger("logscrub.worker")
 
@@ -93,21 +94,25 @@ def build_app(cfg: Config, master: MasterKey, metrics: WorkerMetrics, health: He
     )
     t = cfg.topics
     partials = app.topic(t.partials.name, key_type=bytes, value_type=bytes)
-    owner: WindowOwner[faust.types.EventT] = WindowOwner(
-        build.aggregator(cfg.aggregate), idle_s=max(cfg.aggregate.allowed_lateness, 1)
-    )
+    owner: WindowOwner[faust.types.EventT] = build.window_owner(cfg.aggregate)
     parts = _Parts()  # aiokafka's clients, made on faust's running loop
 
-    async def emit(emission: Emission[faust.types.EventT] | None) -> None:
-        """Write a window's records, then acknowledge and commit its partials once the broker has
-        them all. faust commits on its own timer even when a delivery failed, and a crash within
-        that second would emit the windows again (counted twice in analytics.traffic)."""
-        if emission is None:
+    async def emit(emission: Emission[faust.types.EventT]) -> None:
+        """Write a window's records and the partials it passes to the next span, then acknowledge
+        and commit its partials once the broker has them all. faust commits on its own timer even
+        when a delivery failed, and a crash within that second would emit the windows again."""
+        if not emission:
             return
         await parts.ready.wait()
+        sink = parts.sink
+        assert sink is not None
         try:
-            assert parts.sink is not None
-            written = await parts.sink.write(t.traffic.name, [orjson.dumps(rec) for rec in emission.records])
+            written = []
+            if emission.records:
+                values = [orjson.dumps(rec) for rec in emission.records]
+                written += await sink.write(t.traffic.name, values, timestamps=emission.stamps)
+            for p in emission.forward:
+                written.append((t.partials.name, await sink.send(t.partials.name, orjson.dumps(p), owner_key(p))))
         except OutputFailed as e:
             fail(OutputError(e.topic, e.cause))
             return
@@ -139,13 +144,19 @@ def build_app(cfg: Config, master: MasterKey, metrics: WorkerMetrics, health: He
         restricted = TopicFollower(
             cfg.kafka, t.restrictions.name, restrictions.apply, f"{cfg.kafka.app_id}-restrictions"
         )
+        vocabulary = Vocabulary(cfg.aggregate.k)
+        shared = TopicFollower(
+            cfg.kafka, t.vocabulary.name, lambda _k, value, _p, _o: value and vocabulary.merge(orjson.loads(value)),
+            f"{cfg.kafka.app_id}-vocabulary",
+        )
         try:
             await sink.start()
             parts.ready.set()
             await keys.start()
             await restricted.start()
+            await shared.start()
             visitor, data = build.key_rings(cfg, keys)
-            scrubber = build.scrubber(cfg, cfg.input.format, visitor, data, subjects, restrictions)
+            scrubber = build.scrubber(cfg, cfg.input.format, visitor, data, subjects, restrictions, vocabulary)
             raw_loop = parts.raw_loop = RawLoop(
                 cfg.kafka, t, scrubber, build.aggregator(cfg.aggregate), sink, keys, metrics, health
             )
@@ -159,6 +170,7 @@ def build_app(cfg: Config, master: MasterKey, metrics: WorkerMetrics, health: He
         except Exception as e:  # noqa: BLE001 - any other end of the hot path ends the worker
             fail(RuntimeError(f"the raw topic loop stopped ({type(e).__name__})"))
         finally:
+            await shared.stop()
             await restricted.stop()
             await keys.stop()
             try:
@@ -173,7 +185,7 @@ def build_app(cfg: Config, master: MasterKey, metrics: WorkerMetrics, health: He
 
     @app.timer(1.0)
     async def close_idle_windows() -> None:
-        await emit(owner.idle(time.monotonic()))
+        await emit(owner.idle(time.monotonic(), time.time()))
 
     @app.timer(METRICS_EVERY)
     async def report() -> None:

@@ -1,25 +1,25 @@
-"""Tumbling-window traffic aggregates with small groups suppressed.
+"""Traffic aggregates over tumbling windows, and rollups over longer spans, published only where at
+least k distinct clients stand behind every number (invariant 7).
 
-Distinct visitors are counted with Apache DataSketches HLL sketches over keyed
-visitor hashes, so partial windows from several workers (or several runs)
-merge exactly as sets would; the serialized sketch ships beside the estimate
-for analysts who merge windows themselves. A bucket seen by fewer than ``k``
-distinct visitors is folded into ``(other)`` when its window is emitted, never
-before, so suppression is decided on the whole window, not on a partial.
+A bucket counts requests, bytes and status classes, estimates distinct visitors with an Apache
+DataSketches HLL sketch (mergeable across workers and windows), and holds up to k keyed client
+hashes: that is how many clients it rests on. Suppression is decided on a whole window, never on a
+partial. How late lines and rollups keep every difference above k: docs/privacy.md.
 """
 
 from __future__ import annotations
 
 import base64
+import hashlib
 from binascii import b2a_base64
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
 import datasketches
 
-SCHEMA = "logscrub.traffic/1"
+SCHEMA = "logscrub.traffic/2"
 OTHER = "(other)"
 TOTAL = "total"
 STATUS_CLASSES = ("1xx", "2xx", "3xx", "4xx", "5xx", "other")
@@ -27,44 +27,45 @@ LG_K = 12  # ~1.6% relative error; sketches of small buckets stay a few bytes (l
 _HLL_8 = datasketches.tgt_hll_type.HLL_8
 _STATUS_INDEX = {c: i for i, c in enumerate(STATUS_CLASSES)}
 _TOTAL_KEY = (TOTAL, "")
+_CLOSED_KEPT = 100_000  # emitted windows remembered, to tell a late partial from a new window
 
 
 @dataclass(slots=True)
 class AggUpdate:
-    """One request's contribution; ``visitor`` is a keyed hash and stays internal."""
+    """One request's contribution; ``visitor`` and ``client`` are keyed hashes and stay internal."""
 
     site: str
     window: int
-    visitor: int
+    visitor: int  # (address, user agent): distinct visitors
+    client: int  # the address (IPv6: its /64): who a number rests on
     bytes: int
     status_class: str
     dims: tuple[tuple[str, str], ...]
 
 
 class Bucket:
-    __slots__ = ("requests", "bytes", "status", "sketch")
+    __slots__ = ("requests", "bytes", "status", "sketch", "clients")
 
     def __init__(self) -> None:
         self.requests = 0
         self.bytes = 0
         self.status = [0] * len(STATUS_CLASSES)
         self.sketch = datasketches.hll_sketch(LG_K, _HLL_8)
+        self.clients: set[int] = set()  # at most k of them: a bucket needs to know only whether it has k
 
     def to_list(self) -> list[Any]:
         sketch = b2a_base64(self.sketch.serialize_compact(), newline=False).decode()
-        return [self.requests, self.bytes, self.status, sketch]
+        return [self.requests, self.bytes, self.status, sketch, sorted(self.clients)]
 
     @classmethod
     def from_list(cls, data: list[Any]) -> Bucket:
         b = cls.__new__(cls)
         b.requests, b.bytes, b.status = int(data[0]), int(data[1]), [int(x) for x in data[2]]
         b.sketch = datasketches.hll_sketch.deserialize(base64.b64decode(data[3]))
+        b.clients = {int(c) for c in data[4]}
         return b
 
-    def merge(self, other: Bucket) -> None:
-        self.merge_all((other,))
-
-    def merge_all(self, others: Iterable[Bucket]) -> None:
+    def merge_all(self, others: Iterable[Bucket], k: int) -> None:
         """One union for all: the same sketch as merging one by one, without a union per bucket."""
         union = datasketches.hll_union(LG_K)
         union.update(self.sketch)
@@ -73,42 +74,83 @@ class Bucket:
             self.bytes += other.bytes
             self.status = [a + b for a, b in zip(self.status, other.status, strict=True)]
             union.update(other.sketch)
+            if len(self.clients) < k:
+                self.clients.update(other.clients)
         self.sketch = union.get_result(_HLL_8)
+        if len(self.clients) > k:
+            self.clients = set(sorted(self.clients)[:k])
 
     @property
     def visitors(self) -> int:
         return round(self.sketch.get_estimate())
 
 
-class TrafficAggregator:
-    """Per (site, window) buckets; windows close when the event-time watermark passes them."""
+@dataclass
+class Closed:
+    """A window that is over: its merged, unsuppressed buckets."""
 
-    def __init__(self, window: int, k: int, dimensions: Iterable[str], allowed_lateness: int) -> None:
-        self.window = window
+    site: str
+    span: int
+    start: int
+    buckets: dict[tuple[str, str], Bucket]
+
+    @property
+    def end(self) -> int:
+        return self.start + self.span
+
+    def rolled_into(self, span: int) -> dict[str, Any]:
+        """This window as a partial of the window of ``span`` holding it (the next rollup)."""
+        return partial(self.site, span, self.start // span * span, self.buckets, upto=self.end)
+
+
+def partial(site: str, span: int, start: int, buckets: dict[tuple[str, str], Bucket], upto: int) -> dict[str, Any]:
+    """A mergeable record of unsuppressed buckets; ``upto``: event time it covers, for watermarks."""
+    return {
+        "site": site,
+        "span": span,
+        "window": start,
+        "upto": upto,
+        "buckets": [[d, v, *b.to_list()] for (d, v), b in buckets.items()],
+    }
+
+
+class TrafficAggregator:
+    """The windows of one span: the base window (fed by requests) or a rollup (fed by closed windows)."""
+
+    def __init__(
+        self,
+        span: int,
+        k: int,
+        dimensions: Iterable[str],
+        allowed_lateness: int = 0,
+        publish_sketches: bool = False,
+        rollup: bool = False,
+    ) -> None:
+        self.span = span
         self.k = k
         self.dimensions = tuple(dimensions)
         self.allowed_lateness = allowed_lateness
-        self.max_time = 0
-        self.late_reopened = 0  # updates for an already emitted window (re-emitted as a new revision)
-        self.emitted = 0  # records emitted so far
+        self.publish_sketches = publish_sketches
+        self.rollup = rollup  # publishes distinct visitors only: no additive number to take differences of
+        self.watermark = 0  # event time up to which windows are complete
+        self.emitted = 0  # records published
+        self.suppressed = 0  # buckets not published as themselves (folded into (other), or a window under k)
+        self.late = 0  # requests that reached an emitted window (kept for rollups only)
         self._open: dict[tuple[str, int], dict[tuple[str, str], Bucket]] = {}
         self._touched: dict[tuple[str, int], float] = {}
-        self._revisions: dict[tuple[str, int], int] = {}
-        self.last_closed: list[tuple[str, int]] = []  # (site, window start) of the last emission
+        self._closed: dict[tuple[str, int], None] = {}  # recently emitted windows, oldest first
+        self._forgotten_before = 0  # windows starting before this were emitted and forgotten
 
     def window_of(self, t: float) -> int:
-        return int(t // self.window) * self.window
+        return int(t // self.span) * self.span
 
     def add(self, u: AggUpdate) -> None:
         wkey = (u.site, u.window)
         buckets = self._open.get(wkey)
         if buckets is None:
             buckets = self._open[wkey] = {}
-            if wkey in self._revisions:
-                self.late_reopened += 1
         si = _STATUS_INDEX.get(u.status_class, 5)
-        nbytes = u.bytes
-        visitor = u.visitor
+        nbytes, visitor, client, k = u.bytes, u.visitor, u.client, self.k
         # Runs 7 times a line: the bucket update is written out here rather than called.
         b = buckets.get(_TOTAL_KEY)
         if b is None:
@@ -117,6 +159,8 @@ class TrafficAggregator:
         b.bytes += nbytes
         b.status[si] += 1
         b.sketch.update(visitor)
+        if len(b.clients) < k:
+            b.clients.add(client)
         for dim in u.dims:
             b = buckets.get(dim)
             if b is None:
@@ -125,114 +169,148 @@ class TrafficAggregator:
             b.bytes += nbytes
             b.status[si] += 1
             b.sketch.update(visitor)
-        if u.window > self.max_time:
-            self.max_time = u.window
+            if len(b.clients) < k:
+                b.clients.add(client)
+        if u.window - self.allowed_lateness > self.watermark:
+            self.watermark = u.window - self.allowed_lateness
 
     def drain_partials(self) -> list[dict[str, Any]]:
         """Every open window's buckets, unsuppressed, as mergeable records; the state is cleared.
 
         A worker sends these to the window's owner before acknowledging the lines in them, so a
-        crash can never lose a line's contribution (it may count it twice, at-least-once).
+        crash can never lose a line's contribution (it may count it twice: at least once).
         """
-        out = [
-            {"site": site, "window": start, "buckets": [[d, v, *b.to_list()] for (d, v), b in buckets.items()]}
-            for (site, start), buckets in self._open.items()
-        ]
+        out = [partial(site, self.span, start, buckets, start + self.span) for (site, start), buckets in self._open.items()]
         self._open.clear()
         return out
 
-    def merge_partial(self, partial: dict[str, Any], now: float) -> None:
-        """Add a partial from ``drain_partials`` (any worker) into this aggregator's windows."""
-        wkey = (str(partial["site"]), int(partial["window"]))
+    def is_emitted(self, site: str, start: int) -> bool:
+        return (site, start) in self._closed or start < self._forgotten_before
+
+    def merge_partial(self, p: dict[str, Any], now: float) -> None:
+        """Add a partial (from ``drain_partials`` or ``Closed.rolled_into``) to its window, which
+        must not have been emitted (``is_emitted``: the caller forwards late ones)."""
+        wkey = (str(p["site"]), int(p["window"]))
         buckets = self._open.get(wkey)
         if buckets is None:
             buckets = self._open[wkey] = {}
-            if wkey in self._revisions:
-                self.late_reopened += 1
-        for d, v, *data in partial["buckets"]:
+        for d, v, *data in p["buckets"]:
             incoming = Bucket.from_list(data)
             b = buckets.get((d, v))
             if b is None:
                 buckets[(d, v)] = incoming
             else:
-                b.merge(incoming)
+                b.merge_all((incoming,), self.k)
         self._touched[wkey] = now
-        if wkey[1] > self.max_time:
-            self.max_time = wkey[1]
+        # A base window's partial says where event time is; a rollup's, up to where a window below it closed.
+        upto = int(p.get("upto", wkey[1] + self.span))
+        mark = upto if self.rollup else wkey[1] - self.allowed_lateness
+        if mark > self.watermark:
+            self.watermark = mark
 
-    def close_idle(self, now: float, idle: float) -> list[dict[str, Any]]:
-        """Records of windows no partial has reached for ``idle`` seconds (quiet sites, end of input)."""
-        return self._emit([w for w in self._open if now - self._touched.get(w, now) >= idle])
+    def close_due(self) -> list[Closed]:
+        """Every window that ends at or before the watermark."""
+        return self._close([w for w in self._open if w[1] + self.span <= self.watermark])
 
-    def close_due(self) -> list[dict[str, Any]]:
-        """Records of every window that ended before the watermark."""
-        watermark = self.max_time - self.allowed_lateness
-        due = [w for w in self._open if w[1] + self.window <= watermark]
-        return self._emit(due)
+    def close_idle(self, now: float, idle: float, wall: float | None = None) -> list[Closed]:
+        """Windows no partial reached for ``idle`` seconds (quiet sites, the end of a stream); a
+        rollup's, only once its span is over by the wall clock ``wall`` as well."""
+        return self._close([
+            w for w in self._open
+            if now - self._touched.get(w, now) >= idle
+            and (not self.rollup or wall is None or w[1] + self.span + self.allowed_lateness <= wall)
+        ])  # fmt: skip
 
-    def flush(self) -> list[dict[str, Any]]:
-        """Records of every open window (end of input)."""
-        return self._emit(list(self._open))
+    def flush(self) -> list[Closed]:
+        """Every open window (end of input)."""
+        return self._close(list(self._open))
 
     def discard(self, wkey: tuple[str, int]) -> None:
         """Drop an open window without emitting it (its partials will be replayed elsewhere)."""
         self._open.pop(wkey, None)
         self._touched.pop(wkey, None)
 
-    def _emit(self, keys: list[tuple[str, int]]) -> list[dict[str, Any]]:
-        self.last_closed = keys
-        out: list[dict[str, Any]] = []
+    def _close(self, keys: list[tuple[str, int]]) -> list[Closed]:
+        out = []
         for wkey in sorted(keys, key=lambda w: (w[1], w[0])):
-            buckets = self._open.pop(wkey)
+            out.append(Closed(wkey[0], self.span, wkey[1], self._open.pop(wkey)))
             self._touched.pop(wkey, None)
-            revision = self._revisions.get(wkey, -1) + 1
-            self._revisions[wkey] = revision
-            out.extend(self._records(wkey, buckets, revision))
-        self._forget_old_revisions()
+            self._closed[wkey] = None
+        while len(self._closed) > _CLOSED_KEPT:
+            oldest = next(iter(self._closed))
+            del self._closed[oldest]
+            self._forgotten_before = max(self._forgotten_before, oldest[1] + self.span)
+        return out
+
+    def records(self, closed: Iterable[Closed]) -> list[dict[str, Any]]:
+        """The published records of closed windows: k rules applied."""
+        out = [rec for c in closed for rec in self._records(c)]
         self.emitted += len(out)
         return out
 
-    def _records(self, wkey: tuple[str, int], buckets: dict[tuple[str, str], Bucket], revision: int) -> list[dict]:
-        site, start = wkey
-        window_start, window_end = _iso(start), _iso(start + self.window)
-        small: dict[str, list[Bucket]] = {}
-        kept: list[tuple[str, str, Bucket, int]] = []
-        for (dim, value), b in buckets.items():
-            visitors = b.visitors
-            if dim == TOTAL:
-                kept.append((dim, "", b, visitors))
-            elif visitors < self.k:
-                small.setdefault(dim, []).append(b)
-            else:
-                kept.append((dim, value, b, visitors))
-        for dim, (other, *rest) in small.items():
-            if rest:
-                other.merge_all(rest)
-            kept.append((dim, OTHER, other, other.visitors))
+    def _records(self, c: Closed) -> Iterator[dict[str, Any]]:
+        k = self.k
+        total = c.buckets.get(_TOTAL_KEY)
+        if total is None or len(total.clients) < k:
+            self.suppressed += len(c.buckets)  # the whole window rests on fewer than k clients
+            return
+        kept: list[tuple[str, str, Bucket]] = [(TOTAL, "", total)]
+        for dim, buckets in self._by_dimension(c).items():
+            small = [b for _, b in buckets if len(b.clients) < k]
+            big = sorted(((v, b) for v, b in buckets if len(b.clients) >= k), key=lambda vb: (len(vb[1].clients), vb[1].requests))
+            if small:
+                other = Bucket()
+                other.merge_all(small, k)
+                # (other) must itself rest on k clients, or total minus the published values would
+                # give it away: fold the smallest published values into it until it does.
+                while len(other.clients) < k and big:
+                    other.merge_all((big.pop(0)[1],), k)
+                    self.suppressed += 1
+                self.suppressed += len(small)
+                kept.append((dim, OTHER, other))
+            kept += [(dim, value, b) for value, b in big]
         order = {TOTAL: -1, **{d: i for i, d in enumerate(self.dimensions)}}
         kept.sort(key=lambda r: (order.get(r[0], 99), r[1] == OTHER, -r[2].requests, r[1]))
-        return [
-            {
+        window_start, window_end, span = _iso(c.start), _iso(c.end), _span(self.span)
+        for dim, value, b in kept:
+            rec: dict[str, Any] = {
                 "schema": SCHEMA,
+                "id": _record_id(c.site, span, c.start, dim, value),
                 "window_start": window_start,
                 "window_end": window_end,
-                "site": site,
-                "revision": revision,
+                "span": span,
+                "site": c.site,
                 "dimension": dim,
                 "value": value,
-                "requests": b.requests,
-                "bytes": b.bytes,
-                "status": dict(zip(STATUS_CLASSES, b.status, strict=True)),
-                "visitors": visitors,
-                "visitors_sketch": b2a_base64(b.sketch.serialize_compact(), newline=False).decode(),
             }
-            for dim, value, b, visitors in kept
-        ]
+            if not self.rollup:
+                rec["requests"] = b.requests
+                rec["bytes"] = b.bytes
+                rec["status"] = dict(zip(STATUS_CLASSES, b.status, strict=True))
+            rec["visitors"] = b.visitors
+            if self.publish_sketches:
+                rec["visitors_sketch"] = b2a_base64(b.sketch.serialize_compact(), newline=False).decode()
+            yield rec
 
-    def _forget_old_revisions(self) -> None:
-        horizon = self.max_time - self.allowed_lateness - 100 * self.window
-        if len(self._revisions) > 10_000:
-            self._revisions = {w: r for w, r in self._revisions.items() if w[1] >= horizon}
+    def _by_dimension(self, c: Closed) -> dict[str, list[tuple[str, Bucket]]]:
+        out: dict[str, list[tuple[str, Bucket]]] = {}
+        for (dim, value), b in c.buckets.items():
+            if dim != TOTAL:
+                out.setdefault(dim, []).append((value, b))
+        return out
+
+
+def _record_id(site: str, span: str, start: int, dimension: str, value: str) -> str:
+    """The same for a window emitted twice (a replay), from fields the record publishes anyway."""
+    text = f"{site}\x00{span}\x00{start}\x00{dimension}\x00{value}".encode()
+    return hashlib.blake2b(text, digest_size=10, person=b"logscrub-traffic").hexdigest()
+
+
+def _span(seconds: int) -> str:
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
+        if seconds % size == 0:
+            return f"{seconds // size}{unit}"
+    return f"{seconds}s"
 
 
 def _iso(t: int) -> str:

@@ -3,16 +3,18 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
+from typing import Any
 
 from logscrub.config import AggregateConfig, Config, InputConfig
-from logscrub.crypto.keyring import KeyRing, KeyStore
+from logscrub.crypto.keyring import VISITOR_KEY_GRACE, KeyRing, KeyStore
 from logscrub.crypto.subjects import SubjectKeys
 from logscrub.parsing.formats import Parser, detect_format, make_parser
 from logscrub.privacy.geo import GeoLookup
 from logscrub.scrub.aggregate import TrafficAggregator
 from logscrub.scrub.scrubber import Scrubber
+from logscrub.scrub.vocabulary import Vocabulary
+from logscrub.scrub.windows import WindowOwner
 
-VISITOR_KEY_GRACE = 3600  # late lines may still join their day's visitor count for an hour
 
 
 def resolve_format(cfg: InputConfig, first_lines: Iterable[str]) -> str:
@@ -41,12 +43,23 @@ def scrubber(
     data: KeyRing,
     subjects: SubjectKeys | None = None,
     restricted: Callable[[bytes], bool] | None = None,
+    vocabulary: Vocabulary | None = None,
 ) -> Scrubber:
     geo = None
     if cfg.geoip.country_db or cfg.geoip.asn_db:
         geo = GeoLookup(cfg.geoip.country_db, cfg.geoip.asn_db)
-    return Scrubber(cfg, parser(cfg.input, fmt), visitor, data, geo, subjects, restricted)
+    return Scrubber(cfg, parser(cfg.input, fmt), visitor, data, geo, subjects, restricted, vocabulary)
 
 
 def aggregator(cfg: AggregateConfig) -> TrafficAggregator:
-    return TrafficAggregator(cfg.window, cfg.k, cfg.dimensions, cfg.allowed_lateness)
+    """The base window's sums, as a raw loop keeps them between batches."""
+    return TrafficAggregator(cfg.window, cfg.k, cfg.dimensions, cfg.allowed_lateness, cfg.publish_sketches)
+
+
+def window_owner(cfg: AggregateConfig) -> WindowOwner[Any]:
+    """The base window and every rollup span, each closed window feeding the next."""
+    levels = [aggregator(cfg)] + [
+        TrafficAggregator(span, cfg.k, cfg.dimensions, cfg.allowed_lateness, cfg.publish_sketches, rollup=True)
+        for span in cfg.rollups
+    ]
+    return WindowOwner(levels, idle_s=max(cfg.allowed_lateness, 1))

@@ -2,11 +2,13 @@
 
 An event goes to ``events`` (and its aggregate update to the traffic aggregator) with its sealed
 line to ``security``; a restricted client's line only to ``security``; a rejected line, sealed with
-its reason, to ``rejected``. Records are serialized here, so drivers only move bytes.
+its reason, to ``rejected``. Records are serialized here, so drivers only move bytes; a batch's
+events leave in random order with their coarse time as timestamp (nothing ties them to raw lines).
 """
 
 from __future__ import annotations
 
+import random
 from collections import Counter
 
 import orjson
@@ -21,11 +23,12 @@ ROLES = (EVENTS, SECURITY, REJECTED)
 class Routed:
     """The records of a batch of outcomes, by output role, with what a summary or metrics need."""
 
-    __slots__ = ("records", "aggregator", "lines", "events", "restricted", "rejected", "_option")
+    __slots__ = ("records", "stamps", "aggregator", "lines", "events", "restricted", "rejected", "_option")
 
     def __init__(self, aggregator: TrafficAggregator, newline: bool = False) -> None:
         """``newline``: end each record with one (JSON-lines files); Kafka values have none."""
         self.records: dict[str, list[bytes]] = {role: [] for role in ROLES}
+        self.stamps: list[int | None] = []  # each event's coarse time (ms), for its record's timestamp
         self.aggregator = aggregator
         self.lines = 0
         self.events = 0
@@ -38,6 +41,7 @@ class Routed:
         dumps, option = orjson.dumps, self._option
         if o.event is not None:
             self.records[EVENTS].append(dumps(o.event, option=option))
+            self.stamps.append(o.timestamp_ms)
             self.records[SECURITY].append(dumps(o.sealed, option=option))
             self.aggregator.add(o.update)  # type: ignore[arg-type]
             self.events += 1
@@ -48,8 +52,16 @@ class Routed:
             self.records[REJECTED].append(dumps(o.sealed, option=option))
             self.rejected[o.reason] += 1  # type: ignore[index]
 
-    def take(self) -> dict[str, list[bytes]]:
-        """The records so far, by role; the batch starts over empty (the counts keep running)."""
-        records = self.records
+    def take(self) -> tuple[dict[str, list[bytes]], list[int | None]]:
+        """The records so far by role, events shuffled, and the events' timestamps in their new
+        order; the batch starts over empty (the counts keep running)."""
+        records, stamps = self.records, self.stamps
+        order = list(range(len(stamps)))
+        _shuffle(order)
+        records[EVENTS] = [records[EVENTS][i] for i in order]
         self.records = {role: [] for role in ROLES}
-        return records
+        self.stamps = []
+        return records, [stamps[i] for i in order]
+
+
+_shuffle = random.SystemRandom().shuffle

@@ -1,0 +1,132 @@
+"""The window owner: merges the partial aggregates of the windows it owns, says when to emit them,
+and passes each closed window on to the next rollup span.
+
+Pure state, no Kafka and no faust. Each partial comes with an acknowledgement handle; a driver
+writes an ``Emission``'s records and forwarded partials, and only then acknowledges its handles.
+The worker forwards through the partials topic (so a crash replays them); ``scrub`` merges the
+forwarded partials straight back (``settle``).
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any, Generic, TypeVar
+
+from logscrub.scrub.aggregate import Closed, TrafficAggregator
+
+Ack = TypeVar("Ack")
+
+
+@dataclass
+class Emission(Generic[Ack]):
+    """Records to publish, partials for the next span, and the handles to acknowledge once both are written."""
+
+    records: list[dict[str, Any]] = field(default_factory=list)
+    stamps: list[int] = field(default_factory=list)  # each record's window start (ms): its timestamp
+    forward: list[dict[str, Any]] = field(default_factory=list)
+    acks: list[Ack] = field(default_factory=list)
+    window_ends: list[int] = field(default_factory=list)  # of the base windows emitted
+
+    def __bool__(self) -> bool:
+        return bool(self.records or self.forward or self.acks)
+
+
+class WindowOwner(Generic[Ack]):
+    """The base window's aggregator first, then each rollup's, longer and longer."""
+
+    def __init__(self, levels: Sequence[TrafficAggregator], idle_s: float) -> None:
+        self.levels = list(levels)
+        self.idle_s = idle_s
+        self._level = {agg.span: i for i, agg in enumerate(self.levels)}
+        self._waiting: dict[tuple[int, str, int], list[tuple[int, Ack]]] = defaultdict(list)
+
+    @property
+    def base(self) -> TrafficAggregator:
+        return self.levels[0]
+
+    def merge(self, p: dict[str, Any], ack: Ack, partition: int, now: float) -> Emission[Ack]:
+        """Add one partial (from partition ``partition`` of the partials topic); what is due now."""
+        i = self._level.get(int(p.get("span", self.base.span)))
+        if i is None:  # a span no longer configured: nothing to add it to
+            return Emission(acks=[ack])
+        agg = self.levels[i]
+        site, start = str(p["site"]), int(p["window"])
+        if agg.is_emitted(site, start):
+            # Late: its window is out already, and a second record for it would publish a difference.
+            # Rollups publish no additive number, so the next span still takes it.
+            agg.late += sum(b[2] for b in p["buckets"] if b[0] == "total")
+            nxt = self.levels[i + 1] if i + 1 < len(self.levels) else None
+            forward = [{**p, "span": nxt.span, "window": start // nxt.span * nxt.span}] if nxt else []
+            return Emission(forward=forward, acks=[ack])
+        agg.merge_partial(p, now)
+        self._waiting[(agg.span, site, start)].append((partition, ack))
+        return self._emission(i, agg.close_due())
+
+    def idle(self, now: float, wall: float) -> Emission[Ack]:
+        """Windows no partial reached for ``idle_s`` (quiet sites, the end of a stream); a rollup
+        only once its span is over by the wall clock ``wall``."""
+        out: Emission[Ack] = Emission()
+        for i, agg in enumerate(self.levels):
+            _extend(out, self._emission(i, agg.close_idle(now, self.idle_s, wall)))
+        return out
+
+    def due(self) -> Emission[Ack]:
+        """The base windows the watermark has passed (drivers that add updates to ``base`` themselves)."""
+        return self._emission(0, self.base.close_due())
+
+    def finish(self, now: float) -> list[dict[str, Any]]:
+        """End of input without a topic in between: every window of every span, shortest first."""
+        return [rec for i in range(len(self.levels)) for rec in self.settle(self._emission(i, self.levels[i].flush()), now)]
+
+    def revoke(self, partitions: set[int]) -> None:
+        """Forget the windows of partitions another worker now owns: it rebuilds them from the
+        partials this one never acknowledged."""
+        for wkey in [w for w, acks in self._waiting.items() if acks and acks[0][0] in partitions]:
+            del self._waiting[wkey]
+            span, site, start = wkey
+            self.levels[self._level[span]].discard((site, start))
+
+    def settle(self, emission: Emission[Ack], now: float) -> list[dict[str, Any]]:
+        """Without a topic in between (``scrub``): merge forwarded partials back at once, and
+        return every record this makes publishable."""
+        records, pending = [], [emission]
+        while pending:
+            e = pending.pop()
+            records += e.records
+            pending += [self.merge(p, None, 0, now) for p in e.forward]  # type: ignore[arg-type]
+        return records
+
+    def _emission(self, level: int, closed: list[Closed]) -> Emission[Ack]:
+        if not closed:
+            return Emission()
+        agg = self.levels[level]
+        nxt = self.levels[level + 1] if level + 1 < len(self.levels) else None
+        records: list[dict[str, Any]] = []
+        stamps: list[int] = []
+        for c in closed:
+            published = agg.records((c,))
+            records += published
+            stamps += [c.start * 1000] * len(published)
+        return Emission(
+            records=records,
+            stamps=stamps,
+            forward=[c.rolled_into(nxt.span) for c in closed] if nxt else [],
+            acks=[ack for c in closed for _, ack in self._waiting.pop((agg.span, c.site, c.start), ())],
+            window_ends=[c.end for c in closed] if level == 0 else [],
+        )
+
+
+def owner_key(p: dict[str, Any]) -> bytes:
+    """The partials topic's record key: every span of a site's day has one owner, so its rollups
+    are fed by the same worker that closes its windows."""
+    return f"{p['site']}|{int(p['window']) // 86400}".encode()
+
+
+def _extend(into: Emission[Ack], more: Emission[Ack]) -> None:
+    into.records += more.records
+    into.stamps += more.stamps
+    into.forward += more.forward
+    into.acks += more.acks
+    into.window_ends += more.window_ends
