@@ -11,6 +11,7 @@ public ``re``), and that what the group matches is listed (completeness, with hy
 
 from __future__ import annotations
 
+import ast
 import json
 import re
 
@@ -23,6 +24,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from ua_parser import load_lazy_builtins
 
+from logscrub.privacy import useragent
 from logscrub.privacy.useragent import (
     _KNOWN_CRAWLERS,
     _PUBLISHABLE_FAMILIES,
@@ -166,3 +168,14 @@ def test_syntax_outside_the_subset_is_refused(regex: str) -> None:
         _RegexSubset(regex).parse()
     assert captured_by_group_one(regex) is None
     assert _spelled_out("$1", regex) == set()
+
+
+def test_useragent_imports_no_private_module_and_no_user_agents() -> None:
+    tree = ast.parse(Path(useragent.__file__).read_text(encoding="utf-8"))
+    modules = [alias.name for node in ast.walk(tree) if isinstance(node, ast.Import) for alias in node.names]
+    modules += [node.module or "" for node in ast.walk(tree) if isinstance(node, ast.ImportFrom)]
+    names = [alias.name for node in ast.walk(tree) if isinstance(node, ast.ImportFrom) for alias in node.names]
+    assert modules and not [m for m in modules if any(part.startswith("_") and part != "__future__"
+                                                      for part in m.split("."))]
+    assert not [n for n in names if n.startswith("_")]
+    assert not [m for m in modules if m.split(".")[0] == "user_agents"]

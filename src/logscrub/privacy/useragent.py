@@ -1,9 +1,11 @@
 """User agent -> browser/OS family and major, device class, bot flag.
 
-Parsing goes through ua-parser's native (Rust) resolver: the pure-Python
-parser behind ``user_agents.parse`` is ~40x slower and would bound a worker's
-throughput. The device class is still decided by ``user_agents``' own rules,
-applied to the native result, so it matches what that library would say.
+Parsing goes through ua-parser's native (Rust) resolver, ``ua_parser.regex.Resolver``,
+called through its documented ``Resolver`` interface: the pure-Python parser behind
+``user_agents.parse`` is ~40x slower and would bound a worker's throughput. The device
+class comes from rules of our own, modeled on user-agents 2.2's (``is_bot``,
+``is_tablet``, ``is_mobile``, ``is_pc``), applied to that native result; a test holds
+them to ``user_agents.parse`` over a corpus of real user agents.
 
 Some ua-parser rules copy free text from the UA into the family (generic
 ``...bot`` or ``<app>/1.0 CFNetwork`` rules), and a client can put anything
@@ -23,11 +25,9 @@ import re
 
 from dataclasses import dataclass
 from functools import cache, lru_cache
-from typing import Protocol
 
-from ua_parser import load_lazy_builtins
+from ua_parser import OS, Domain, UserAgent, load_lazy_builtins
 from ua_parser.regex import Resolver  # imports ua_parser_rs: fail loudly rather than parse slowly
-from user_agents.parsers import Browser, Device, UserAgent, parse_operating_system
 
 OTHER = "Other"
 
@@ -331,41 +331,75 @@ def _major(value: str | None) -> str | None:
     return None
 
 
-class _Match(Protocol):
-    """A native extractor's browser or OS result."""
-
-    family: str
-    major: str | None
-    minor: str | None
-    patch: str | None
-
-
-class _DeviceMatch(Protocol):
-    family: str
-    brand: str | None
-    model: str | None
-
-
-def _family_and_major(part: _Match | None) -> tuple[str, str | None]:
+def _family_and_major(part: UserAgent | OS | None) -> tuple[str, str | None]:
     if part is None or not is_publishable_family(part.family):
         return OTHER, None
     return part.family, _major(part.major)
 
 
-class _ParsedUserAgent(UserAgent):
-    """``user_agents.UserAgent`` from a native result: its device rules without its slow parse."""
+# --- Device class: user-agents 2.2's rules, on the native result ------------------------------------
 
-    def __init__(
-        self, ua: str, browser: _Match | None, system: _Match | None, device: _DeviceMatch | None
-    ) -> None:  # no super().__init__(): it would parse again
-        self.ua_string = ua
-        self.browser = Browser(browser.family if browser else OTHER, (), "")  # its rules never read the version
-        self.os = (
-            parse_operating_system(system.family, system.major, system.minor, system.patch)
-            if system
-            else parse_operating_system(OTHER)
-        )
-        self.device = Device(device.family, device.brand, device.model) if device else Device(OTHER, None, None)
+_TABLET_DEVICES = frozenset({
+    "iPad", "BlackBerry Playbook", "Blackberry Playbook", "Kindle", "Kindle Fire", "Kindle Fire HD", "Galaxy Tab",
+    "Xoom", "Dell Streak",
+})
+_MOBILE_DEVICES = frozenset({
+    "iPhone", "iPod", "Generic Smartphone", "Generic Feature Phone", "PlayStation Vita", "iOS-Device",
+})
+_MOBILE_BROWSERS = frozenset({
+    "IE Mobile", "Opera Mobile", "Opera Mini", "Chrome Mobile", "Chrome Mobile WebView", "Chrome Mobile iOS",
+})
+_MOBILE_OSES = frozenset({
+    "Windows Phone", "Windows Phone OS", "Symbian OS", "Bada", "Windows CE", "Windows Mobile", "Maemo",
+    "Android", "Firefox OS",  # phones unless a tablet rule matched first
+})
+_PC_OSES = frozenset({"Windows 95", "Windows 98", "Solaris"})
+_MOBILE_UA_MARKERS = ("J2ME", "MIDP", "iPhone;", "Googlebot-Mobile")
+
+
+def _version_string(major: str | None, minor: str | None, patch: str | None) -> str:
+    """user-agents' ``os.version_string``: the parts present, joined by dots."""
+    return ".".join(part for part in (major, minor, patch) if part is not None)
+
+
+def device_class(ua: str, browser: str, os: str, os_version: str, device: str) -> str:
+    """``bot|tablet|mobile|desktop|other`` from ua-parser's families, by user-agents 2.2's rules.
+
+    ``browser``, ``os`` and ``device`` are ua-parser's families ("Other" when it
+    found none), ``os_version`` the OS version as user-agents writes it
+    (``_version_string``). The classes are tried in user-agents' order: bot
+    (ua-parser's "Spider" device), tablet, mobile, then PC (here "desktop").
+    """
+    if device == "Spider":
+        return "bot"
+    if (
+        device in _TABLET_DEVICES
+        or os == "Android" and "Mobile Safari" not in ua and browser != "Firefox Mobile"
+        or os == "Windows" and os_version.startswith("RT")
+        or os == "Firefox OS" and "Mobile" not in browser
+    ):
+        return "tablet"
+    if (
+        device in _MOBILE_DEVICES
+        or browser in _MOBILE_BROWSERS
+        or os in _MOBILE_OSES
+        or os == "BlackBerry OS" and device != "Blackberry Playbook"
+        or any(marker in ua for marker in _MOBILE_UA_MARKERS)
+        or "NokiaBrowser" in ua and "Mobile" in ua
+    ):
+        return "mobile"
+    if (
+        "Windows NT" in ua
+        or os in _PC_OSES
+        or os == "Windows" and os_version == "ME"
+        or os == "Mac OS X" and "Silk" not in ua
+    ):
+        return "desktop"
+    if "Maemo" in ua:
+        return "other"
+    if "Chrome OS" in os or "Linux" in ua and "X11" in ua:
+        return "desktop"
+    return "other"
 
 
 @cache
@@ -393,18 +427,6 @@ def _automated(ua: str) -> bool:
     return _AUTOMATION.search(ua) is not None
 
 
-def _device_class(agent: _ParsedUserAgent, automated: bool) -> str:
-    if agent.is_bot or automated:
-        return "bot"
-    if agent.is_tablet:
-        return "tablet"
-    if agent.is_mobile:
-        return "mobile"
-    if agent.is_pc:
-        return "desktop"
-    return "other"
-
-
 class UAGeneralizer:
     """Callable ``UA string -> UAInfo`` with a bounded LRU cache on the string (UAs repeat a lot)."""
 
@@ -423,11 +445,18 @@ class UAGeneralizer:
         if not ua.isascii():
             # lone surrogates (undecodable log bytes) cannot cross into the Rust resolver
             ua = ua.encode("utf-8", "replace").decode("utf-8")
-        # The extractors directly: ua-parser's result objects around them cost as much as the matching.
-        browser = self._resolver.ua.extract(ua)
-        system = self._resolver.os.extract(ua)
-        agent = _ParsedUserAgent(ua, browser, system, self._resolver.de.extract(ua))
+        result = self._resolver(ua, Domain.ALL)
+        browser, system, hardware = result.user_agent, result.os, result.device
+        os_family = system.family if system else OTHER
+        device = device_class(
+            ua,
+            browser.family if browser else OTHER,
+            os_family,
+            _version_string(system.major, system.minor, system.patch) if system and os_family == "Windows" else "",
+            hardware.family if hardware else OTHER,
+        )
+        if device != "bot" and _automated(ua):
+            device = "bot"
         browser_family, browser_major = _family_and_major(browser)
         os_family, os_major = _family_and_major(system)
-        device = _device_class(agent, _automated(ua))
         return UAInfo(browser_family, browser_major, os_family, os_major, device, device == "bot")
