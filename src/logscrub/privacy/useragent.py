@@ -417,8 +417,10 @@ _AUTOMATION = re.compile(
     re.IGNORECASE,
 )
 # Case-insensitive matching folds case at every position it tries; an ASCII user agent (nearly all)
-# is lower-cased once instead and searched with the same, all lower-case, words.
-_AUTOMATION_LOWER = re.compile(_AUTOMATION.pattern)
+# is lower-cased once instead and searched with the same, all lower-case, words. There ``\brss\b`` is
+# spelled ``r(?<!\wr)ss\b`` (the same matches): with every alternative starting with a literal, ``re``
+# skips ahead to the positions holding one of their first letters, ~3x faster on real user agents.
+_AUTOMATION_LOWER = re.compile(_AUTOMATION.pattern.replace(r"\brss\b", r"r(?<!\wr)ss\b"))
 
 
 def _automated(ua: str) -> bool:
