@@ -1,10 +1,11 @@
-# Every target sets up what it needs: a fresh machine needs only python3.11, a JDK 17 and Maven.
+# Every target sets up what it needs: a fresh machine needs only python3.11, a JDK 17 and Maven
+# (and Python 3.12 and 3.13, from PATH or pyenv, for unit-pythons).
 PYTHON ?= python3.11
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: all venv demo test unit kafka-up kafka-down kafka-jars bench clean
+.PHONY: all venv demo test unit unit-pythons kafka-up kafka-down kafka-jars bench clean
 
 all: test
 
@@ -27,6 +28,30 @@ test: venv kafka-jars
 ## Only the tests that need no broker.
 unit: venv
 	$(BIN)/python -m pytest -m 'not kafka'
+
+## The tests that need no broker on each other supported Python, in its own virtualenv (.venv-3.12, ...).
+EXTRA_PYTHONS ?= 3.12 3.13
+
+unit-pythons: $(foreach v,$(EXTRA_PYTHONS),unit-python-$(v))
+
+.PRECIOUS: .venv-%/.installed-stamp  # not an intermediate file to delete after the run
+
+unit-python-%: .venv-%/.installed-stamp
+	.venv-$*/bin/python -m pytest -q -m 'not kafka' -p no:cacheprovider
+
+# python3.X from PATH; when that command does not run (a pyenv shim for a version that is not
+# selected), pyenv's newest 3.X through PYENV_VERSION.
+.venv-%/.installed-stamp: pyproject.toml
+	@py=python$*; \
+	if ! $$py -c '' 2>/dev/null; then \
+	  version=$$(pyenv whence $$py 2>/dev/null | sort -V | tail -n 1); \
+	  if [ -z "$$version" ]; then echo "$$py: neither on PATH nor installed with pyenv" >&2; exit 1; fi; \
+	  export PYENV_VERSION=$$version; \
+	fi; \
+	set -x; rm -rf .venv-$*; $$py -m venv .venv-$* && \
+	.venv-$*/bin/pip install -q --upgrade pip && \
+	.venv-$*/bin/pip install -q -e '.[test]'
+	touch $@
 
 kafka-jars:
 	bash scripts/kafka.sh jars
@@ -54,7 +79,7 @@ soak: venv kafka-jars
 	$(BIN)/python -m bench.soak
 
 clean:
-	rm -rf $(VENV) .kafka out .pytest_cache .hypothesis
+	rm -rf $(VENV) .venv-* .kafka out .pytest_cache .hypothesis
 
 ## Coverage-guided fuzzing of the per-line pipeline with atheris for FUZZ_SECONDS (60).
 .PHONY: fuzz

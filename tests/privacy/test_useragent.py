@@ -3,7 +3,15 @@ import user_agents
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from logscrub.privacy.useragent import UNKNOWN, UAGeneralizer, UAInfo, _spelled_out, is_publishable_family
+from logscrub.privacy.useragent import (
+    _AUTOMATION,
+    _AUTOMATION_LOWER,
+    UNKNOWN,
+    UAGeneralizer,
+    UAInfo,
+    _spelled_out,
+    is_publishable_family,
+)
 
 CHROME_WIN = (
     "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) "
@@ -281,4 +289,23 @@ def test_automated_clients_seen_in_real_logs_are_bots(generalize: UAGeneralizer,
     ],
 )
 def test_automation_words_match_in_any_case(generalize: UAGeneralizer, ua: str, bot: bool) -> None:
+    assert generalize(ua).bot is bot
+
+
+AUTOMATION_WORDS = ["rss", "bot", "bot/", "crawl", "http://", "+http", "www.", "client/", "java/", "check"]
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.lists(st.sampled_from(AUTOMATION_WORDS) | st.text(alphabet="rsRSbBoOtT _-/.:+x1", max_size=4), max_size=6))
+def test_lower_case_automation_search_is_the_case_insensitive_one(parts: list[str]) -> None:
+    """The ASCII fast path (lower-cased text, ``\\brss\\b`` rewritten) finds what the original pattern finds."""
+    ua = "".join(parts)
+    assert (_AUTOMATION_LOWER.search(ua.lower()) is not None) == (_AUTOMATION.search(ua) is not None)
+
+
+@pytest.mark.parametrize(
+    ("ua", "bot"),
+    [("rss", True), ("my rss/1", True), ("x-RSS", True), ("_rss", False), ("1rss", False), ("rssx", False), ("crss", False)],
+)
+def test_rss_is_a_word(generalize: UAGeneralizer, ua: str, bot: bool) -> None:
     assert generalize(ua).bot is bot

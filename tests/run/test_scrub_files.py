@@ -25,8 +25,8 @@ def test_every_line_is_written_once_in_order(tmp_path):
 
 
 def test_garbage_collector_settings_are_given_back(tmp_path):
-    before = gc.get_threshold()
+    before = gc.get_threshold(), gc.get_freeze_count()  # not 0 on 3.12: it starts with objects frozen
     src = tmp_path / "in.log"
     src.write_text("\n".join(generate(10)) + "\n")
     scrub(load(None, env={}), [str(src)], tmp_path / "out", progress=False)
-    assert gc.get_threshold() == before and gc.get_freeze_count() == 0
+    assert (gc.get_threshold(), gc.get_freeze_count()) == before

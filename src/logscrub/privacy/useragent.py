@@ -1,9 +1,11 @@
 """User agent -> browser/OS family and major, device class, bot flag.
 
-Parsing goes through ua-parser's native (Rust) resolver: the pure-Python
-parser behind ``user_agents.parse`` is ~40x slower and would bound a worker's
-throughput. The device class is still decided by ``user_agents``' own rules,
-applied to the native result, so it matches what that library would say.
+Parsing goes through ua-parser's native (Rust) resolver, ``ua_parser.regex.Resolver``,
+called through its documented ``Resolver`` interface: the pure-Python parser behind
+``user_agents.parse`` is ~40x slower and would bound a worker's throughput. The device
+class comes from rules of our own, modeled on user-agents 2.2's (``is_bot``,
+``is_tablet``, ``is_mobile``, ``is_pc``), applied to that native result; a test holds
+them to ``user_agents.parse`` over a corpus of real user agents.
 
 Some ua-parser rules copy free text from the UA into the family (generic
 ``...bot`` or ``<app>/1.0 CFNetwork`` rules), and a client can put anything
@@ -13,23 +15,19 @@ a name ua-parser's rules spell out (a literal replacement, or one of the
 finitely many strings the captured group can match, like ``Googlebot`` in
 ``(...|Googlebot|...)``) or a well-known crawler that ua-parser only finds
 through its generic rules. Anything else is "Other" (still a bot if it is
-one).
+one). The finite strings come from a small parser of our own for the regex
+syntax the rules use (see ``_RegexSubset``).
 """
 
 from __future__ import annotations
 
 import re
 
-from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import cache, lru_cache
-from re import _constants as sre  # type: ignore[attr-defined]  # the stdlib's regex parser: no public API
-from re import _parser as sre_parse  # type: ignore[attr-defined]
-from typing import Any, Protocol
 
-from ua_parser import load_lazy_builtins
+from ua_parser import OS, Domain, UserAgent, load_lazy_builtins
 from ua_parser.regex import Resolver  # imports ua_parser_rs: fail loudly rather than parse slowly
-from user_agents.parsers import Browser, Device, UserAgent, parse_operating_system
 
 OTHER = "Other"
 
@@ -63,17 +61,225 @@ class UAInfo:
 UNKNOWN = UAInfo(OTHER, None, OTHER, None, "other", False)
 
 
-# A node of the stdlib's parsed-regex tree: (opcode, argument).
-_Node = tuple[Any, Any]
+# --- Which strings can a rule's first group capture? ------------------------------------------------
 
 
-def _finite(items: Iterable[_Node]) -> set[str] | None:
-    """Strings a parsed regex sequence matches, if finitely many; free-text branches are left out."""
+class UnsupportedRegex(ValueError):
+    """The pattern uses syntax outside the subset ``_RegexSubset`` reads."""
+
+
+@dataclass(frozen=True, slots=True)
+class _Chars:
+    """One character out of ``chars``; ``None``: any of too many to list (``.``, ``\\w``, ``[^/]``)."""
+
+    chars: frozenset[str] | None
+
+
+@dataclass(frozen=True, slots=True)
+class _Alternation:
+    branches: tuple[tuple[_Node, ...], ...]
+
+
+@dataclass(frozen=True, slots=True)
+class _Repeat:
+    body: _Node
+    low: int
+    high: int | None  # None: unbounded
+
+
+_Node = _Chars | _Alternation | _Repeat
+_ZERO_WIDTH = _Alternation(((),))  # anchors and word boundaries: match the empty string
+_ANY = _Chars(None)
+_DIGITS = frozenset("0123456789")
+_OPEN_ENDED_ESCAPES = frozenset("DwWsS")  # classes too large to list
+_ZERO_WIDTH_ESCAPES = frozenset("bBAZ")
+_QUANTIFIER = re.compile(r"\{(?!\})(\d*)(,?)(\d*)\}")  # "{}" is no quantifier
+
+
+class _RegexSubset:
+    """Parser for the regex syntax of ua-parser's rules, into ``_Node`` trees.
+
+    Reads literals, escapes, ``.``, anchors, character classes, capturing and
+    ``(?:...)`` groups, alternation and the quantifiers ``? * + {m,n}`` (greedy or
+    lazy), as Python's ``re`` reads them. Anything else raises ``UnsupportedRegex``.
+    """
+
+    def __init__(self, pattern: str) -> None:
+        self._text = pattern
+        self._at = 0
+        self._groups = 0
+        self.group_one: _Node | None = None
+        self.group_one_source: str | None = None  # the group's own pattern, for tests
+
+    def parse(self) -> _Node:
+        node = self._alternation()
+        if self._at != len(self._text):
+            raise UnsupportedRegex(f"unbalanced ')' at {self._at}")
+        return node
+
+    def _peek(self, ahead: int = 0) -> str:
+        at = self._at + ahead
+        return self._text[at] if at < len(self._text) else ""
+
+    def _alternation(self) -> _Alternation:
+        branches = [self._sequence()]
+        while self._peek() == "|":
+            self._at += 1
+            branches.append(self._sequence())
+        return _Alternation(tuple(branches))
+
+    def _sequence(self) -> tuple[_Node, ...]:
+        items: list[_Node] = []
+        while self._peek() not in ("", "|", ")"):
+            atom, repeatable = self._atom()
+            items.append(self._quantified(atom) if repeatable else atom)
+        return tuple(items)
+
+    def _atom(self) -> tuple[_Node, bool]:
+        char = self._peek()
+        self._at += 1
+        if char == "(":
+            return self._group(), True
+        if char == "[":
+            return self._class(), True
+        if char == ".":
+            return _ANY, True
+        if char in "^$":
+            return _ZERO_WIDTH, False
+        if char == "\\":
+            escaped = self._escape()
+            if escaped is None:
+                return _ZERO_WIDTH, False
+            return escaped, True
+        if char in "*+?{":
+            raise UnsupportedRegex(f"{char!r} at {self._at - 1}")
+        return _Chars(frozenset(char)), True
+
+    def _group(self) -> _Node:
+        if self._peek() == "?":
+            if self._peek(1) != ":":
+                raise UnsupportedRegex(f"group extension at {self._at}")
+            self._at += 2
+            body = self._alternation()
+            self._close()
+            return body
+        self._groups += 1
+        number, start = self._groups, self._at
+        body = self._alternation()
+        if number == 1:
+            self.group_one, self.group_one_source = body, self._text[start:self._at]
+        self._close()
+        return body
+
+    def _close(self) -> None:
+        if self._peek() != ")":
+            raise UnsupportedRegex("missing ')'")
+        self._at += 1
+
+    def _escape(self) -> _Chars | None:
+        """The escape after a backslash; ``None`` for a zero-width one (``\\b``)."""
+        char = self._peek()
+        self._at += 1
+        if char in _ZERO_WIDTH_ESCAPES:
+            return None
+        return self._class_escape(char)
+
+    def _class_escape(self, char: str) -> _Chars:
+        if char == "d":
+            return _Chars(_DIGITS)
+        if char in _OPEN_ENDED_ESCAPES:
+            return _ANY
+        if char and (not char.isascii() or not char.isalnum()):
+            return _Chars(frozenset(char))
+        raise UnsupportedRegex(f"escape \\{char} at {self._at - 1}")
+
+    def _class(self) -> _Chars:
+        negated = self._peek() == "^"
+        if negated:
+            self._at += 1
+        chars: set[str] = set()
+        listed = True
+        first = True
+        while True:
+            char = self._peek()
+            if not char:
+                raise UnsupportedRegex("missing ']'")
+            if char == "]" and not first:
+                self._at += 1
+                break
+            first = False
+            low = self._class_item()
+            if self._peek() == "-" and self._peek(1) not in ("]", ""):
+                self._at += 1
+                high = self._class_item()
+                if low.chars is None or high.chars is None or len(low.chars) != 1 or len(high.chars) != 1:
+                    raise UnsupportedRegex(f"bad range at {self._at}")
+                (start,), (end,) = low.chars, high.chars
+                if start > end:
+                    raise UnsupportedRegex(f"bad range at {self._at}")
+                chars.update(map(chr, range(ord(start), ord(end) + 1)))
+            elif low.chars is None:
+                listed = False
+            else:
+                chars |= low.chars
+        return _Chars(frozenset(chars)) if listed and not negated else _ANY
+
+    def _class_item(self) -> _Chars:
+        char = self._peek()
+        self._at += 1
+        if char == "\\":
+            escaped = self._peek()
+            self._at += 1
+            return self._class_escape(escaped)
+        return _Chars(frozenset(char))
+
+    def _quantified(self, atom: _Node) -> _Node:
+        char = self._peek()
+        if char == "?":
+            low, high, self._at = 0, 1, self._at + 1
+        elif char == "*":
+            low, high, self._at = 0, None, self._at + 1
+        elif char == "+":
+            low, high, self._at = 1, None, self._at + 1
+        elif char == "{" and (bounds := _QUANTIFIER.match(self._text, self._at)):
+            low_text, comma, high_text = bounds.groups()
+            low = int(low_text) if low_text else 0
+            high = (int(high_text) if high_text else None) if comma else low
+            if high is not None and high < low:
+                raise UnsupportedRegex(f"bad repeat at {self._at}")
+            self._at = bounds.end()
+        else:
+            return atom
+        if self._peek() == "?":  # lazy: matches the same strings
+            self._at += 1
+        if self._peek() in ("*", "+", "?", "{"):
+            raise UnsupportedRegex(f"repeated quantifier at {self._at}")
+        return _Repeat(atom, low, high)
+
+
+def _finite(node: _Node) -> set[str] | None:
+    """Strings ``node`` matches, if finitely many; free-text branches of an alternation are left out."""
+    if isinstance(node, _Chars):
+        return set(node.chars) if node.chars is not None else None
+    if isinstance(node, _Repeat):
+        if node.high is None or node.high > _MAX_REPEAT or (inner := _finite(node.body)) is None:
+            return None
+        found, current = set(), {""}
+        for count in range(node.high + 1):
+            if count >= node.low:
+                found |= current
+            current = {head + tail for head in current for tail in inner}
+        return found if len(found) <= _MAX_EXPANSION else None
+    if len(node.branches) == 1:
+        return _finite_sequence(node.branches[0])
+    found = [strings for branch in node.branches if (strings := _finite_sequence(branch)) is not None]
+    return set().union(*found) if found else None
+
+
+def _finite_sequence(items: tuple[_Node, ...]) -> set[str] | None:
     strings = {""}
-    for op, arg in items:
-        if op is sre.AT:  # anchors and word boundaries match no text
-            continue
-        options = _finite_item(op, arg)
+    for item in items:
+        options = _finite(item)
         if options is None:
             return None
         strings = {head + tail for head in strings for tail in options}
@@ -82,60 +288,18 @@ def _finite(items: Iterable[_Node]) -> set[str] | None:
     return strings
 
 
-def _finite_item(op: Any, arg: Any) -> set[str] | None:
-    if op is sre.LITERAL:
-        return {chr(arg)}
-    if op is sre.SUBPATTERN:
-        return _finite(arg[3])
-    if op is sre.BRANCH:
-        found = [strings for branch in arg[1] if (strings := _finite(branch)) is not None]
-        return set().union(*found) if found else None
-    if op is sre.IN:
-        return _finite_class(arg)
-    if op in (sre.MAX_REPEAT, sre.MIN_REPEAT):
-        low, high, body = arg
-        inner = _finite(body) if high <= _MAX_REPEAT else None
-        if inner is None:
-            return None
-        found, current = set(), {""}
-        for count in range(high + 1):
-            if count >= low:
-                found |= current
-            current = {head + tail for head in current for tail in inner}
-        return found if len(found) <= _MAX_EXPANSION else None
-    return None
+def captured_by_group_one(regex: str) -> set[str] | None:
+    """Every string the first capturing group of ``regex`` can capture, if finitely many.
 
-
-def _finite_class(items: Iterable[_Node]) -> set[str] | None:
-    chars: set[str] = set()
-    for op, arg in items:
-        if op is sre.LITERAL:
-            chars.add(chr(arg))
-        elif op is sre.RANGE:
-            chars.update(map(chr, range(arg[0], arg[1] + 1)))
-        elif op is sre.CATEGORY and arg is sre.CATEGORY_DIGIT:
-            chars.update("0123456789")
-        else:
-            return None
-    return chars
-
-
-def _group_one(items: Iterable[_Node]) -> list[_Node] | None:
-    for op, arg in items:
-        if op is sre.SUBPATTERN and arg[0] == 1:
-            return list(arg[3])
-        if op is sre.SUBPATTERN:
-            children = [arg[3]]
-        elif op is sre.BRANCH:
-            children = arg[1]
-        elif op in (sre.MAX_REPEAT, sre.MIN_REPEAT):
-            children = [arg[2]]
-        else:
-            children = []
-        for child in children:
-            if (found := _group_one(child)) is not None:
-                return found
-    return None
+    ``None`` when the group matches free text, when there is no such group, or
+    when ``regex`` uses syntax outside the subset we read (``UnsupportedRegex``).
+    """
+    parser = _RegexSubset(regex)
+    try:
+        parser.parse()
+    except UnsupportedRegex:
+        return None
+    return _finite(parser.group_one) if parser.group_one is not None else None
 
 
 def _spelled_out(family: str, regex: str) -> set[str]:
@@ -144,15 +308,15 @@ def _spelled_out(family: str, regex: str) -> set[str]:
         return {family}
     if "$" in family.replace("$1", ""):
         return set()
-    group = _group_one(sre_parse.parse(regex))
-    captured = _finite(group) if group is not None else None
-    names = {family.replace("$1", text) for text in captured or ()}
+    names = {family.replace("$1", text) for text in captured_by_group_one(regex) or ()}
     return names | {name.strip() for name in names}  # OS families come out stripped, browser ones as captured
 
 
 _MATCHERS = load_lazy_builtins()
+# ``regex`` is documented on ua_parser.core.Matcher; ``family`` is the rule's family template, the
+# public attribute (and constructor argument) of the ua_parser.lazy matchers load_lazy_builtins returns.
 _PUBLISHABLE_FAMILIES = _KNOWN_CRAWLERS.union(
-    *(_spelled_out(m.family, m.regex) for m in (*_MATCHERS[0], *_MATCHERS[1]))
+    *(_spelled_out(m.family, m.regex) for m in (*_MATCHERS[0], *_MATCHERS[1]))  # type: ignore[attr-defined]
 )
 
 
@@ -167,41 +331,75 @@ def _major(value: str | None) -> str | None:
     return None
 
 
-class _Match(Protocol):
-    """A native extractor's browser or OS result."""
-
-    family: str
-    major: str | None
-    minor: str | None
-    patch: str | None
-
-
-class _DeviceMatch(Protocol):
-    family: str
-    brand: str | None
-    model: str | None
-
-
-def _family_and_major(part: _Match | None) -> tuple[str, str | None]:
+def _family_and_major(part: UserAgent | OS | None) -> tuple[str, str | None]:
     if part is None or not is_publishable_family(part.family):
         return OTHER, None
     return part.family, _major(part.major)
 
 
-class _ParsedUserAgent(UserAgent):
-    """``user_agents.UserAgent`` from a native result: its device rules without its slow parse."""
+# --- Device class: user-agents 2.2's rules, on the native result ------------------------------------
 
-    def __init__(
-        self, ua: str, browser: _Match | None, system: _Match | None, device: _DeviceMatch | None
-    ) -> None:  # no super().__init__(): it would parse again
-        self.ua_string = ua
-        self.browser = Browser(browser.family if browser else OTHER, (), "")  # its rules never read the version
-        self.os = (
-            parse_operating_system(system.family, system.major, system.minor, system.patch)
-            if system
-            else parse_operating_system(OTHER)
-        )
-        self.device = Device(device.family, device.brand, device.model) if device else Device(OTHER, None, None)
+_TABLET_DEVICES = frozenset({
+    "iPad", "BlackBerry Playbook", "Blackberry Playbook", "Kindle", "Kindle Fire", "Kindle Fire HD", "Galaxy Tab",
+    "Xoom", "Dell Streak",
+})
+_MOBILE_DEVICES = frozenset({
+    "iPhone", "iPod", "Generic Smartphone", "Generic Feature Phone", "PlayStation Vita", "iOS-Device",
+})
+_MOBILE_BROWSERS = frozenset({
+    "IE Mobile", "Opera Mobile", "Opera Mini", "Chrome Mobile", "Chrome Mobile WebView", "Chrome Mobile iOS",
+})
+_MOBILE_OSES = frozenset({
+    "Windows Phone", "Windows Phone OS", "Symbian OS", "Bada", "Windows CE", "Windows Mobile", "Maemo",
+    "Android", "Firefox OS",  # phones unless a tablet rule matched first
+})
+_PC_OSES = frozenset({"Windows 95", "Windows 98", "Solaris"})
+_MOBILE_UA_MARKERS = ("J2ME", "MIDP", "iPhone;", "Googlebot-Mobile")
+
+
+def _version_string(major: str | None, minor: str | None, patch: str | None) -> str:
+    """user-agents' ``os.version_string``: the parts present, joined by dots."""
+    return ".".join(part for part in (major, minor, patch) if part is not None)
+
+
+def device_class(ua: str, browser: str, os: str, os_version: str, device: str) -> str:
+    """``bot|tablet|mobile|desktop|other`` from ua-parser's families, by user-agents 2.2's rules.
+
+    ``browser``, ``os`` and ``device`` are ua-parser's families ("Other" when it
+    found none), ``os_version`` the OS version as user-agents writes it
+    (``_version_string``). The classes are tried in user-agents' order: bot
+    (ua-parser's "Spider" device), tablet, mobile, then PC (here "desktop").
+    """
+    if device == "Spider":
+        return "bot"
+    if (
+        device in _TABLET_DEVICES
+        or os == "Android" and "Mobile Safari" not in ua and browser != "Firefox Mobile"
+        or os == "Windows" and os_version.startswith("RT")
+        or os == "Firefox OS" and "Mobile" not in browser
+    ):
+        return "tablet"
+    if (
+        device in _MOBILE_DEVICES
+        or browser in _MOBILE_BROWSERS
+        or os in _MOBILE_OSES
+        or os == "BlackBerry OS" and device != "Blackberry Playbook"
+        or any(marker in ua for marker in _MOBILE_UA_MARKERS)
+        or "NokiaBrowser" in ua and "Mobile" in ua
+    ):
+        return "mobile"
+    if (
+        "Windows NT" in ua
+        or os in _PC_OSES
+        or os == "Windows" and os_version == "ME"
+        or os == "Mac OS X" and "Silk" not in ua
+    ):
+        return "desktop"
+    if "Maemo" in ua:
+        return "other"
+    if "Chrome OS" in os or "Linux" in ua and "X11" in ua:
+        return "desktop"
+    return "other"
 
 
 @cache
@@ -219,26 +417,16 @@ _AUTOMATION = re.compile(
     re.IGNORECASE,
 )
 # Case-insensitive matching folds case at every position it tries; an ASCII user agent (nearly all)
-# is lower-cased once instead and searched with the same, all lower-case, words.
-_AUTOMATION_LOWER = re.compile(_AUTOMATION.pattern)
+# is lower-cased once instead and searched with the same, all lower-case, words. There ``\brss\b`` is
+# spelled ``r(?<!\wr)ss\b`` (the same matches): with every alternative starting with a literal, ``re``
+# skips ahead to the positions holding one of their first letters, ~3x faster on real user agents.
+_AUTOMATION_LOWER = re.compile(_AUTOMATION.pattern.replace(r"\brss\b", r"r(?<!\wr)ss\b"))
 
 
 def _automated(ua: str) -> bool:
     if ua.isascii():
         return _AUTOMATION_LOWER.search(ua.lower()) is not None
     return _AUTOMATION.search(ua) is not None
-
-
-def _device_class(agent: _ParsedUserAgent, automated: bool) -> str:
-    if agent.is_bot or automated:
-        return "bot"
-    if agent.is_tablet:
-        return "tablet"
-    if agent.is_mobile:
-        return "mobile"
-    if agent.is_pc:
-        return "desktop"
-    return "other"
 
 
 class UAGeneralizer:
@@ -259,11 +447,18 @@ class UAGeneralizer:
         if not ua.isascii():
             # lone surrogates (undecodable log bytes) cannot cross into the Rust resolver
             ua = ua.encode("utf-8", "replace").decode("utf-8")
-        # The extractors directly: ua-parser's result objects around them cost as much as the matching.
-        browser = self._resolver.ua.extract(ua)
-        system = self._resolver.os.extract(ua)
-        agent = _ParsedUserAgent(ua, browser, system, self._resolver.de.extract(ua))
+        result = self._resolver(ua, Domain.ALL)
+        browser, system, hardware = result.user_agent, result.os, result.device
+        os_family = system.family if system else OTHER
+        device = device_class(
+            ua,
+            browser.family if browser else OTHER,
+            os_family,
+            _version_string(system.major, system.minor, system.patch) if system and os_family == "Windows" else "",
+            hardware.family if hardware else OTHER,
+        )
+        if device != "bot" and _automated(ua):
+            device = "bot"
         browser_family, browser_major = _family_and_major(browser)
         os_family, os_major = _family_and_major(system)
-        device = _device_class(agent, _automated(ua))
         return UAInfo(browser_family, browser_major, os_family, os_major, device, device == "bot")
