@@ -81,6 +81,7 @@ def test_lines_built_from_log_syntax_never_raise(parts):
 # invisible and bidi controls (U+202E shows "/a/\u202egpj.exe" as "/a/exe.jpg").
 INVISIBLE = [chr(c) for c in (*range(0x20), 0x7F, *range(0x80, 0xA0))] + [
     "\u061c", "\u200b", "\u200d", "\u200e", "\u202a", "\u202e", "\u2028", "\u2066", "\u2069", "\ufeff",
+    "\xa0", "\xad", "\u202f", "\u3000",  # spaces NFKC would fold into a plain one, and a soft hyphen
 ]
 ENCODED = ["%0d%0a", "%00", "%1b", "%7F", "%C2%85", "%E2%80%AE", "%250a"]
 WORDS = ["a", "users", "42", "x.html", "/", "%", ".", "-", "?", "q=", "&", "é", " ", "http://", "example.com"]

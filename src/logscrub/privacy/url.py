@@ -124,6 +124,8 @@ def _decode(text: str) -> str:
     for _ in range(_DECODE_ROUNDS):
         decoded = unquote(text, errors="replace") if "%" in text else text
         if not decoded.isascii():
+            if not decoded.isprintable():  # NFKC would fold some (a no-break space) into printable ones
+                return decoded
             decoded = unicodedata.normalize("NFKC", decoded)
         if decoded == text:
             break
