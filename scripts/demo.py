@@ -15,8 +15,9 @@ from pathlib import Path
 
 import orjson
 
-from logscrub.config import load
+from logscrub.config import Config, load
 from logscrub.kafka.scan import read_topic
+from logscrub.run.scrub_files import scrub
 from logscrub.run.ship import ship
 from logscrub.kafka.topics import admin_client, apply_topics
 
@@ -77,17 +78,18 @@ def main() -> int:
                 sys.exit(f"demo: the worker did not account for every line ({len(seen)} of {stats.lines_sent})")
             time.sleep(0.5)
         events = read_topic(cfg.kafka, t.events.name)
-        print(f"== waiting for the last windows to close ({cfg.aggregate.allowed_lateness}s without new lines)")
-        while sum(orjson.loads(v)["requests"] for v in read_topic(cfg.kafka, t.traffic.name)
-                  if b'"dimension":"total"' in v) < len(events):
+        expected = _scrubbed_windows(cfg)
+        print(f"== waiting for the last windows to close ({cfg.aggregate.allowed_lateness}s without new lines): "
+              f"{len(expected)} windows, as `logscrub scrub` publishes for the same file")
+        while _windows(read_topic(cfg.kafka, t.traffic.name)) != expected:
             if time.monotonic() > deadline:
-                sys.exit("demo: aggregates did not cover every event")
+                sys.exit("demo: the worker's aggregates are not the ones scrub gives for the same file")
             time.sleep(0.5)
 
         rejected = read_topic(cfg.kafka, t.rejected.name)
         _show(f"{t.events.name} (one anonymized record per request)", events, 2)
-        _show(f"{t.traffic.name} (per-minute aggregates; buckets under k={cfg.aggregate.k} visitors fold into "
-              "(other))", read_topic(cfg.kafka, t.traffic.name), 3)
+        _show(f"{t.traffic.name} (per-minute aggregates and hourly/daily distinct visitors; values under "
+              f"k={cfg.aggregate.k} clients fold into (other))", read_topic(cfg.kafka, t.traffic.name), 3)
         _show(f"{t.security.name} (raw lines, AES-GCM sealed per client under keys shared in {t.keys.name})",
               read_topic(cfg.kafka, t.security.name), 1)
         _show(f"{t.rejected.name} (lines that did not parse, sealed, reason in clear)", rejected, 1)
@@ -102,6 +104,22 @@ def main() -> int:
             worker.terminate()
             worker.wait(timeout=30)
         _kafka("down", str(STATE))
+
+
+def _windows(records: list[bytes]) -> dict[tuple[str, str], int]:
+    """(span, window start) -> requests of the published base windows, and the rollups' windows."""
+    out = {}
+    for value in records:
+        r = orjson.loads(value)
+        if r["dimension"] == "total":
+            out[(r["span"], r["window_start"])] = r.get("requests", 0)
+    return out
+
+
+def _scrubbed_windows(cfg: Config) -> dict[tuple[str, str], int]:
+    out = STATE / "scrubbed"
+    scrub(cfg, [str(SAMPLE)], out, progress=False)
+    return _windows((out / f"{cfg.topics.traffic.name}.jsonl").read_bytes().splitlines())
 
 
 def _master_key_file() -> Path:

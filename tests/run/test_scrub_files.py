@@ -30,3 +30,23 @@ def test_garbage_collector_settings_are_given_back(tmp_path):
     src.write_text("\n".join(generate(10)) + "\n")
     scrub(load(None, env={}), [str(src)], tmp_path / "out", progress=False)
     assert (gc.get_threshold(), gc.get_freeze_count()) == before
+
+
+def test_a_late_line_never_makes_a_second_record_for_its_window(tmp_path):
+    """A window is written once; a line reaching it afterwards counts in its hour and day only."""
+    def at(minute: int, client: int) -> str:
+        return f'203.0.113.{client} - - [28/Nov/2026:10:{minute:02d}:00 +0000] "GET / HTTP/1.1" 200 5 "-" "curl/8"'
+
+    # Windows close every 4,096 lines: minute 0 is out well before the late lines come.
+    lines = [at(0, c) for c in range(1, 6)] + [at(m, c) for m in range(1, 40) for _ in range(25) for c in range(1, 6)]
+    lines += [at(0, c) for c in range(6, 11)] * 1000  # five new clients back in minute 0, far too late
+    src = tmp_path / "in.log"
+    src.write_text("\n".join(lines) + "\n")
+    summary = scrub(load(None, env={"LOGSCRUB_INPUT__FORMAT": "combined"}), [str(src)], tmp_path / "out", progress=False)
+    traffic = [orjson.loads(x) for x in (tmp_path / "out" / "analytics.traffic.jsonl").read_bytes().splitlines()]
+    totals = [r for r in traffic if r["dimension"] == "total"]
+    minute0 = [r for r in totals if r["span"] == "1m" and r["window_start"] == "2026-11-28T10:00:00Z"]
+    assert len(minute0) == 1 and minute0[0]["requests"] == 5
+    hour = [r for r in totals if r["span"] == "1h"]
+    assert len(hour) == 1 and hour[0]["visitors"] == 10  # the late clients count there
+    assert summary.late == 5000

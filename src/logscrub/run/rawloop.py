@@ -73,6 +73,7 @@ class RawLoop:
             max_partition_fetch_bytes=8 << 20,
         )
         self.next_offsets: dict[int, int] = {}  # raw partition -> next offset to process
+        self.marks: dict[int, int] = {}  # raw partition -> latest window start of its events
         self._idle = asyncio.Event()
         self._idle.set()
 
@@ -104,6 +105,7 @@ class RawLoop:
         add, process = routed.add, scrubber.process
         commits = {}
         for tp, records in batches.items():
+            routed.latest = -1
             for r in records:
                 line, source = unwrap(r.value), f"{tp.partition}:{r.offset}"
                 try:
@@ -111,6 +113,8 @@ class RawLoop:
                 except KeyNeeded as need:
                     add(await self._process_after_claim(need, line, now, source))
             commits[tp] = OffsetAndMetadata(records[-1].offset + 1, "")
+            if routed.latest >= 0:
+                self.marks[tp.partition] = max(self.marks.get(tp.partition, -1), routed.latest)
         self._expire_keys()
         deliveries: list[Delivery] = []
         records, stamps = routed.take()
@@ -119,7 +123,7 @@ class RawLoop:
                 deliveries += await self.sink.write(getattr(t, role).name, values, timestamps=stamps if role == EVENTS else None)
         for sightings in scrubber.vocabulary.take_sightings():  # what k counts, for the other workers
             deliveries.append((t.vocabulary.name, await self.sink.send(t.vocabulary.name, orjson.dumps(sightings))))
-        partials = self.partial_sums.drain_partials()
+        partials = self.partial_sums.drain_partials(self._marks_to_send(batches))
         for partial in partials:
             deliveries.append(
                 (t.partials.name, await self.sink.send(t.partials.name, orjson.dumps(partial), owner_key(partial)))
@@ -130,6 +134,21 @@ class RawLoop:
         self.metrics.batch(
             routed.lines, routed.events, routed.rejected, len(partials), time.perf_counter() - started, routed.restricted
         )
+
+    def _marks_to_send(self, batches: dict[TopicPartition, list[Any]]) -> dict[str, int]:
+        """Each raw partition's latest window, for the window owners' watermark: those in this batch,
+        and those with lines still waiting (a partition the fetch left out this time is behind,
+        not done, and the owners must wait for it)."""
+        out = {}
+        for tp in self.consumer.assignment():
+            mark = self.marks.get(tp.partition)
+            if mark is None:
+                continue
+            end, position = self.consumer.highwater(tp), self.next_offsets.get(tp.partition)
+            behind = end is not None and position is not None and position < end
+            if tp in batches or behind:
+                out[str(tp.partition)] = mark
+        return out
 
     def _expire_keys(self) -> None:
         """Destroy the keys whose life is over; their tombstones go out with the next key records."""
@@ -192,6 +211,7 @@ class _Listener(ConsumerRebalanceListener):
         await self.loop._idle.wait()
         for tp in revoked:
             self.loop.next_offsets.pop(tp.partition, None)
+            self.loop.marks.pop(tp.partition, None)
 
     async def on_partitions_assigned(self, assigned: Any) -> None:
         consumer = self.loop.consumer

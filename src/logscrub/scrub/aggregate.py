@@ -114,6 +114,12 @@ def partial(site: str, span: int, start: int, buckets: dict[tuple[str, str], Buc
     }
 
 
+def owner_key(p: dict[str, Any]) -> bytes:
+    """The partials topic's record key: every span of a site's day has one owner, so its rollups
+    are fed by the same worker that closes its windows."""
+    return f"{p['site']}|{int(p['window']) // 86400}".encode()
+
+
 class TrafficAggregator:
     """The windows of one span: the base window (fed by requests) or a rollup (fed by closed windows)."""
 
@@ -140,6 +146,12 @@ class TrafficAggregator:
         self._touched: dict[tuple[str, int], float] = {}
         self._closed: dict[tuple[str, int], None] = {}  # recently emitted windows, oldest first
         self._forgotten_before = 0  # windows starting before this were emitted and forgotten
+        # Where each source (a raw partition, in the worker) is in event time, and when it last said:
+        # the owner's watermark is the slowest active source's, so a worker behind the others is
+        # waited for rather than made late.
+        self._marks: dict[str, tuple[int, float]] = {}
+        self._late: dict[tuple[str, int], dict[tuple[str, str], Bucket]] = {}  # added to emitted windows
+        self.idle_s = float("inf")  # a source silent this long no longer holds the watermark back
 
     def window_of(self, t: float) -> int:
         return int(t // self.span) * self.span
@@ -148,7 +160,11 @@ class TrafficAggregator:
         wkey = (u.site, u.window)
         buckets = self._open.get(wkey)
         if buckets is None:
-            buckets = self._open[wkey] = {}
+            if self.is_emitted(*wkey):  # late: never a second record for a window (``take_late``)
+                buckets = self._late.setdefault(wkey, {})
+                self.late += 1
+            else:
+                buckets = self._open[wkey] = {}
         si = _STATUS_INDEX.get(u.status_class, 5)
         nbytes, visitor, client, k = u.bytes, u.visitor, u.client, self.k
         # Runs 7 times a line: the bucket update is written out here rather than called.
@@ -174,14 +190,26 @@ class TrafficAggregator:
         if u.window - self.allowed_lateness > self.watermark:
             self.watermark = u.window - self.allowed_lateness
 
-    def drain_partials(self) -> list[dict[str, Any]]:
+    def drain_partials(self, marks: dict[str, int] | None = None) -> list[dict[str, Any]]:
         """Every open window's buckets, unsuppressed, as mergeable records; the state is cleared.
+        ``marks``: each source's latest window start, for the owner's watermark.
 
         A worker sends these to the window's owner before acknowledging the lines in them, so a
         crash can never lose a line's contribution (it may count it twice: at least once).
         """
         out = [partial(site, self.span, start, buckets, start + self.span) for (site, start), buckets in self._open.items()]
+        if marks:  # on each owner's last partial: the owner has merged this batch's others by then
+            last = {owner_key(p): p for p in out}
+            for p in last.values():
+                p["marks"] = marks
         self._open.clear()
+        return out
+
+    def take_late(self) -> list[dict[str, Any]]:
+        """What ``add`` gave to windows already emitted, as partials of their windows: the owner
+        passes them on to the rollups."""
+        out = [partial(site, self.span, start, buckets, start + self.span) for (site, start), buckets in self._late.items()]
+        self._late.clear()
         return out
 
     def is_emitted(self, site: str, start: int) -> bool:
@@ -203,21 +231,41 @@ class TrafficAggregator:
                 b.merge_all((incoming,), self.k)
         self._touched[wkey] = now
         # A base window's partial says where event time is; a rollup's, up to where a window below it closed.
-        upto = int(p.get("upto", wkey[1] + self.span))
-        mark = upto if self.rollup else wkey[1] - self.allowed_lateness
-        if mark > self.watermark:
-            self.watermark = mark
+        if self.rollup:
+            self.watermark = max(self.watermark, int(p.get("upto", wkey[1] + self.span)))
+        elif "marks" in p:
+            for source, mark in p["marks"].items():
+                previous = self._marks.get(source, (mark, now))[0]
+                self._marks[source] = (max(previous, int(mark)), now)
+            self._watch_sources(now)
+        elif not self._marks:  # partials without sources' marks (scrub, or the rest of a worker's batch)
+            self.watermark = max(self.watermark, wkey[1] - self.allowed_lateness)
+
+    def _watch_sources(self, now: float) -> bool:
+        """The watermark of the slowest source heard from within ``idle_s``; False when none was."""
+        active = [mark for mark, heard in self._marks.values() if now - heard < self.idle_s]
+        if active:
+            self.watermark = max(self.watermark, min(active) - self.allowed_lateness)
+        return bool(active)
 
     def close_due(self) -> list[Closed]:
         """Every window that ends at or before the watermark."""
         return self._close([w for w in self._open if w[1] + self.span <= self.watermark])
 
-    def close_idle(self, now: float, idle: float, wall: float | None = None) -> list[Closed]:
-        """Windows no partial reached for ``idle`` seconds (quiet sites, the end of a stream); a
-        rollup's, only once its span is over by the wall clock ``wall`` as well."""
+    def open_windows(self) -> list[tuple[str, int]]:
+        return list(self._open)
+
+    def close_idle(
+        self, now: float, idle: float, wall: float | None = None, keep: set[tuple[str, int]] | frozenset = frozenset()
+    ) -> list[Closed]:
+        """Windows no partial reached for ``idle`` seconds (quiet sites, the end of a stream), but
+        those in ``keep``; a rollup's, only once its span is over by the wall clock ``wall`` too."""
+        if self._marks and self._watch_sources(now):
+            # Sources are still talking: a window waits for the slowest of them, however quiet it is.
+            return self.close_due()
         return self._close([
             w for w in self._open
-            if now - self._touched.get(w, now) >= idle
+            if now - self._touched.get(w, now) >= idle and w not in keep
             and (not self.rollup or wall is None or w[1] + self.span + self.allowed_lateness <= wall)
         ])  # fmt: skip
 

@@ -23,7 +23,7 @@ ROLES = (EVENTS, SECURITY, REJECTED)
 class Routed:
     """The records of a batch of outcomes, by output role, with what a summary or metrics need."""
 
-    __slots__ = ("records", "stamps", "aggregator", "lines", "events", "restricted", "rejected", "_option")
+    __slots__ = ("records", "stamps", "aggregator", "lines", "events", "restricted", "rejected", "latest", "_option")
 
     def __init__(self, aggregator: TrafficAggregator, newline: bool = False) -> None:
         """``newline``: end each record with one (JSON-lines files); Kafka values have none."""
@@ -34,6 +34,7 @@ class Routed:
         self.events = 0
         self.restricted = 0
         self.rejected: Counter[str] = Counter()
+        self.latest = -1  # the latest window start of an event so far: where event time is
         self._option = orjson.OPT_APPEND_NEWLINE if newline else None
 
     def add(self, o: Outcome) -> None:
@@ -45,6 +46,8 @@ class Routed:
             self.records[SECURITY].append(dumps(o.sealed, option=option))
             self.aggregator.add(o.update)  # type: ignore[arg-type]
             self.events += 1
+            if o.update.window > self.latest:  # type: ignore[union-attr]
+                self.latest = o.update.window  # type: ignore[union-attr]
         elif o.restricted:
             self.records[SECURITY].append(dumps(o.sealed, option=option))
             self.restricted += 1

@@ -14,7 +14,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
 
-from logscrub.scrub.aggregate import Closed, TrafficAggregator
+from logscrub.scrub.aggregate import Closed, TrafficAggregator, owner_key
+
+__all__ = ["Emission", "WindowOwner", "owner_key"]
 
 Ack = TypeVar("Ack")
 
@@ -39,8 +41,12 @@ class WindowOwner(Generic[Ack]):
     def __init__(self, levels: Sequence[TrafficAggregator], idle_s: float) -> None:
         self.levels = list(levels)
         self.idle_s = idle_s
+        self.levels[0].idle_s = idle_s
         self._level = {agg.span: i for i, agg in enumerate(self.levels)}
         self._waiting: dict[tuple[int, str, int], list[tuple[int, Ack]]] = defaultdict(list)
+        # Forwarded partials not merged back yet, by the rollup window they go to: it must not close
+        # on idle while they are on their way (through the partials topic, in the worker).
+        self._in_flight: dict[tuple[int, str, int], int] = defaultdict(int)
 
     @property
     def base(self) -> TrafficAggregator:
@@ -53,13 +59,13 @@ class WindowOwner(Generic[Ack]):
             return Emission(acks=[ack])
         agg = self.levels[i]
         site, start = str(p["site"]), int(p["window"])
+        if i > 0:
+            self._arrived((agg.span, site, start))
         if agg.is_emitted(site, start):
             # Late: its window is out already, and a second record for it would publish a difference.
             # Rollups publish no additive number, so the next span still takes it.
             agg.late += sum(b[2] for b in p["buckets"] if b[0] == "total")
-            nxt = self.levels[i + 1] if i + 1 < len(self.levels) else None
-            forward = [{**p, "span": nxt.span, "window": start // nxt.span * nxt.span}] if nxt else []
-            return Emission(forward=forward, acks=[ack])
+            return Emission(forward=self._onward(i, [p]), acks=[ack])
         agg.merge_partial(p, now)
         self._waiting[(agg.span, site, start)].append((partition, ack))
         return self._emission(i, agg.close_due())
@@ -69,16 +75,53 @@ class WindowOwner(Generic[Ack]):
         only once its span is over by the wall clock ``wall``."""
         out: Emission[Ack] = Emission()
         for i, agg in enumerate(self.levels):
-            _extend(out, self._emission(i, agg.close_idle(now, self.idle_s, wall)))
+            closed = agg.close_idle(now, self.idle_s, wall, keep=self._fed_from_below(i))
+            _extend(out, self._emission(i, closed))
         return out
 
+    def _fed_from_below(self, level: int) -> set[tuple[str, int]]:
+        """Windows of ``level`` that a shorter span's open window, or a forwarded partial on its
+        way, will still add to: not idle, however quiet."""
+        if level == 0:
+            return set()
+        span = self.levels[level].span
+        below = self.levels[level - 1]
+        fed = {(site, start // span * span) for site, start in below.open_windows()}
+        fed |= {(site, start) for (s, site, start), n in self._in_flight.items() if s == span and n > 0}
+        return fed
+
+    def _sent(self, forward: list[dict[str, Any]]) -> None:
+        for p in forward:
+            self._in_flight[(int(p["span"]), str(p["site"]), int(p["window"]))] += 1
+
+    def _arrived(self, key: tuple[int, str, int]) -> None:
+        if self._in_flight.get(key, 0) > 1:
+            self._in_flight[key] -= 1
+        else:
+            self._in_flight.pop(key, None)
+
     def due(self) -> Emission[Ack]:
-        """The base windows the watermark has passed (drivers that add updates to ``base`` themselves)."""
-        return self._emission(0, self.base.close_due())
+        """The base windows the watermark has passed (drivers that add updates to ``base`` themselves),
+        and what reached windows already out, for their rollups."""
+        emission = self._emission(0, self.base.close_due())
+        emission.forward += self._onward(0, self.base.take_late())
+        return emission
+
+    def _onward(self, level: int, late: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """Partials too late for their window at ``level``, as partials of the next span's windows."""
+        if level + 1 >= len(self.levels):
+            return []
+        span = self.levels[level + 1].span
+        forward = [{**p, "span": span, "window": int(p["window"]) // span * span} for p in late]
+        self._sent(forward)
+        return forward
 
     def finish(self, now: float) -> list[dict[str, Any]]:
         """End of input without a topic in between: every window of every span, shortest first."""
-        return [rec for i in range(len(self.levels)) for rec in self.settle(self._emission(i, self.levels[i].flush()), now)]
+        records = self.settle(self.due(), now)  # late additions first, while their rollups are open
+        return records + [
+            rec for i in range(len(self.levels)) for rec in self.settle(self._emission(i, self.levels[i].flush()), now)
+        ]
 
     def revoke(self, partitions: set[int]) -> None:
         """Forget the windows of partitions another worker now owns: it rebuilds them from the
@@ -109,19 +152,15 @@ class WindowOwner(Generic[Ack]):
             published = agg.records((c,))
             records += published
             stamps += [c.start * 1000] * len(published)
+        forward = [c.rolled_into(nxt.span) for c in closed] if nxt else []
+        self._sent(forward)
         return Emission(
             records=records,
             stamps=stamps,
-            forward=[c.rolled_into(nxt.span) for c in closed] if nxt else [],
+            forward=forward,
             acks=[ack for c in closed for _, ack in self._waiting.pop((agg.span, c.site, c.start), ())],
             window_ends=[c.end for c in closed] if level == 0 else [],
         )
-
-
-def owner_key(p: dict[str, Any]) -> bytes:
-    """The partials topic's record key: every span of a site's day has one owner, so its rollups
-    are fed by the same worker that closes its windows."""
-    return f"{p['site']}|{int(p['window']) // 86400}".encode()
 
 
 def _extend(into: Emission[Ack], more: Emission[Ack]) -> None:
