@@ -18,7 +18,7 @@ def test_scrub_reads_gzip_and_accounts_for_every_line(tmp_path, capsys):
     out = tmp_path / "out"
     assert main(["scrub", str(gz), "--out", str(out)]) == 0
     summary = capsys.readouterr().out
-    assert "format:     combined" in summary and "accounted:  yes" in summary
+    assert "format:     auto" in summary and "accounted:  yes" in summary
     n = len(SAMPLE.read_bytes().splitlines())
     events = (out / "analytics.events.jsonl").read_bytes().splitlines()
     rejected = (out / "logs.rejected.jsonl").read_bytes().splitlines()

@@ -105,7 +105,7 @@ class RawLoop:
         commits = {}
         for tp, records in batches.items():
             for r in records:
-                line, source = unwrap(r.value), f"{tp.partition}:{r.offset}"
+                line, source = unwrap(r.value, scrubber.max_line), f"{tp.partition}:{r.offset}"
                 try:
                     add(process(line, now, source))
                 except KeyNeeded as need:

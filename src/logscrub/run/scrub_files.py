@@ -18,7 +18,7 @@ import orjson
 from logscrub.config import Config
 from logscrub.crypto.keyfile import KeyFile
 from logscrub.files.read import read_lines
-from logscrub.parsing.detect import SAMPLE_LINES
+from logscrub.parsing.shipped import unwrap
 from logscrub.scrub import build
 from logscrub.scrub.routing import ROLES, Routed
 
@@ -62,10 +62,11 @@ def scrub(cfg: Config, inputs: list[str], out_dir: str | Path, progress: bool | 
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     lines = read_lines(inputs)
-    head = list(islice(lines, SAMPLE_LINES))
-    summary = Summary(format=build.resolve_format(cfg.input, (b.decode("utf-8", "replace") for b in head)))
+    head = list(islice(lines, 1))  # a missing first input stops the run before any output is written
+    summary = Summary(format=cfg.input.format)
     visitor, data = build.key_rings(cfg, KeyFile(out / "keys.json"))
-    scrubber = build.scrubber(cfg, summary.format, visitor, data)
+    scrubber = build.scrubber(cfg, cfg.input.format, visitor, data)
+    max_line = cfg.input.max_line_bytes
     owner = build.window_owner(cfg.aggregate)
     routed = Routed(owner.base, newline=True)
     show = sys.stderr.isatty() if progress is None else progress
@@ -78,7 +79,7 @@ def scrub(cfg: Config, inputs: list[str], out_dir: str | Path, progress: bool | 
         traffic = files["traffic"]
         now = time.time()
         for n, line in enumerate(chain(head, lines), 1):
-            add(process(line, now, str(n)))
+            add(process(unwrap(line, max_line), now, str(n)))
             if n & _BATCH_MASK == 0:
                 now = time.time()
                 visitor.expire()
