@@ -76,7 +76,7 @@ class KeyState:
     """What a keys file holds, as read."""
 
     keys: dict[str, dict[str, Key]] = field(default_factory=dict)  # ring -> kid -> key, in file order
-    period_ends: dict[str, float] = field(default_factory=dict)  # kid -> end of its period, for keys kept only that long
+    period_ends: dict[str, float] = field(default_factory=dict)  # kid -> its period's end, for keys kept that long
     subjects: dict[str, dict[str, bytes]] = field(default_factory=dict)  # data kid -> skid -> wrapped key
     erased: dict[tuple[str, str], float] = field(default_factory=dict)  # (data kid, subject id) -> when
     torn: bool = False  # the last line was cut short (an append interrupted): dropped at the next rewrite
