@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 from logscrub.config import Config
 from logscrub.crypto.keyfile import KeyFile, KeyState, audit_path, default_path
@@ -45,7 +46,7 @@ def files_source(cfg: Config, folder: str | Path, keys: str | Path | None = None
 
     trail = audit_path(keyfile.path)
 
-    def record(command: str, details: dict) -> dict:
+    def record(command: str, details: dict[str, Any]) -> dict[str, Any]:
         return audit.record_to_file(trail, command, {**details, "from": str(folder.resolve())})
 
     return Source(records, opened, record)
