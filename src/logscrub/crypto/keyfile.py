@@ -119,20 +119,24 @@ class KeyFile:
     # -- KeyStore -----------------------------------------------------------------------------
 
     def load(self, ring: str) -> list[Key]:
-        return self.read().live(ring, self.clock())
+        try:
+            with open(self.path, "rb") as f:
+                state = _parse(f.read(), self.path, keys_only=True)
+        except FileNotFoundError:
+            return []
+        return state.live(ring, self.clock())
 
     def claim(self, ring: str, candidate: Key) -> Key:
         """The file's key for the candidate's period, else the candidate, stored unless its period is
         already over in a ring whose past is not kept."""
         with self._locked() as fd:
             now = self.clock()
-            data = _read_fd(fd)
-            for key in _parse(data, self.path).live(ring, now):
+            for key in _parse(_read_fd(fd), self.path, keys_only=True).live(ring, now):
                 if key.period == candidate.period:
                     return key
             ends = self._period_end(ring, candidate.period)
             if ends is None or ends > now:
-                self._append(fd, data, _line({"ring": ring, **_key_fields(candidate, ends)}))
+                self._append(fd, _line({"ring": ring, **_key_fields(candidate, ends)}))
             return candidate
 
     def forget(self, ring: str, dead: list[Key]) -> None:
@@ -151,7 +155,7 @@ class KeyFile:
             _, data_kid, skid = record_key.split("/", 2)
             lines.append(_line({"subject": data_kid, "skid": skid, "wrapped": _b64(wrapped)}))
         with self._locked() as fd:
-            self._append(fd, _read_fd(fd), b"".join(lines))
+            self._append(fd, b"".join(lines))
 
     def erase(self, doomed: Mapping[tuple[str, str], list[str]], at: float) -> None:
         """Destroy these subject keys ((data kid, subject id) -> key ids) and file an erasure marker
@@ -202,9 +206,11 @@ class KeyFile:
         for marker in [m for m in state.erased if m[0] not in live_data]:
             del state.erased[marker]
 
-    def _append(self, fd: int, data: bytes, lines: bytes) -> None:
-        """Add ``lines`` to the locked file whose contents are ``data``."""
-        if data and not data.endswith(b"\n"):  # an append was cut short: drop its fragment
+    def _append(self, fd: int, lines: bytes) -> None:
+        """Add ``lines`` to the locked file ``fd``."""
+        size = os.fstat(fd).st_size
+        if size and os.pread(fd, 1, size - 1) != b"\n":  # an append was cut short: drop its fragment
+            data = _read_fd(fd)
             self._replace(data[: data.rfind(b"\n") + 1] + lines)
         else:
             os.write(fd, lines)  # O_APPEND: at the end, in one write
@@ -313,13 +319,14 @@ def _read_fd(fd: int) -> bytes:
     return b"".join(chunks)
 
 
-def _parse(data: bytes, path: Path) -> KeyState:
+def _parse(data: bytes, path: Path, keys_only: bool = False) -> KeyState:
+    """The file's contents; ``keys_only``: skip subject keys and erasure markers (a key ring's view)."""
     state = KeyState()
     lines = data.split(b"\n")
     if lines[-1]:  # no newline at the end: an append was interrupted
         state.torn = True
     for n, raw in enumerate(lines[:-1], 1):
-        if not raw.strip():
+        if not raw.strip() or (keys_only and not raw.startswith(b'{"ring"')):
             continue
         try:
             rec = orjson.loads(raw)
