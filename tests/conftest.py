@@ -8,3 +8,14 @@ _HERE = Path(__file__).resolve().parent
 for path in (_HERE, _HERE.parent):
     if str(path) not in sys.path:
         sys.path.insert(0, str(path))
+
+
+import pytest  # noqa: E402
+
+
+@pytest.fixture(autouse=True)
+def state_home(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """`logscrub scrub` keeps its keys under $XDG_STATE_HOME: a fresh one per test, never the user's."""
+    state = tmp_path_factory.mktemp("state")
+    monkeypatch.setenv("XDG_STATE_HOME", str(state))
+    return state

@@ -12,20 +12,24 @@ from logscrub.cli.main import main
 SAMPLE = Path(__file__).resolve().parents[2] / "samples" / "access.log"
 
 
-def test_scrub_reads_gzip_and_accounts_for_every_line(tmp_path, capsys):
+def test_scrub_reads_gzip_and_accounts_for_every_line(tmp_path, capsys, state_home):
     gz = tmp_path / "access.log.gz"
     gz.write_bytes(gzip.compress(SAMPLE.read_bytes()))
     out = tmp_path / "out"
     assert main(["scrub", str(gz), "--out", str(out)]) == 0
     summary = capsys.readouterr().out
-    assert "format:     combined" in summary and "accounted:  yes" in summary
+    assert "format:     auto" in summary and "accounted:  yes" in summary
     n = len(SAMPLE.read_bytes().splitlines())
     events = (out / "analytics.events.jsonl").read_bytes().splitlines()
     rejected = (out / "logs.rejected.jsonl").read_bytes().splitlines()
     assert len(events) + len(rejected) == n
     assert len((out / "security.raw.jsonl").read_bytes().splitlines()) == len(events)
     assert {orjson.loads(r)["reason"] for r in rejected} <= {"no_match", "bad_time", "bad_status"}
-    assert (out / "keys.json").stat().st_mode & 0o077 == 0
+    keys = state_home / "logscrub" / "keys.json"  # the default: never in --out
+    assert keys.stat().st_mode & 0o777 == 0o600 and keys.parent.stat().st_mode & 0o777 == 0o700
+    assert sorted(p.name for p in out.iterdir()) == [
+        "analytics.events.jsonl", "analytics.traffic.jsonl", "logs.rejected.jsonl", "security.raw.jsonl"
+    ]
 
 
 def test_scrub_reads_stdin(tmp_path):

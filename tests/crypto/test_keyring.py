@@ -53,19 +53,19 @@ def test_key_made_for_a_past_period_is_not_born_dead():
 def test_destroyed_keys_leave_the_file_and_records_become_unreadable(tmp_path):
     path = tmp_path / "keys.json"
     clock = Clock(3600 * 50)
-    ring = KeyRing("data", rotation=3600, lifetime=3600, store=KeyFile(path), clock=clock)
+    ring = KeyRing("data", rotation=3600, lifetime=3600, store=KeyFile(path, clock=clock), clock=clock)
     key = ring.current(clock.t)
     env = envelope.seal(b"203.0.113.9 - - secret line", key, clock.t)
     assert stat.S_IMODE(os.stat(path).st_mode) == 0o600
     assert key.kid in path.read_text()
 
-    reloaded = KeyRing("data", rotation=3600, lifetime=3600, store=KeyFile(path), clock=clock)
+    reloaded = KeyRing("data", rotation=3600, lifetime=3600, store=KeyFile(path, clock=clock), clock=clock)
     assert envelope.open_sealed(env, reloaded.get(env["kid"])) == b"203.0.113.9 - - secret line"
 
     clock.t += 3600
     assert ring.expire() == [key.kid]
     assert key.kid not in path.read_text()
-    later = KeyRing("data", rotation=3600, lifetime=3600, store=KeyFile(path), clock=clock)
+    later = KeyRing("data", rotation=3600, lifetime=3600, store=KeyFile(path, clock=clock), clock=clock)
     assert later.get(env["kid"]) is None
 
 
@@ -94,12 +94,12 @@ def test_two_processes_sharing_a_key_file_agree_on_the_key(tmp_path):
     """Workers on one host must hash visitors with the same key, or distinct counts double."""
     path = tmp_path / "keys.json"
     clock = Clock(86400 * 10 + 5)
-    a = KeyRing("visitor", rotation=86400, lifetime=90000, store=KeyFile(path), clock=clock)
-    b = KeyRing("visitor", rotation=86400, lifetime=90000, store=KeyFile(path), clock=clock)
+    a = KeyRing("visitor", rotation=86400, lifetime=90000, store=KeyFile(path, clock=clock), clock=clock)
+    b = KeyRing("visitor", rotation=86400, lifetime=90000, store=KeyFile(path, clock=clock), clock=clock)
     ka = a.current(clock.t)
     kb = b.current(clock.t)
     assert ka.kid == kb.kid and ka.secret == kb.secret
-    assert KeyFile(path).load("visitor") == [ka]
+    assert KeyFile(path, clock=clock).load("visitor") == [ka]
 
 
 def test_every_envelope_gets_its_own_nonce():

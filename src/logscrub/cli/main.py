@@ -31,12 +31,17 @@ def _parser() -> argparse.ArgumentParser:
         "scrub",
         help="run the pipeline on files, no broker",
         description="Run the pipeline on log files (plain or gzip, '-' for stdin) and write one "
-        "JSON-lines file per output topic into --out. Keys are kept in OUT/keys.json.",
+        "JSON-lines file per output topic into --out. The keys that open the sealed raw lines are kept in "
+        "--keys, never in --out.",
     )
     s.add_argument("inputs", nargs="*", default=["-"], metavar="FILE", help="log files; '-' or none for stdin")
     s.add_argument("--out", required=True, metavar="DIR", help="output directory")
     s.add_argument("--config", metavar="FILE", help="YAML config (default: built-in defaults)")
     s.add_argument("--format", choices=INPUT_FORMATS, help="input format (overrides input.format)")
+    s.add_argument(
+        "--keys", metavar="FILE", help="keys file, mode 0600 in a directory of mode 0700, outside --out "
+        "(default: $XDG_STATE_HOME/logscrub/keys.json, else ~/.local/state/logscrub/keys.json)",
+    )  # fmt: skip
     s.set_defaults(func=_scrub)
 
     w = sub.add_parser(
@@ -198,7 +203,7 @@ def _scrub(args: argparse.Namespace) -> int:
 
         env = {**os.environ, "LOGSCRUB_INPUT__FORMAT": args.format}
     cfg = load(args.config, env)
-    summary = scrub(cfg, args.inputs, args.out)
+    summary = scrub(cfg, args.inputs, args.out, keys=args.keys)
     print(summary.render())
     return 0 if summary.accounted else EXIT_FAILED
 

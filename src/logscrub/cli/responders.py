@@ -9,13 +9,17 @@ import sys
 import time
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
 
 from logscrub.config import ConfigError, load, parse_duration
 from logscrub.errors import Refused
 from logscrub.crypto import master as master_key
+
+if TYPE_CHECKING:
+    from logscrub.config import Config
+    from logscrub.responders.commands import Source
 
 _EPILOG = f"The master key comes from {master_key.ENV} or {master_key.ENV_FILE}, never from the config file."
 
@@ -41,6 +45,15 @@ def add_commands(sub: Any, config_arg: Any) -> None:
     config_arg(st)
     st.add_argument("--json", action="store_true", help="one JSON object instead of a table")
     st.set_defaults(func=_keys_status)
+    ex = ksub.add_parser(
+        "expire",
+        help="remove dead keys from a keys file of `logscrub scrub`",
+        description="Remove from the keys file every key whose life is over (with the subject keys and erasure "
+        "markers of its period) and the visitor keys of days already over, rewriting it atomically. "
+        "`logscrub scrub` does this at every run; schedule this for the days it does not run.",
+    )
+    _keys_arg(ex)
+    ex.set_defaults(func=_keys_expire)
 
     sec = sub.add_parser("security", help="search the raw buffer", description="For security responders.")
     ssub = sec.add_subparsers(dest="action", required=True, metavar="ACTION")
@@ -49,7 +62,8 @@ def add_commands(sub: Any, config_arg: Any) -> None:
         help="search security.raw and logs.rejected",
         description="Open the raw lines still inside the security window and print those matching every "
         "filter given. Records whose key is gone or whose subject was erased are counted, not shown. "
-        "Every search is recorded in the audit topic (who, when, the query, the counts).",
+        "Every search is recorded in the audit trail (who, when, the query, the counts): the audit topic, or "
+        "with --from a file beside the keys file.",
         epilog=_EPILOG,
     )
     se.add_argument("--ip", metavar="ADDR|CIDR", type=_network, help="client address or network")
@@ -59,6 +73,7 @@ def add_commands(sub: Any, config_arg: Any) -> None:
     se.add_argument("--status", type=int, help="HTTP status")
     se.add_argument("--agent", metavar="TEXT", help="user agent contains TEXT (any case)")
     se.add_argument("--output", choices=("jsonl", "table"), default="jsonl", help="default: jsonl")
+    _from_args(se)
     config_arg(se)
     se.set_defaults(func=_search)
 
@@ -71,14 +86,45 @@ def add_commands(sub: Any, config_arg: Any) -> None:
         ("erase", "destroy ADDR's subject keys: its raw records become unreadable now, others' stay readable"),
         ("restrict", "keep ADDR out of analytics from now on (workers still seal its lines)"),
     ):
-        a = jsub.add_parser(name, help=text, description=text + ". Recorded in the audit topic.", epilog=_EPILOG)
+        where = "the audit topic" if name == "restrict" else "the audit topic (with --from, a file beside the keys)"
+        a = jsub.add_parser(name, help=text, description=f"{text}. Recorded in {where}.", epilog=_EPILOG)
         a.add_argument("--ip", metavar="ADDR", type=_address, required=True)
+        if name != "restrict":
+            _from_args(a)
         config_arg(a)
         if name == "export":
             a.add_argument("--out", metavar="FILE", help="write here instead of stdout")
         if name == "restrict":
             a.add_argument("--lift", action="store_true", help="end the restriction")
         a.set_defaults(func=_subject)
+
+
+def _keys_arg(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--keys", metavar="FILE", help="the keys file `logscrub scrub` used "
+        "(default: $XDG_STATE_HOME/logscrub/keys.json, else ~/.local/state/logscrub/keys.json)",
+    )  # fmt: skip
+
+
+def _from_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--from", dest="from_dir", metavar="DIR", help="read the output folder of `logscrub scrub --out DIR` instead "
+        "of the cluster; audited in a file beside the keys file",
+    )  # fmt: skip
+    _keys_arg(p)
+
+
+def _source(args: argparse.Namespace, cfg: Config, master: master_key.MasterKey) -> Source:
+    """The cluster, or with --from the output folder of `scrub` and its keys file."""
+    if args.from_dir is None:
+        if args.keys is not None:
+            raise Refused("--keys goes with --from DIR (on Kafka the keys are in the keys topic)")
+        from logscrub.responders.commands import kafka_source
+
+        return kafka_source(cfg, master)
+    from logscrub.responders.offline import files_source
+
+    return files_source(cfg, args.from_dir, args.keys)
 
 
 def _network(text: str) -> ipaddress.IPv4Network | ipaddress.IPv6Network:
@@ -141,6 +187,21 @@ def _keys_status(args: argparse.Namespace) -> int:
     return 0
 
 
+def _keys_expire(args: argparse.Namespace) -> int:
+    from logscrub.crypto.keyfile import KeyFile, default_path
+
+    path = Path(args.keys) if args.keys else default_path()
+    if not path.exists():
+        print(f"no keys file {path}: nothing to remove", file=sys.stderr)
+        return 0
+    keyfile = KeyFile(path, create=False)
+    removed = keyfile.expire()
+    state = keyfile.read()
+    live = sum(len(state.live(ring, keyfile.clock())) for ring in state.keys)
+    print(f"{path}: {removed} keys and subject keys removed; {live} live keys remain", file=sys.stderr)
+    return 0
+
+
 def _search(args: argparse.Namespace) -> int:
     from logscrub.responders.commands import find
     from logscrub.responders.search import Query
@@ -148,7 +209,8 @@ def _search(args: argparse.Namespace) -> int:
     cfg = load(args.config)
     query = Query(args.ip, args.since, args.until, args.path, args.status, args.agent)
     single = args.ip.network_address.packed if args.ip and args.ip.prefixlen == args.ip.max_prefixlen else None
-    found = find(cfg, master_key.load(), query, "security search", single)
+    master = master_key.load()
+    found = find(cfg, _source(args, cfg, master), master, query, "security search", single)
     if args.output == "table":
         print(f"{'time':25} {'client':39} {'status':>6} {'method':7} target")
         for r in found.records:
@@ -171,7 +233,7 @@ def _subject(args: argparse.Namespace) -> int:
     packed = args.ip.packed
     if args.action == "export":
         net = ipaddress.ip_network(args.ip)
-        found = commands.find(cfg, master, Query(network=net), "subject export", packed)
+        found = commands.find(cfg, _source(args, cfg, master), master, Query(network=net), "subject export", packed)
         doc = {
             "subject": str(args.ip),
             "exported_at": datetime.now(UTC).isoformat(),
@@ -187,7 +249,7 @@ def _subject(args: argparse.Namespace) -> int:
             sys.stdout.buffer.write(data)
         _summary(found)
     elif args.action == "erase":
-        result = commands.erase(cfg, master, packed)
+        result = commands.erase(_source(args, cfg, master), master, packed)
         print(f"erased: {result['keys_destroyed']} subject keys in {result['periods']} periods destroyed; "
               f"filed under subject {result['subject']}", file=sys.stderr)  # fmt: skip
     else:

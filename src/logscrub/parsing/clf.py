@@ -141,6 +141,10 @@ def _parse_clf_time(value: str) -> datetime:
 _FAST_Q = r'"([^"]*)(?<!\\)"'
 _FULL_Q = r'"([^"\\]*(?:\\.[^"\\]*)*)"'
 _TAIL = r"(?: .*)?"  # trailing fields (nginx extras, %D, ...) are ignored: custom layouts use the nginx format
+# ``auto`` reads a line as ``common`` only if no quoted field follows its size: a quote there starts a
+# combined line's referrer, and a combined line cut short (its user agent's closing quote lost) must
+# be rejected, not read as ``common`` without its user agent.
+_UNQUOTED_TAIL = r'(?: (?!").*)?'
 _VHOST = r"(\S+?)(?::\d+)? "
 
 
@@ -162,6 +166,7 @@ def _pair(fast: str, full: str) -> tuple[_Matcher, _Matcher]:
 
 
 _COMMON = _pair(_common(_FAST_Q) + _TAIL, _common(_FULL_Q) + _TAIL)
+_COMMON_UNQUOTED_TAIL = _pair(_common(_FAST_Q) + _UNQUOTED_TAIL, _common(_FULL_Q) + _UNQUOTED_TAIL)
 _COMBINED = _pair(_common(_FAST_Q) + _FAST_AGENTS, _common(_FULL_Q) + _FULL_AGENTS)
 _VHOST_COMBINED = _pair(_VHOST + _common(_FAST_Q) + _FAST_AGENTS, _VHOST + _common(_FULL_Q) + _FULL_AGENTS)
 
@@ -206,6 +211,12 @@ def _request(
 def parse_common(line: str) -> Request:
     """``%h %l %u %t "%r" %>s %b``."""
     return _request(*_match(_COMMON, line, "common"))  # type: ignore[arg-type]
+
+
+def parse_common_alone(line: str) -> Request:
+    """``common`` with no quoted field after the size: how ``auto`` reads a common line, so that no line
+    has the shape of two formats (a combined line, whole or cut short, is never one of these)."""
+    return _request(*_match(_COMMON_UNQUOTED_TAIL, line, "common"))  # type: ignore[arg-type]
 
 
 def parse_combined(line: str) -> Request:

@@ -52,17 +52,19 @@ class Query:
 
 @dataclass(frozen=True)
 class Raw:
-    """One record of a security topic as read from Kafka."""
+    """One sealed record: from Kafka (its partition and offset), or from a line of ``scrub``'s output
+    file for the topic (no partition; ``offset`` is the line number, from 1)."""
 
     topic: str
-    partition: int
+    partition: int | None
     offset: int
     value: bytes
 
 
 @dataclass
 class Keys:
-    """What opening needs: live data keys by id, and the subject keys and erasures of the keys topic."""
+    """What opening needs: live data keys by id, and the subject keys and erasure markers (of the keys
+    topic, or of a keys file)."""
 
     data_key: Callable[[str], Key | None]
     subject_keys: dict[str, dict[str, bytes]]  # data kid -> subject key id -> wrapped

@@ -107,7 +107,7 @@ class RawLoop:
         for tp, records in batches.items():
             routed.latest = -1
             for r in records:
-                line, source = unwrap(r.value), f"{tp.partition}:{r.offset}"
+                line, source = unwrap(r.value, scrubber.max_line), f"{tp.partition}:{r.offset}"
                 try:
                     add(process(line, now, source))
                 except KeyNeeded as need:

@@ -16,9 +16,10 @@ from typing import BinaryIO
 import orjson
 
 from logscrub.config import Config
-from logscrub.crypto.keyfile import KeyFile
+from logscrub.crypto.keyfile import KeyFile, default_path
+from logscrub.crypto.subjects import SubjectKeys
 from logscrub.files.read import read_lines
-from logscrub.parsing.detect import SAMPLE_LINES
+from logscrub.parsing.shipped import unwrap
 from logscrub.scrub import build
 from logscrub.scrub.routing import ROLES, Routed
 
@@ -57,15 +58,25 @@ class Summary:
         return "\n".join(lines)
 
 
-def scrub(cfg: Config, inputs: list[str], out_dir: str | Path, progress: bool | None = None) -> Summary:
-    """Run the whole pipeline over ``inputs``; every line ends in exactly one output file."""
+def scrub(
+    cfg: Config, inputs: list[str], out_dir: str | Path, progress: bool | None = None, keys: str | Path | None = None
+) -> Summary:
+    """Run the whole pipeline over ``inputs``; every line ends in exactly one output file.
+
+    The keys go to ``keys`` (default ``keyfile.default_path()``), never into ``out_dir``.
+    """
     out = Path(out_dir)
+    # Visitor keys of days already over served this run only: they are not kept (docs/security.md).
+    keyfile = KeyFile(keys or default_path(), outputs=out, past_not_kept={"visitor": cfg.keys.visitor_rotation})
+    keyfile.expire()
     out.mkdir(parents=True, exist_ok=True)
     lines = read_lines(inputs)
-    head = list(islice(lines, SAMPLE_LINES))
-    summary = Summary(format=build.resolve_format(cfg.input, (b.decode("utf-8", "replace") for b in head)))
-    visitor, data = build.key_rings(cfg, KeyFile(out / "keys.json"))
-    scrubber = build.scrubber(cfg, summary.format, visitor, data)
+    head = list(islice(lines, 1))  # a missing first input stops the run before any output is written
+    summary = Summary(format=cfg.input.format)
+    visitor, data = build.key_rings(cfg, keyfile)
+    subjects = SubjectKeys()
+    scrubber = build.scrubber(cfg, cfg.input.format, visitor, data, subjects)
+    max_line = cfg.input.max_line_bytes
     owner = build.window_owner(cfg.aggregate)
     routed = Routed(owner.base, newline=True)
     show = sys.stderr.isatty() if progress is None else progress
@@ -78,17 +89,20 @@ def scrub(cfg: Config, inputs: list[str], out_dir: str | Path, progress: bool | 
         traffic = files["traffic"]
         now = time.time()
         for n, line in enumerate(chain(head, lines), 1):
-            add(process(line, now, str(n)))
+            add(process(unwrap(line, max_line), now, str(n)))
             if n & _BATCH_MASK == 0:
                 now = time.time()
                 visitor.expire()
                 data.expire()
+                keyfile.add_subjects(subjects.take_pending())  # before the lines sealed under them
                 _write(files, routed.take()[0])
                 traffic.writelines(_json_lines(owner.settle(owner.due(), now)))
                 if show:
                     _progress(n, time.perf_counter() - started)
+        keyfile.add_subjects(subjects.take_pending())
         _write(files, routed.take()[0])
         traffic.writelines(_json_lines(owner.finish(now)))
+    keyfile.expire()
     summary.lines = routed.lines
     summary.events = routed.events
     summary.rejected = routed.rejected

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from typing import Any
 
 from logscrub.config import AggregateConfig, Config, InputConfig
 from logscrub.crypto.keyring import VISITOR_KEY_GRACE, KeyRing, KeyStore
 from logscrub.crypto.subjects import SubjectKeys
-from logscrub.parsing.formats import Parser, detect_format, make_parser
+from logscrub.parsing.formats import Parser, make_parser
 from logscrub.privacy.geo import GeoLookup
 from logscrub.scrub.aggregate import TrafficAggregator
 from logscrub.scrub.scrubber import Scrubber
@@ -17,15 +17,13 @@ from logscrub.scrub.windows import WindowOwner
 
 
 
-def resolve_format(cfg: InputConfig, first_lines: Iterable[str]) -> str:
-    """The configured format, or the one the first lines look like."""
-    if cfg.format != "auto":
-        return cfg.format
-    return detect_format(list(first_lines))
-
-
 def parser(cfg: InputConfig, fmt: str | None = None) -> Parser:
-    """The parser of ``fmt`` (default: ``input.format``) with the input's nginx and JSON settings."""
+    """The parser of ``fmt`` (default: ``input.format``) with the input's nginx and JSON settings.
+
+    Every driver passes ``input.format`` as it is: ``auto`` is never resolved from a file's first
+    lines, but reads each line by its own shape, so a line gets the same answer from ``scrub`` and
+    from the worker whatever lines come before it (invariant 9).
+    """
     return make_parser(fmt or cfg.format, nginx_log_format=cfg.nginx_log_format, json_fields=cfg.json_fields or None)
 
 
