@@ -118,7 +118,7 @@ def _windows(records: list[bytes]) -> dict[tuple[str, str], int]:
 
 def _scrubbed_windows(cfg: Config) -> dict[tuple[str, str], int]:
     out = STATE / "scrubbed"
-    scrub(cfg, [str(SAMPLE)], out, progress=False)
+    scrub(cfg, [str(SAMPLE)], out, progress=False, keys=STATE / "scrub-keys.json")
     return _windows((out / f"{cfg.topics.traffic.name}.jsonl").read_bytes().splitlines())
 
 
