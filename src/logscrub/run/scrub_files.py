@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import gc
-import sys
 import time
 from collections import Counter
 from collections.abc import Iterator
@@ -19,6 +18,7 @@ from logscrub.config import Config
 from logscrub.crypto.keyfile import KeyFile
 from logscrub.files.read import read_lines
 from logscrub.parsing.detect import SAMPLE_LINES
+from logscrub.run.progress import Progress
 from logscrub.scrub import build
 from logscrub.scrub.routing import ROLES, Routed
 
@@ -65,7 +65,7 @@ def scrub(cfg: Config, inputs: list[str], out_dir: str | Path, progress: bool | 
     scrubber = build.scrubber(cfg, summary.format, visitor, data)
     aggregator = build.aggregator(cfg.aggregate)
     routed = Routed(aggregator, newline=True)
-    show = sys.stderr.isatty() if progress is None else progress
+    show = Progress(lines, progress)
     started = time.perf_counter()
     process, add = scrubber.process, routed.add
     paths = {role: out / f"{getattr(cfg.topics, role).name}.jsonl" for role in (*ROLES, "traffic")}
@@ -82,16 +82,14 @@ def scrub(cfg: Config, inputs: list[str], out_dir: str | Path, progress: bool | 
                 data.expire()
                 _write(files, routed.take())
                 traffic.writelines(_json_lines(aggregator.close_due()))
-                if show:
-                    _progress(n, time.perf_counter() - started)
+                show.update(n)
         _write(files, routed.take())
         traffic.writelines(_json_lines(aggregator.flush()))
     summary.lines = routed.lines
     summary.events = routed.events
     summary.rejected = routed.rejected
     summary.aggregates = aggregator.emitted
-    if show:
-        sys.stderr.write("\r\033[K")
+    show.close()
     summary.seconds = time.perf_counter() - started
     return summary
 
@@ -119,9 +117,3 @@ def _few_collections() -> Iterator[None]:
         gc.set_threshold(*threshold)
         if ours:
             gc.unfreeze()
-
-
-def _progress(n: int, elapsed: float) -> None:
-    rate = n / elapsed if elapsed else 0
-    sys.stderr.write(f"\r{n:,} lines  {rate:,.0f} lines/s")
-    sys.stderr.flush()
