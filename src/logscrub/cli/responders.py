@@ -13,6 +13,7 @@ from typing import Any
 
 import orjson
 
+from logscrub.cli.errors import require_broker
 from logscrub.config import ConfigError, load, parse_duration
 from logscrub.errors import Refused
 from logscrub.crypto import master as master_key
@@ -124,7 +125,9 @@ def _keys_status(args: argparse.Namespace) -> int:
     from logscrub.responders.commands import keys_status
 
     cfg = load(args.config)
-    status = keys_status(cfg, master_key.load())
+    master = master_key.load()
+    require_broker(cfg.kafka)
+    status = keys_status(cfg, master)
     if args.json:
         print(orjson.dumps(status).decode())
         return 0
@@ -146,9 +149,11 @@ def _search(args: argparse.Namespace) -> int:
     from logscrub.responders.search import Query
 
     cfg = load(args.config)
+    master = master_key.load()
+    require_broker(cfg.kafka)
     query = Query(args.ip, args.since, args.until, args.path, args.status, args.agent)
     single = args.ip.network_address.packed if args.ip and args.ip.prefixlen == args.ip.max_prefixlen else None
-    found = find(cfg, master_key.load(), query, "security search", single)
+    found = find(cfg, master, query, "security search", single)
     if args.output == "table":
         print(f"{'time':25} {'client':39} {'status':>6} {'method':7} target")
         for r in found.records:
@@ -168,6 +173,7 @@ def _subject(args: argparse.Namespace) -> int:
 
     cfg = load(args.config)
     master = master_key.load()
+    require_broker(cfg.kafka)
     packed = args.ip.packed
     if args.action == "export":
         net = ipaddress.ip_network(args.ip)
