@@ -228,3 +228,16 @@ def test_ship_takes_log_level():
     from logscrub.cli.main import _parser
 
     assert _parser().parse_args(["ship", "--log-level", "DEBUG", "x.log"]).log_level == "DEBUG"
+
+
+def test_a_command_run_in_process_leaves_the_client_loggers_as_they_were(tmp_path):
+    import logging
+
+    from logscrub.cli.main import main
+
+    logging.getLogger("kafka").setLevel(logging.DEBUG)
+    try:
+        assert main(["config", "check"]) == 0
+        assert logging.getLogger("kafka").level == logging.DEBUG
+    finally:
+        logging.getLogger("kafka").setLevel(logging.NOTSET)

@@ -15,7 +15,8 @@ import select
 import socket
 import stat
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, NoReturn
 
@@ -57,6 +58,19 @@ def quiet_client_libraries(level: str | None = None) -> None:
     loud = level is not None and level.upper() in ("DEBUG", "INFO")
     for name in CLIENT_LOGGERS:
         logging.getLogger(name).setLevel(logging.INFO if loud else logging.CRITICAL + 1)
+
+
+@contextmanager
+def client_libraries_quiet() -> Iterator[None]:
+    """``quiet_client_libraries`` for one command; the levels before it are restored after it (a
+    command run in-process, as tests do, leaves no trace on the process's logging)."""
+    before = {name: logging.getLogger(name).level for name in CLIENT_LOGGERS}
+    quiet_client_libraries()
+    try:
+        yield
+    finally:
+        for name, level in before.items():
+            logging.getLogger(name).setLevel(level)
 
 
 def require_broker(k: KafkaConfig, timeout: float = PROBE_TIMEOUT_S) -> None:

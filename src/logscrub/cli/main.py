@@ -304,6 +304,6 @@ def _mask(args: argparse.Namespace) -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    errors.quiet_client_libraries()
     args = _parser().parse_args(argv)
-    return errors.run(args.func, args)
+    with errors.client_libraries_quiet():
+        return errors.run(args.func, args)
