@@ -194,13 +194,15 @@ def test_caddy_header_lists_stay_lists(tmp_path):
         "remote_ip": canaries.IPV4, "client_ip": canaries.IPV4, "method": "GET", "uri": f"/~{canaries.USER}",
         "proto": "HTTP/2.0", "host": "example.com",
         "headers": {"User-Agent": [canaries.UA_NORMAL], "Referer": ["https://news.ycombinator.com/item?id=1"],
-                    "X-Real-Ip": [canaries.IPV4]}}}
+                    "X-Real-Ip": [canaries.IPV4], f"X-{canaries.EMAIL}": ["1"], "Accept-Language": ["de-CH"]}}}
     text, _ = run(tmp_path, [json.dumps(doc)], "json")
     req = orjson.loads(text)["request"]
     assert req["remote_ip"] == req["client_ip"] == "198.51.100.0"
     assert req["uri"] == "/~{param}"
     assert req["headers"]["User-Agent"] == ["Firefox/128 (Windows 10; desktop)"]
     assert req["headers"]["Referer"] == ["https://ycombinator.com/"]
+    assert list(req["headers"]) == ["User-Agent", "Referer", "X-Real-Ip", "[redacted]", "Accept-Language"]
+    assert req["headers"]["Accept-Language"] == ["de-CH"]
     assert not leaked(text, canaries.FORBIDDEN)
 
 

@@ -151,6 +151,7 @@ class Masker:
         self._referrer_texts: dict[str | None, str | None] = {}
         self._agents: dict[str | None, str | None] = {}
         self._texts: dict[str, str] = {}
+        self._keys_seen: dict[str, str] = {}
         self.lines = 0
         self.written = 0
         self.unparsed: Counter[str] = Counter()
@@ -216,11 +217,27 @@ class Masker:
         if kind is str:
             return self.free_text(value)
         if kind is dict:
+            renamed = False
             for key, item in value.items():
                 value[key] = self._json_node(item, (*where, key), req)
+                renamed = renamed or self._key(key) is not key
+            if renamed:  # a key is client text too (Caddy logs every request header by its name)
+                return {self._key(key): item for key, item in value.items()}
         elif kind is list:
             return [self._json_node(item, (*where, "[]"), req) for item in value]
         return value
+
+    def _key(self, key: str) -> str:
+        """A JSON key with addresses and emails redacted; the same object when there are none."""
+        hit = self._keys_seen.get(key)
+        if hit is None:
+            hit = redact(key)
+            if hit == key:
+                hit = key
+            if len(self._keys_seen) >= _TEXT_CACHE_MAX:
+                self._keys_seen.clear()
+            self._keys_seen[key] = hit
+        return hit
 
     def _json_value(self, name: str, value: Any, req: Request) -> Any:
         new: Any
