@@ -24,6 +24,12 @@ from logscrub.config import ConfigError, KafkaConfig
 from logscrub.errors import Refused
 from logscrub.files.read import STDIN, InputError
 
+EXIT_STATUSES = (
+    "Exit status: 0 done; 1 the work failed (an input or output that cannot be read or written, a check "
+    "that found problems); 2 refused before starting (config, usage, a Kafka cluster that cannot be "
+    "reached or refuses us); 130 interrupted; 141 the reader of the output went away (| head), as for "
+    "any program ended by SIGPIPE. Every failure is one line on stderr."
+)
 EXIT_FAILED = 1
 EXIT_CONFIG = 2
 EXIT_INTERRUPTED = 130

@@ -44,6 +44,7 @@ def _parser() -> argparse.ArgumentParser:
         prog="logscrub",
         description="Anonymize web-server access logs: analytics without personal data, "
         "raw lines encrypted for a short security window.",
+        epilog=errors.EXIT_STATUSES,
     )
     p.add_argument("--version", action="version", version=f"logscrub {__version__}")
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
