@@ -117,14 +117,15 @@ def stdin_inputs(names: list[str]) -> list[str]:
     return [STDIN]
 
 
-def check_inputs(names: list[str]) -> list[str]:
-    """Fail before any output is made when an input is missing or is a directory."""
+def check_inputs(names: list[str], may_appear: bool = False) -> list[str]:
+    """Fail before any output is made when an input is a directory, or is missing (unless
+    ``may_appear``: a followed file may be created later, as with tail -F)."""
     for name in names:
         if name == STDIN:
             continue
         if os.path.isdir(name):
             raise InputError(f"{name} is a directory, not a log file (give the files in it, e.g. {name}/*.log)")
-        if not os.path.exists(name):
+        if not may_appear and not os.path.exists(name):
             raise InputError(f"no such file: {name}")
     return names
 
@@ -195,7 +196,7 @@ def run(func: Callable[[Any], int], args: Any) -> int:
     except FileNotFoundError as e:
         return _fail(f"no such file: {e.filename}", EXIT_FAILED)
     except IsADirectoryError as e:
-        return _fail(f"{e.filename} is a directory", EXIT_FAILED)
+        return _fail(f"{e.filename or 'an input'} is a directory, not a file", EXIT_FAILED)
     except OSError as e:
         where = f": {e.filename}" if e.filename else ""
         return _fail(f"{(e.strerror or type(e).__name__).lower()}{where}", EXIT_FAILED)

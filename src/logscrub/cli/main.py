@@ -170,7 +170,7 @@ def _ship(args: argparse.Namespace) -> int:
     from logscrub.run.ship import ship
 
     cfg = load(args.config)
-    inputs = errors.stdin_inputs(args.inputs)
+    inputs = errors.check_inputs(errors.stdin_inputs(args.inputs), may_appear=args.follow)
     level = args.log_level or cfg.logging.level
     logs.setup_logging(level, cfg.logging.json)
     errors.quiet_client_libraries(level)
