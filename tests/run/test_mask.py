@@ -298,3 +298,20 @@ def test_long_hostile_unparsed_lines_are_masked_in_bounded_time():
     for line in lines:
         assert masker.line(line.encode()) is not None
     assert time.perf_counter() - started < 2.0
+
+
+def test_caches_stay_bounded_whatever_the_lines():
+    """A piped log runs for months: no cache may keep long values, nor grow past its bound."""
+    from logscrub.run import mask as module
+
+    masker = Masker(load(None, {}), "combined", unparsed="mask", user_agent="keep")
+    long_path = "/a" * 3000
+    for i in range(200):
+        line = (f'192.0.2.{i % 250} - - [28/Nov/2026:10:00:01 +0000] "GET {long_path}{i} HTTP/1.1" 200 1 '
+                f'"https://example.com/{"r" * 3000}{i}" "Mozilla/5.0 Firefox/128.0 {"u" * 3000}{i}" {"t" * 3000}{i}')
+        assert masker.line(line.encode()) is not None
+    caches = [masker._targets, masker._requests, masker._referrer_texts, masker._agents, masker._texts]
+    assert all(len(str(key)) <= module._MAX_CACHED + 50 for cache in caches for key in cache)
+    for i in range(module._CACHE_MAX + 10):
+        masker._target(f"/p/{i}")
+    assert len(masker._targets) <= module._CACHE_MAX

@@ -61,6 +61,7 @@ NGINX_UNSUPPORTED = (
 OTHER_METHOD = "OTHER"  # a method token outside the known ones: client-chosen text
 _CACHE_MAX = 65536  # entries per cache; a full cache is emptied, like the core's
 _TEXT_CACHE_MAX = 8192
+_MAX_CACHED = 2048  # longer values are rare and would bloat a cache (a line may hold 64 KiB): computed each time
 _UNSAFE = re.compile(r'["\\\x00-\x1f\x7f]')  # what a quoted CLF field must escape
 _CONTROL = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")  # in free text: no line breaks, no terminal escapes
 _WORD = re.compile(r"[^\s\"']+")  # a path or URL is one word, whatever brackets it holds
@@ -234,9 +235,7 @@ class Masker:
             hit = redact(key)
             if hit == key:
                 hit = key
-            if len(self._keys_seen) >= _TEXT_CACHE_MAX:
-                self._keys_seen.clear()
-            self._keys_seen[key] = hit
+            _remember(self._keys_seen, key, hit, _TEXT_CACHE_MAX, key)
         return hit
 
     def _json_value(self, name: str, value: Any, req: Request) -> Any:
@@ -273,9 +272,7 @@ class Masker:
         if hit is self:
             published = self._ips(client_ip(req.client, req.forwarded_for, self._trusted), self._secret)
             hit = self._absent if published is None else published.partition("/")[0]
-            if len(self._clients) >= _CACHE_MAX:
-                self._clients.clear()
-            self._clients[key] = hit
+            _remember(self._clients, key, hit, _CACHE_MAX, req.forwarded_for)
         return hit  # type: ignore[return-value]
 
     def _rekey(self, t: datetime) -> None:
@@ -301,9 +298,7 @@ class Masker:
                 method = req.method if req.method in METHODS else OTHER_METHOD
                 protocol = f" {req.protocol}" if req.protocol in PROTOCOLS else ""
                 hit = self._quote(f"{method} {target}{protocol}")
-            if len(self._requests) >= _CACHE_MAX:
-                self._requests.clear()
-            self._requests[key] = hit
+            _remember(self._requests, key, hit, _CACHE_MAX, req.target)
         return hit  # type: ignore[return-value]
 
     def _target(self, target: str) -> str | None:
@@ -312,9 +307,7 @@ class Masker:
         if hit is self:
             path, params = self._paths(target)
             hit = path if path is None or not params else f"{path}?{urlencode(params, safe='{}')}"
-            if len(self._targets) >= _CACHE_MAX:
-                self._targets.clear()
-            self._targets[target] = hit
+            _remember(self._targets, target, hit, _CACHE_MAX, target)
         return hit  # type: ignore[return-value]
 
     def _referrer(self, referrer: str | None) -> str | None:
@@ -322,9 +315,7 @@ class Masker:
         if hit is self:
             domain = self._referrers(referrer, None)[0]
             hit = self._absent if domain is None else f"https://{domain}/"
-            if len(self._referrer_texts) >= _CACHE_MAX:
-                self._referrer_texts.clear()
-            self._referrer_texts[referrer] = hit
+            _remember(self._referrer_texts, referrer, hit, _CACHE_MAX, referrer)
         return hit  # type: ignore[return-value]
 
     def _agent(self, agent: str | None) -> str | None:
@@ -336,9 +327,7 @@ class Masker:
                 info = self._uas(agent)
                 kept = self._keep_agents and info.browser != OTHER
                 hit = self._quote(self.keep_agent(agent) if kept else agent_text(info))
-            if len(self._agents) >= _CACHE_MAX:
-                self._agents.clear()
-            self._agents[agent] = hit
+            _remember(self._agents, agent, hit, _CACHE_MAX, agent)
         return hit  # type: ignore[return-value]
 
     # ---- free text ---------------------------------------------------------------------------
@@ -371,10 +360,7 @@ class Masker:
         hit = self._texts.get(text)
         if hit is None:
             hit = _CONTROL.sub(_escape, _WORD.sub(self._free_word, redact(text)))
-            if len(text) <= 512:
-                if len(self._texts) >= _TEXT_CACHE_MAX:
-                    self._texts.clear()
-                self._texts[text] = hit
+            _remember(self._texts, text, hit, _TEXT_CACHE_MAX, text)
         return hit
 
     def _free_word(self, m: re.Match[str]) -> str:
@@ -392,6 +378,16 @@ class Masker:
         if _SHORT_NUMBER.fullmatch(piece):
             return piece
         return classify_segment(unquote(piece)) or piece
+
+
+def _remember(cache: dict[Any, Any], key: Any, value: Any, most: int, text: str | None) -> None:
+    """Cache ``value`` unless ``text`` (the long part of its key) is long; a full cache is emptied:
+    memory stays bounded whatever the input."""
+    if text is not None and len(text) > _MAX_CACHED:
+        return
+    if len(cache) >= most:
+        cache.clear()
+    cache[key] = value
 
 
 def _json_paths(overrides: dict[str, str]) -> dict[tuple[str, ...], str]:
