@@ -29,7 +29,7 @@ and JSON fields no parser reads are masked as free text.
 Pseudonyms (ip.mode pseudonym) use a daily key made in memory and never stored: they link a
 client's lines within one day of one run, and nothing after the process ends.
 
-As an Apache piped log: CustomLog "|/usr/bin/logscrub mask --out /var/log/apache2/access.log" combined
+As an Apache piped log: CustomLog "|/usr/bin/logscrub mask --out /var/log/apache2/access.masked.log" combined
 (--out appends, so a restarted logger never truncates; from a pipe every line is written as soon as
 it is read). In a pipeline: zcat access.log.gz | logscrub mask | goaccess -. A consumer that stops
 reading (| head) ends mask quietly with exit status 141, as it would end zcat or cat.
@@ -65,8 +65,8 @@ def _parser() -> argparse.ArgumentParser:
     m = sub.add_parser(
         "mask",
         help="anonymize a log into the same format, like anonip (a filter)",
-        description="Read a log (files, gzip or stdin) and write the same lines in the same format to "
-        "stdout (or --out FILE) with every personal field generalized by the same rules as the analytics.",
+        description="Read a log (files, gzip or stdin) and write the same lines in the same format to\n"
+        "stdout (or --out FILE), every personal field generalized by the rules the analytics use.",
         epilog=MASK_EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
@@ -111,7 +111,7 @@ def _parser() -> argparse.ArgumentParser:
     sh.add_argument("--follow", action="store_true", help="keep reading as the files grow and rotate")
     sh.add_argument("--offsets", metavar="FILE", help="file that remembers acknowledged positions")
     _config_arg(sh)
-    _log_level_arg(sh)
+    _log_level_arg(sh, " (DEBUG and INFO also show the Kafka client's own messages)")
     sh.set_defaults(func=_ship)
 
     tp = sub.add_parser("topics", help="create or check the topics", description="Topics from config.")
@@ -149,9 +149,8 @@ def _config_arg(p: argparse.ArgumentParser) -> None:
     p.add_argument("--config", metavar="FILE", help="YAML config (default: built-in defaults + LOGSCRUB_* env)")
 
 
-def _log_level_arg(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--log-level", choices=LOG_LEVELS, help="overrides logging.level (DEBUG and INFO also show "
-                   "the Kafka client's own messages)")
+def _log_level_arg(p: argparse.ArgumentParser, note: str = "") -> None:
+    p.add_argument("--log-level", choices=LOG_LEVELS, help=f"overrides logging.level{note}")
 
 
 def _worker(args: argparse.Namespace) -> int:
