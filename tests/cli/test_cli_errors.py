@@ -109,6 +109,8 @@ CASES = [
          r"logscrub: --out no/such/dir/x\.log: no directory no/such/dir"),
     Case("mask nginx log_format", ["mask", "access.log", "--format", "nginx"], 2,
          r"logscrub: mask does not support input\.format nginx: .* escape=json .*"),
+    Case("scrub with a GeoIP file that is none", ["scrub", "access.log", "--out", "out6"], 2,
+         r"logscrub: .*good\.yaml is not a valid MaxMind DB file", env={"LOGSCRUB_GEOIP__COUNTRY_DB": "good.yaml"}),
     Case("keys init over a key", ["keys", "init", "existing-file"], 2,
          r"logscrub: existing-file exists; a master key is never overwritten .*"),
     # nothing piped in on a terminal

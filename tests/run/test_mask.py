@@ -315,3 +315,11 @@ def test_caches_stay_bounded_whatever_the_lines():
     for i in range(module._CACHE_MAX + 10):
         masker._target(f"/p/{i}")
     assert len(masker._targets) <= module._CACHE_MAX
+
+
+def test_mask_opens_no_geoip_database(tmp_path):
+    """Nothing mask writes comes from GeoIP: a configured database is not even opened."""
+    not_a_db = tmp_path / "country.mmdb"
+    not_a_db.write_text("not a MaxMind DB")
+    text, summary = run(tmp_path, SAMPLE.read_text().splitlines()[:5], env={"LOGSCRUB_GEOIP__COUNTRY_DB": str(not_a_db)})
+    assert summary.written == 5

@@ -23,6 +23,7 @@ from typing import Any, NoReturn
 from logscrub.config import ConfigError, KafkaConfig
 from logscrub.errors import Refused
 from logscrub.files.read import STDIN, InputError
+from logscrub.privacy.geo import GeoDatabaseError
 
 EXIT_STATUSES = (
     "Exit status: 0 done; 1 the work failed (an input or output that cannot be read or written, a check "
@@ -185,7 +186,7 @@ def run(func: Callable[[Any], int], args: Any) -> int:
         status = int(func(args))
         sys.stdout.flush()  # here, where a reader that went away is handled, not at exit
         return status
-    except (ConfigError, Refused) as e:
+    except (ConfigError, Refused, GeoDatabaseError) as e:
         return _fail(str(e), EXIT_CONFIG)
     except InputError as e:
         return _fail(str(e), EXIT_FAILED)

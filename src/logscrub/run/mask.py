@@ -19,6 +19,7 @@ Pseudonyms use a daily key made in memory and never stored: two runs give differ
 
 from __future__ import annotations
 
+import dataclasses
 import re
 import time
 from collections import Counter
@@ -32,7 +33,7 @@ from urllib.parse import unquote, urlencode
 
 import orjson
 
-from logscrub.config import Config
+from logscrub.config import Config, GeoIPConfig
 from logscrub.crypto.keyring import Key
 from logscrub.errors import Refused
 from logscrub.files.read import Inputs
@@ -104,7 +105,7 @@ class MaskSummary:
     def render(self) -> str:
         """One line for stderr."""
         rate = self.lines / self.seconds if self.seconds else 0.0
-        text = f"mask: {self.lines:,} lines ({self.format}), {self.written:,} written"
+        text = f"mask: {self.lines:,} line{'' if self.lines == 1 else 's'} ({self.format}), {self.written:,} written"
         bad = sum(self.unparsed.values())
         if bad:
             how = "passed masked" if self.unparsed_mode == "mask" else "dropped"
@@ -125,7 +126,8 @@ class Masker:
         if unparsed not in UNPARSED_MODES or user_agent not in AGENT_MODES:
             raise ValueError(f"unparsed must be one of {UNPARSED_MODES}, user_agent one of {AGENT_MODES}")
         visitor, data = build.key_rings(cfg, None)  # no store: the keys live in this process only
-        core = build.scrubber(cfg, fmt, visitor, data)
+        # No GeoIP: nothing mask writes comes from it, and the databases cost memory.
+        core = build.scrubber(dataclasses.replace(cfg, geoip=GeoIPConfig()), fmt, visitor, data)
         self.format = fmt
         self._json = fmt == "json"
         self._vhost = 1 if fmt == "vhost_combined" else 0
