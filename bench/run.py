@@ -30,12 +30,14 @@ READ_ONLY = "read + write (binary)"
 FLOOR = "regex + orjson floor"
 ANONIP = "anonip --ipv4mask 8 --ipv6mask 80"
 SCRUB = "logscrub scrub (default pipeline)"
+MASK = "logscrub mask (defaults: /24 and /48, agents generalized)"
 ONE_WORKER = "end to end, 1 worker (1 raw partition)"
 TWO_WORKERS = "end to end, 2 workers (2 raw partitions)"
 PER_WORKER = "end to end lines/s per worker (1 worker)"
 # The issue's targets: (what, ratio name or figure, at least).
 TARGETS = (
     ("scrub at least 2x anonip", "scrub / anonip", 2.0),
+    ("mask at least as fast as scrub (issue 15)", "mask / scrub", 1.0),
     ("scrub at least 40% of the regex+orjson floor", "scrub / regex+orjson floor", 0.4),
     ("end to end at least 50k lines/s per worker", PER_WORKER, 50_000),
 )
@@ -60,6 +62,8 @@ def ratios(by: dict[str, dict]) -> dict[str, float]:
     pairs = {
         "scrub / regex+orjson floor": (SCRUB, FLOOR),
         "scrub / anonip": (SCRUB, ANONIP),
+        "mask / scrub": (MASK, SCRUB),
+        "mask / anonip": (MASK, ANONIP),
         "end to end per worker (1 worker) / scrub": (ONE_WORKER, SCRUB),
         "end to end per worker (1 worker) / anonip": (ONE_WORKER, ANONIP),
         "2 workers / 1 worker (total lines/s)": (TWO_WORKERS, ONE_WORKER),
@@ -106,7 +110,7 @@ def _markdown(result: dict, runs: int) -> str:
         "| what | lines/s | per worker | seconds | peak RSS MiB |\n|---|---|---|---|---|\n"
         f"{rows}\n\n{e2e_note}"
         + "\n".join(f"- {k}: **{v}**" for k, v in result["ratios"].items())
-        + f"\n\nTargets (issue 6):\n\n{goals}\n\n"
+        + f"\n\nTargets (issues 6 and 15):\n\n{goals}\n\n"
         "Reproduce with `make bench` (figures vary by machine; the ratios are what to compare). "
         "Memory over long runs: [rss.md](rss.md); soak: [soak.md](soak.md).\n"
     )
@@ -134,6 +138,8 @@ def main(argv: list[str] | None = None) -> int:
     figures.append(_figure(SCRUB, [str(Path(PY).parent / "logscrub"), "scrub", str(log), "--out", str(work / "out"),
                                    "--keys", str(work / "keys.json")], None, a.lines, a.runs))
     shutil.rmtree(work / "out")  # ~1 KB per line; what is left on a failure below is the workers' logs
+    figures.append(_figure(MASK, [str(Path(PY).parent / "logscrub"), "mask", str(log), "--quiet"], None, a.lines,
+                           a.runs))
     if a.e2e_lines:
         with broker() as bootstrap:
             figures += e2e.measure(bootstrap, combined_log(a.e2e_lines, a.seed), a.e2e_lines, a.runs, work)

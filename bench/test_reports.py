@@ -43,3 +43,13 @@ def test_rss_is_read_at_round_line_counts() -> None:
     assert marks(5_000_000) == [1_000_000, 2_000_000, 3_000_000, 4_000_000, 5_000_000]
     assert marks(1_600_000) == [300_000, 600_000, 900_000, 1_200_000, 1_500_000]
     assert marks(3) == [1, 2, 3]
+
+
+def test_mask_is_compared_with_scrub_and_anonip() -> None:
+    from bench.run import MASK
+
+    by = {**_by(), MASK: {"lines_per_s": 100_000}}
+    r = ratios(by)
+    assert (r["mask / scrub"], r["mask / anonip"]) == (0.8, 2.0)
+    verdict = {t["target"]: t for t in targets(by, r)}["mask at least as fast as scrub (issue 15)"]
+    assert verdict["met"] is False and verdict["factor_to_target"] == 1.2

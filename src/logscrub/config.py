@@ -7,6 +7,7 @@ would weaken a privacy guarantee fails at start-up with the dotted key named.
 from __future__ import annotations
 
 import dataclasses
+import difflib
 import os
 import re
 import types
@@ -373,17 +374,61 @@ def load(path: str | Path | None = None, env: Mapping[str, str] | None = None) -
     return cfg
 
 
+# LOGSCRUB_* variables that are not settings: the master key is never part of the config
+# (crypto/master.py reads them; a test checks the two lists agree).
+OTHER_VARIABLES = ("LOGSCRUB_MASTER_KEY", "LOGSCRUB_MASTER_KEY_FILE")
+
+
 def _apply_env(data: dict[str, Any], env: Mapping[str, str]) -> None:
     for name, raw in env.items():
-        if not name.startswith(ENV_PREFIX) or "__" not in name:
+        if not name.startswith(ENV_PREFIX) or name in OTHER_VARIABLES:
             continue
         path = name[len(ENV_PREFIX) :].lower().split("__")
+        if "__" not in name or not _is_setting(Config, path):
+            raise _unknown_variable(name)
         node = data
         for part in path[:-1]:
             node = node.setdefault(part, {})
             if not isinstance(node, dict):
                 raise ConfigError(".".join(path), f"set by {name} but the file gives a non-mapping above it")
         node[path[-1]] = _EnvText(raw) if raw != "" else None
+
+
+def _is_setting(cls: Any, path: list[str]) -> bool:
+    """Whether ``path`` names a setting or a section (any key under a mapping setting counts)."""
+    for i, part in enumerate(path):
+        if not dataclasses.is_dataclass(cls):
+            return typing.get_origin(cls) is dict and all(path[i:])
+        hints = typing.get_type_hints(cls)
+        if part not in {f.name for f in dataclasses.fields(cls)}:
+            return False
+        cls = hints[part]
+    return True
+
+
+def env_variables(cls: Any = None, prefix: str = ENV_PREFIX) -> list[str]:
+    """Every variable that sets a setting or a section: ``LOGSCRUB_KAFKA__BOOTSTRAP_SERVERS``, ..."""
+    names = []
+    hints = typing.get_type_hints(cls or Config)
+    for f in dataclasses.fields(cls or Config):
+        name = f"{prefix}{f.name.upper()}"
+        if prefix != ENV_PREFIX:
+            names.append(name)
+        if dataclasses.is_dataclass(hints[f.name]):
+            names += env_variables(hints[f.name], name + "__")
+    return names
+
+
+def _unknown_variable(name: str) -> ConfigError:
+    """Refused like an unknown key: a typo would otherwise be ignored and the default used silently."""
+    known = [v.removeprefix(ENV_PREFIX) for v in (*env_variables(), *OTHER_VARIABLES)]
+    close = difflib.get_close_matches(name.removeprefix(ENV_PREFIX), known, n=1, cutoff=0.75)
+    hint = (
+        f"did you mean {ENV_PREFIX}{close[0]}?"
+        if close
+        else "a setting is set by LOGSCRUB_SECTION__KEY (two underscores), e.g. LOGSCRUB_IP__MODE"
+    )
+    return ConfigError(name, f"not a logscrub variable; {hint}")
 
 
 def _build(cls: type, data: Any, key: str) -> Any:

@@ -4,18 +4,39 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import os
 import sys
 from collections.abc import Sequence
 from typing import Any
 
 from logscrub import __version__
-from logscrub.config import ConfigError, load, render
-from logscrub.parsing.formats import INPUT_FORMATS
-from logscrub.errors import Refused
+from logscrub.cli import errors
 from logscrub.cli import responders as security_cli
+from logscrub.cli.errors import EXIT_CONFIG, EXIT_FAILED
+from logscrub.config import IP_MODES, LOG_LEVELS, load, render
+from logscrub.parsing.formats import INPUT_FORMATS
 
-EXIT_CONFIG = 2
-EXIT_FAILED = 1
+MASK_EPILOG = """\
+Like anonip, for GoAccess, AWStats, the Matomo log importer or for keeping: the same lines in the
+same format. Per line: the client generalized per ip.* (truncate: the network address, without
+its /prefix; pseudonym; drop: '-'), trusted proxies and X-Forwarded-For as the worker reads them;
+ident and user '-'; the path templated (/users/{param}) and the query reduced to url.query_allow;
+the referrer reduced to https://DOMAIN/; the user agent generalized (Firefox/128 (Windows 10;
+desktop)) or, with --user-agent keep, kept when ua-parser names its browser (addresses, emails and
+tokens in it still masked; a free-text agent such as 'jdoe-bot' is generalized). Trailing fields
+and JSON fields no parser reads are masked as free text.
+
+Pseudonyms (ip.mode pseudonym) use a daily key made in memory and never stored: they link a
+client's lines within one day of one run, and nothing after the process ends.
+
+As an Apache piped log: CustomLog "|/usr/bin/logscrub mask --out /var/log/apache2/access.masked.log" combined
+(--out appends, so a restarted logger never truncates; from a pipe every line is written as soon as
+it is read). In a pipeline: zcat access.log.gz | logscrub mask | goaccess -. A consumer that stops
+reading (| head) ends mask quietly with exit status 141, as it would end zcat or cat.
+
+nginx custom log_format is not supported (its parser gives no field positions): log with
+escape=json and use --format json.
+"""
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -23,6 +44,7 @@ def _parser() -> argparse.ArgumentParser:
         prog="logscrub",
         description="Anonymize web-server access logs: analytics without personal data, "
         "raw lines encrypted for a short security window.",
+        epilog=errors.EXIT_STATUSES,
     )
     p.add_argument("--version", action="version", version=f"logscrub {__version__}")
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
@@ -34,7 +56,7 @@ def _parser() -> argparse.ArgumentParser:
         "JSON-lines file per output topic into --out. The keys that open the sealed raw lines are kept in "
         "--keys, never in --out.",
     )
-    s.add_argument("inputs", nargs="*", default=["-"], metavar="FILE", help="log files; '-' or none for stdin")
+    s.add_argument("inputs", nargs="*", metavar="FILE", help="log files; '-' or none for stdin")
     s.add_argument("--out", required=True, metavar="DIR", help="output directory")
     s.add_argument("--config", metavar="FILE", help="YAML config (default: built-in defaults)")
     s.add_argument("--format", choices=INPUT_FORMATS, help="input format (overrides input.format)")
@@ -42,7 +64,35 @@ def _parser() -> argparse.ArgumentParser:
         "--keys", metavar="FILE", help="keys file, mode 0600 in a directory of mode 0700, outside --out "
         "(default: $XDG_STATE_HOME/logscrub/keys.json, else ~/.local/state/logscrub/keys.json)",
     )  # fmt: skip
+    s.add_argument("--quiet", action="store_true", help="no progress display (shown only on a terminal anyway)")
     s.set_defaults(func=_scrub)
+
+    m = sub.add_parser(
+        "mask",
+        help="anonymize a log into the same format, like anonip (a filter)",
+        description="Read a log (files, gzip or stdin) and write the same lines in the same format to\n"
+        "stdout (or --out FILE), every personal field generalized by the rules the analytics use.",
+        epilog=MASK_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    m.add_argument("inputs", nargs="*", metavar="FILE", help="log files, plain or gzip; '-' or none for stdin")
+    m.add_argument("--out", metavar="FILE", help="append to FILE instead of writing to stdout")
+    m.add_argument("--format", choices=INPUT_FORMATS, help="input format (overrides input.format; auto: decided "
+                   "from the first lines read)")
+    m.add_argument("--unparsed", choices=("drop", "mask"), default="drop",
+                   help="lines that do not parse: dropped (default), or written with every address, email, "
+                   "token and path masked; counted either way")
+    m.add_argument("--user-agent", choices=("generalize", "keep"), default="generalize",
+                   help="default: generalize to browser, OS and device")
+    m.add_argument("--ip-mode", choices=IP_MODES, help="overrides ip.mode")
+    m.add_argument("--ipv4-prefix", type=int, metavar="BITS", help="overrides ip.ipv4_prefix (at most 24)")
+    m.add_argument("--ipv6-prefix", type=int, metavar="BITS", help="overrides ip.ipv6_prefix (at most 64)")
+    shown = m.add_mutually_exclusive_group()
+    shown.add_argument("--quiet", action="store_true", help="no progress and no summary on stderr")
+    shown.add_argument("--progress", action="store_true", help="show progress on a terminal even when "
+                       "writing to a pipe (default: only with --out or stdout redirected to a file)")
+    _config_arg(m)
+    m.set_defaults(func=_mask)
 
     w = sub.add_parser(
         "worker",
@@ -52,7 +102,7 @@ def _parser() -> argparse.ArgumentParser:
         "workers (up to the number of logs.raw partitions).",
     )
     _config_arg(w)
-    w.add_argument("--log-level", choices=("DEBUG", "INFO", "WARNING", "ERROR"), help="overrides logging.level")
+    _log_level_arg(w)
     w.set_defaults(func=_worker)
 
     sh = sub.add_parser(
@@ -62,10 +112,11 @@ def _parser() -> argparse.ArgumentParser:
         "with acks=all and idempotence. With --follow, keeps reading like tail -F across rotation; with "
         "--offsets, resumes after a restart where the broker's acknowledgements left off.",
     )
-    sh.add_argument("inputs", nargs="*", default=["-"], metavar="FILE")
+    sh.add_argument("inputs", nargs="*", metavar="FILE", help="log files; '-' or none for stdin")
     sh.add_argument("--follow", action="store_true", help="keep reading as the files grow and rotate")
     sh.add_argument("--offsets", metavar="FILE", help="file that remembers acknowledged positions")
     _config_arg(sh)
+    _log_level_arg(sh, " (DEBUG and INFO also show the Kafka client's own messages)")
     sh.set_defaults(func=_ship)
 
     tp = sub.add_parser("topics", help="create or check the topics", description="Topics from config.")
@@ -85,6 +136,7 @@ def _parser() -> argparse.ArgumentParser:
         "Prints ok, or names the key, the value and what is allowed (exit 2).",
     )
     c.add_argument("file", nargs="?", metavar="FILE", help="YAML config (default: built-in defaults)")
+    _config_arg(c)
     c.set_defaults(func=_config_check)
     v = csub.add_parser(
         "show",
@@ -102,10 +154,16 @@ def _config_arg(p: argparse.ArgumentParser) -> None:
     p.add_argument("--config", metavar="FILE", help="YAML config (default: built-in defaults + LOGSCRUB_* env)")
 
 
+def _log_level_arg(p: argparse.ArgumentParser, note: str = "") -> None:
+    p.add_argument("--log-level", choices=LOG_LEVELS, help=f"overrides logging.level{note}")
+
+
 def _worker(args: argparse.Namespace) -> int:
     from logscrub.run import worker
 
-    return worker.run(load(args.config), args.log_level)
+    cfg = load(args.config)
+    errors.require_broker(cfg.kafka)
+    return worker.run(cfg, args.log_level)
 
 
 def _ship(args: argparse.Namespace) -> int:
@@ -116,10 +174,13 @@ def _ship(args: argparse.Namespace) -> int:
     from logscrub.run.ship import ship
 
     cfg = load(args.config)
-    logs.setup_logging(cfg.logging.level, cfg.logging.json)
+    inputs = errors.check_inputs(errors.stdin_inputs(args.inputs), may_appear=args.follow)
+    level = args.log_level or cfg.logging.level
+    logs.setup_logging(level, cfg.logging.json)
+    errors.quiet_client_libraries(level)
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
-    stats = ship(cfg, args.inputs, follow=args.follow, offsets_path=args.offsets, stop=stop)
+    stats = ship(cfg, inputs, follow=args.follow, offsets_path=args.offsets, stop=stop)
     print(f"lines read: {stats.lines_read}  sent: {stats.lines_sent}  retries: {stats.retries}", file=sys.stderr)
     return 0 if stats.lines_sent == stats.lines_read else EXIT_FAILED
 
@@ -128,6 +189,7 @@ def _topics(args: argparse.Namespace) -> int:
     from logscrub.kafka import topics
 
     cfg = load(args.config)
+    errors.require_broker(cfg.kafka)
     with topics.admin_client(cfg.kafka) as admin:
         if args.action == "apply":
             for line in topics.apply_topics(cfg, admin):
@@ -177,6 +239,7 @@ def _topics_acl(args: argparse.Namespace) -> int:
     if not args.apply:
         print(acl.render_table(grants), end="")
         return 0
+    errors.require_broker(cfg.kafka)
     with topics.admin_client(cfg.kafka) as admin:
         for line in acl.apply_acls(cfg.kafka, admin, grants):
             print(line)
@@ -184,7 +247,9 @@ def _topics_acl(args: argparse.Namespace) -> int:
 
 
 def _config_check(args: argparse.Namespace) -> int:
-    load(args.file)
+    if args.file and args.config and args.file != args.config:
+        raise errors.UsageError(f"two configs given ({args.file} and --config {args.config}): give one")
+    load(args.file or args.config)
     print("ok")
     return 0
 
@@ -194,32 +259,56 @@ def _config_show(args: argparse.Namespace) -> int:
     return 0
 
 
+def _overrides(**settings: object) -> dict[str, str] | None:
+    """The environment with command-line overrides as LOGSCRUB_* variables (validated like any)."""
+    chosen = {f"LOGSCRUB_{name.upper()}": str(value) for name, value in settings.items() if value is not None}
+    return {**os.environ, **chosen} if chosen else None
+
+
 def _scrub(args: argparse.Namespace) -> int:
     from logscrub.run.scrub_files import scrub
 
-    env = None
-    if args.format:
-        import os
-
-        env = {**os.environ, "LOGSCRUB_INPUT__FORMAT": args.format}
-    cfg = load(args.config, env)
-    summary = scrub(cfg, args.inputs, args.out, keys=args.keys)
+    cfg = load(args.config, _overrides(input__format=args.format))
+    errors.out_directory(args.out)
+    inputs = errors.check_inputs(errors.stdin_inputs(args.inputs))
+    summary = scrub(cfg, inputs, args.out, progress=False if args.quiet else None, keys=args.keys)
     print(summary.render())
     return 0 if summary.accounted else EXIT_FAILED
 
 
+def _mask(args: argparse.Namespace) -> int:
+    import signal
+
+    from logscrub.files.read import Inputs
+    from logscrub.run.mask import NGINX_UNSUPPORTED, mask
+    from logscrub.run.progress import wanted
+
+    if args.format == "nginx":
+        raise errors.UsageError(NGINX_UNSUPPORTED)
+    cfg = load(args.config, _overrides(
+        input__format=args.format, ip__mode=args.ip_mode, ip__ipv4_prefix=args.ipv4_prefix,
+        ip__ipv6_prefix=args.ipv6_prefix,
+    ))  # fmt: skip
+    inputs = Inputs(errors.check_inputs(errors.stdin_inputs(args.inputs)))
+    errors.out_file(args.out)
+    # Progress only where no other program owns the terminal: not into a pipe (| goaccess -) nor
+    # between the masked lines on the terminal.
+    show = not args.quiet and wanted(None) and (args.progress or args.out is not None or errors.stdout_is_file())
+    signal.signal(signal.SIGTERM, errors.stop_on_signal)  # Apache stops its piped loggers so: flush first
+    out = open(args.out, "ab") if args.out else sys.stdout.buffer  # noqa: SIM115
+    try:
+        summary = mask(cfg, inputs, out, unparsed=args.unparsed, user_agent=args.user_agent, progress=show)
+    except errors.Stopped:
+        return 0
+    finally:
+        if args.out:
+            out.close()
+    if not args.quiet and (show or sum(summary.unparsed.values())):
+        print(summary.render(), file=sys.stderr)
+    return 0
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
-    try:
-        return int(args.func(args))
-    except ConfigError as e:
-        print(f"logscrub: {e}", file=sys.stderr)
-        return EXIT_CONFIG
-    except Refused as e:
-        print(f"logscrub: {e}", file=sys.stderr)
-        return EXIT_CONFIG
-    except FileNotFoundError as e:
-        print(f"logscrub: no such file: {e.filename}", file=sys.stderr)
-        return EXIT_FAILED
-    except KeyboardInterrupt:
-        return 130
+    with errors.client_libraries_quiet():
+        return errors.run(args.func, args)

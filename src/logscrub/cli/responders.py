@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 import orjson
 
+from logscrub.cli.errors import require_broker
 from logscrub.config import ConfigError, load, parse_duration
 from logscrub.errors import Refused
 from logscrub.crypto import master as master_key
@@ -53,6 +54,7 @@ def add_commands(sub: Any, config_arg: Any) -> None:
         "`logscrub scrub` does this at every run; schedule this for the days it does not run.",
     )
     _keys_arg(ex)
+    config_arg(ex)
     ex.set_defaults(func=_keys_expire)
 
     sec = sub.add_parser("security", help="search the raw buffer", description="For security responders.")
@@ -121,6 +123,7 @@ def _source(args: argparse.Namespace, cfg: Config, master: master_key.MasterKey)
             raise Refused("--keys goes with --from DIR (on Kafka the keys are in the keys topic)")
         from logscrub.responders.commands import kafka_source
 
+        require_broker(cfg.kafka)
         return kafka_source(cfg, master)
     from logscrub.responders.offline import files_source
 
@@ -170,7 +173,9 @@ def _keys_status(args: argparse.Namespace) -> int:
     from logscrub.responders.commands import keys_status
 
     cfg = load(args.config)
-    status = keys_status(cfg, master_key.load())
+    master = master_key.load()
+    require_broker(cfg.kafka)
+    status = keys_status(cfg, master)
     if args.json:
         print(orjson.dumps(status).decode())
         return 0
@@ -190,11 +195,12 @@ def _keys_status(args: argparse.Namespace) -> int:
 def _keys_expire(args: argparse.Namespace) -> int:
     from logscrub.crypto.keyfile import KeyFile, default_path
 
+    cfg = load(args.config)
     path = Path(args.keys) if args.keys else default_path()
     if not path.exists():
         print(f"no keys file {path}: nothing to remove", file=sys.stderr)
         return 0
-    keyfile = KeyFile(path, create=False)
+    keyfile = KeyFile(path, create=False, past_not_kept={"visitor": cfg.keys.visitor_rotation})
     removed = keyfile.expire()
     state = keyfile.read()
     live = sum(len(state.live(ring, keyfile.clock())) for ring in state.keys)
@@ -207,9 +213,9 @@ def _search(args: argparse.Namespace) -> int:
     from logscrub.responders.search import Query
 
     cfg = load(args.config)
+    master = master_key.load()
     query = Query(args.ip, args.since, args.until, args.path, args.status, args.agent)
     single = args.ip.network_address.packed if args.ip and args.ip.prefixlen == args.ip.max_prefixlen else None
-    master = master_key.load()
     found = find(cfg, _source(args, cfg, master), master, query, "security search", single)
     if args.output == "table":
         print(f"{'time':25} {'client':39} {'status':>6} {'method':7} target")
@@ -253,6 +259,7 @@ def _subject(args: argparse.Namespace) -> int:
         print(f"erased: {result['keys_destroyed']} subject keys in {result['periods']} periods destroyed; "
               f"filed under subject {result['subject']}", file=sys.stderr)  # fmt: skip
     else:
+        require_broker(cfg.kafka)
         result = commands.restrict(cfg, master, packed, args.lift)
         state = "restricted: kept out of analytics" if result["restricted"] else "restriction lifted"
         print(f"{state}; filed under subject {result['subject']}", file=sys.stderr)

@@ -228,3 +228,21 @@ def parse_vhost_combined(line: str) -> Request:
     """``%v:%p`` then ``combined``; the port is dropped from the host."""
     host, *fields = _match(_VHOST_COMBINED, line, "vhost_combined")
     return _request(*fields, host=host)  # type: ignore[arg-type]
+
+
+_LAYOUTS = {"common": _COMMON, "combined": _COMBINED, "vhost_combined": _VHOST_COMBINED}
+
+
+def parse_located(fmt: str, line: str) -> tuple[Request, re.Match[str]]:
+    """The format's parse, plus the match it read: its spans say where each field sits, for a
+    filter that rewrites fields in place (``logscrub mask``). Groups: the vhost (vhost_combined
+    only), client, user, time, request, status, size, then referrer, agent and a loose agent."""
+    line = line.rstrip("\r\n")
+    fast, full = _LAYOUTS[fmt]
+    m = fast(line) or full(line)
+    if m is None:
+        raise ParseError("no_match", f"line is not in {fmt} log format")
+    if fmt == "vhost_combined":
+        host, *fields = m.groups()
+        return _request(*fields, host=host), m  # type: ignore[arg-type]
+    return _request(*m.groups()), m  # type: ignore[arg-type]

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import gc
-import sys
 import time
 from collections import Counter
 from collections.abc import Iterator
@@ -20,6 +19,7 @@ from logscrub.crypto.keyfile import KeyFile, default_path
 from logscrub.crypto.subjects import SubjectKeys
 from logscrub.files.read import read_lines
 from logscrub.parsing.shipped import unwrap
+from logscrub.run.progress import Progress
 from logscrub.scrub import build
 from logscrub.scrub.routing import ROLES, Routed
 
@@ -79,7 +79,7 @@ def scrub(
     max_line = cfg.input.max_line_bytes
     owner = build.window_owner(cfg.aggregate)
     routed = Routed(owner.base, newline=True)
-    show = sys.stderr.isatty() if progress is None else progress
+    show = Progress(lines, progress)
     started = time.perf_counter()
     process, add = scrubber.process, routed.add
     paths = {role: out / f"{getattr(cfg.topics, role).name}.jsonl" for role in (*ROLES, "traffic")}
@@ -97,8 +97,7 @@ def scrub(
                 keyfile.add_subjects(subjects.take_pending())  # before the lines sealed under them
                 _write(files, routed.take()[0])
                 traffic.writelines(_json_lines(owner.settle(owner.due(), now)))
-                if show:
-                    _progress(n, time.perf_counter() - started)
+                show.update(n)
         keyfile.add_subjects(subjects.take_pending())
         _write(files, routed.take()[0])
         traffic.writelines(_json_lines(owner.finish(now)))
@@ -109,8 +108,7 @@ def scrub(
     summary.aggregates = sum(level.emitted for level in owner.levels)
     summary.suppressed = sum(level.suppressed for level in owner.levels)
     summary.late = owner.base.late
-    if show:
-        sys.stderr.write("\r\033[K")
+    show.close()
     summary.seconds = time.perf_counter() - started
     return summary
 
@@ -138,9 +136,3 @@ def _few_collections() -> Iterator[None]:
         gc.set_threshold(*threshold)
         if ours:
             gc.unfreeze()
-
-
-def _progress(n: int, elapsed: float) -> None:
-    rate = n / elapsed if elapsed else 0
-    sys.stderr.write(f"\r{n:,} lines  {rate:,.0f} lines/s")
-    sys.stderr.flush()

@@ -320,6 +320,10 @@ class Scrubber:
             s = self._time_cache[slot] = datetime.fromtimestamp(slot, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
         return s
 
+    def site(self, host: str | None) -> str:
+        """The published name of a virtual host: the one rule for sites (``logscrub mask`` uses it too)."""
+        return self._sites.get(host) or self._site(host)
+
     def _site(self, host: str | None) -> str:
         """A virtual host is published only when it is a plain DNS name, and one of ``input.sites``
         when that list is set (a Host header is whatever the client sent)."""
