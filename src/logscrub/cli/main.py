@@ -115,8 +115,8 @@ def _ship(args: argparse.Namespace) -> int:
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     stats = ship(cfg, args.inputs, follow=args.follow, offsets_path=args.offsets, stop=stop)
-    print(f"lines read: {stats.lines_read}  sent: {stats.lines_sent}  retries: {stats.retries}", file=sys.stderr)
-    return 0 if stats.lines_sent == stats.lines_read else EXIT_FAILED
+    print(stats.summary(), file=sys.stderr)
+    return EXIT_FAILED if stats.lines_dropped else 0
 
 
 def _topics(args: argparse.Namespace) -> int:
