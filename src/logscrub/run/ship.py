@@ -357,6 +357,9 @@ class _Shipment:
                 if not self._read():
                     self._idle()
         if self.producer is not None:
+            for entry in self.window:  # what closing fails is spooled below, not an error
+                if not entry.done:
+                    entry.future = None
             _close(self.producer, CLOSE_TIMEOUT_S if not self.stopping else 1.0)
             self.producer = None
             self.health.set_ready(False)
@@ -416,6 +419,8 @@ class _Shipment:
                 if line.position is None:
                     self._drop_new(1)  # stdin cannot wait: the writer would block
                 else:
+                    log.warning("the spool %s is full: followed files wait, their lines stay in the files",
+                                self.spool.directory if self.spool else "")
                     self.held.append(line)  # a file can: its lines stay in it
         return bool(lines)
 
@@ -434,7 +439,6 @@ class _Shipment:
                 if self.spool is not None and self.spool.append(line.data) is not None:
                     self._counted_in(line, spooled=True)
                     return True
-                self._spool_full()
             if self._spool_pending():
                 return False  # nothing may pass the lines waiting in the spool
         if self._window_full():
@@ -484,12 +488,6 @@ class _Shipment:
         self.stats.lines_dropped += n
         self.metrics.dropped.labels(reason).inc(n)
 
-    def _spool_full(self) -> None:
-        if self.held or self.dropping is not None:
-            return
-        log.warning("the spool %s is full: followed files wait, their lines stay in the files",
-                    self.spool.directory if self.spool else "")
-
     def _window_full(self) -> bool:
         return len(self.window) >= MAX_UNACKED or self.window_bytes >= MAX_UNACKED_BYTES
 
@@ -535,6 +533,8 @@ class _Shipment:
                         self._count_dropped(len(rest), "stopped")
                 return
             entry.segment = segment  # on disk: positions may pass it, and the next run sends it if need be
+            self.stats.lines_spooled += 1
+            self.metrics.spooled.inc()
 
     def _open_spool(self) -> None:
         assert self.spool is not None
