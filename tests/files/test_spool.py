@@ -214,3 +214,21 @@ def test_one_process_at_a_time(tmp_path: Path) -> None:
         opened(tmp_path / "spool")
     first.close()
     opened(tmp_path / "spool").close()
+
+
+@pytest.mark.parametrize(
+    ("env", "key"),
+    [
+        ({"LOGSCRUB_SHIP__SPOOL_MAX_BYTES": "1000"}, "ship.spool_max_bytes"),
+        ({"LOGSCRUB_SHIP__SPOOL_MAX_BYTES": "-1"}, "ship.spool_max_bytes"),
+        ({"LOGSCRUB_SHIP__SPOOL_DIR": "spool"}, "ship.spool_dir"),  # relative: would move with the cwd
+    ],
+)
+def test_spool_settings_are_checked_at_start_up_naming_the_key(env: dict[str, str], key: str) -> None:
+    from logscrub.config import ConfigError, load
+
+    with pytest.raises(ConfigError) as e:
+        load(None, env=env)
+    assert e.value.key == key
+    cfg = load(None, env={"LOGSCRUB_SHIP__SPOOL_MAX_BYTES": "0", "LOGSCRUB_SHIP__SPOOL_DIR": "~/s"})
+    assert (cfg.ship.spool_max_bytes, cfg.ship.spool_dir) == (0, "~/s")  # 0: no spool at all
