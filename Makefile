@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: all venv demo test unit kafka-up kafka-down kafka-jars bench clean
+.PHONY: all venv demo test unit kafka-up kafka-down kafka-jars bench clean promtool
 
 all: test
 
@@ -21,12 +21,23 @@ demo: venv kafka-jars
 	bash scripts/demo.sh
 
 ## The whole test suite (starts and stops its own Kafka broker).
-test: venv kafka-jars
+test: venv kafka-jars promtool
 	$(BIN)/python -m pytest
 
 ## Only the tests that need no broker.
-unit: venv
+unit: venv promtool
 	$(BIN)/python -m pytest -m 'not kafka'
+
+## promtool for the alert-rule tests: on the PATH, or Debian's prometheus package unpacked into
+## .tools/bin (nothing installed system-wide, no Prometheus service started; apt-get update needs root).
+promtool:
+	@command -v promtool >/dev/null || test -x .tools/bin/promtool || { \
+	  set -e; tmp="$$(mktemp -d)"; \
+	  ( cd "$$tmp" && { apt-get download prometheus >/dev/null 2>&1 || \
+	    { apt-get update -qq && apt-get download prometheus >/dev/null 2>&1; }; } ); \
+	  dpkg-deb -x "$$tmp"/prometheus_*.deb "$$tmp/root"; \
+	  mkdir -p .tools/bin; cp "$$tmp/root/usr/bin/promtool" .tools/bin/promtool; rm -rf "$$tmp"; \
+	  .tools/bin/promtool --version | head -1; }
 
 kafka-jars:
 	bash scripts/kafka.sh jars
@@ -54,7 +65,7 @@ soak: venv kafka-jars
 	$(BIN)/python -m bench.soak
 
 clean:
-	rm -rf $(VENV) .kafka out .pytest_cache .hypothesis
+	rm -rf $(VENV) .kafka out .pytest_cache .hypothesis .tools
 
 ## Coverage-guided fuzzing of the per-line pipeline with atheris for FUZZ_SECONDS (60).
 .PHONY: fuzz
