@@ -200,11 +200,29 @@ def _exported_series() -> set[str]:
     return names
 
 
-def test_the_grafana_dashboard_queries_metrics_that_exist():
+def _dashboard_metrics() -> set[str]:
     dashboard = json.loads((ROOT / "config" / "grafana-dashboard.json").read_text())
     exprs = [t["expr"] for panel in dashboard["panels"] for t in panel["targets"]]
-    used = {name for expr in exprs for name in re.findall(r"\blogscrub_\w+", expr)}
+    return {name for expr in exprs for name in re.findall(r"\b(?:logscrub|process)_\w+", expr)}
+
+
+def test_the_grafana_dashboard_queries_metrics_that_exist():
+    used = _dashboard_metrics()
     assert used and used <= _exported_series(), sorted(used - _exported_series())
+
+
+def test_the_grafana_dashboard_shows_every_metric_the_code_exports():
+    """Every family of the worker's and the shipper's registries, process_* and build_info included."""
+    suffixes = {"counter": ("_total",), "histogram": ("_bucket", "_sum", "_count"), "gauge": ("",)}
+    used = _dashboard_metrics()
+    families = {
+        family.name: {family.name + suffix for suffix in suffixes[family.type]}
+        for metrics in (WorkerMetrics(), ShipperMetrics())
+        for family in metrics.registry.collect()
+    }
+    assert {"process_resident_memory_bytes", "logscrub_build_info", "logscrub_ship_spool_bytes"} <= set(families)
+    missing = sorted(name for name, series in families.items() if not series & used)
+    assert not missing, f"not on the dashboard: {missing}"
 
 
 def test_the_image_runs_logscrub_as_a_non_root_user():
