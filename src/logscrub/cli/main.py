@@ -53,9 +53,10 @@ def _parser() -> argparse.ArgumentParser:
     sh = sub.add_parser(
         "ship",
         help="send log lines to logs.raw",
-        description="Send lines from files (or '-' for stdin, e.g. as an Apache/nginx piped log) to logs.raw "
-        "with acks=all and idempotence. With --follow, keeps reading like tail -F across rotation; with "
-        "--offsets, resumes after a restart where the broker's acknowledgements left off.",
+        description="Send lines from files (or '-' for stdin, e.g. as an Apache piped log) to logs.raw "
+        "with acks=all and idempotence, never making the writer wait: lines the broker does not take go to "
+        "the spool (ship.spool_dir). With --follow, keeps reading like tail -F across rotation; with "
+        "--offsets, resumes after a restart where the last run left off.",
     )
     sh.add_argument("inputs", nargs="*", default=["-"], metavar="FILE")
     sh.add_argument("--follow", action="store_true", help="keep reading as the files grow and rotate")
