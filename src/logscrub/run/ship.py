@@ -287,6 +287,7 @@ class _Shipment:
         self.unsent: deque[_Entry] = deque()  # entries waiting to be handed to a producer, in order
         self.held: deque[Line] = deque()  # file lines read but not placed: no room yet
         self.seq = 0
+        self.oldest_since: float | None = None  # when the first line in memory was last handed to a producer
         # Each input's last safe position, with the order it was read in: (seq, position).
         self.acked: dict[str, tuple[int, Position]] = {key: (0, p) for key, p in saved.items()}
         self.spooled: dict[str, tuple[int, Position]] = {}
@@ -429,10 +430,18 @@ class _Shipment:
             self.held.popleft()
 
     def _place(self, line: Line) -> bool:
-        """The line goes to the window (and the producer) or to the spool; False if neither has room."""
+        """The line goes to the window (and the producer) or to the spool; False if neither has room.
+
+        A file's line goes to the spool only while the broker stalls (its file may rotate away
+        meanwhile); otherwise it waits in its file until the window has room and the spool is sent.
+        """
         self.seq += 1
         pending = self._spool_pending()
-        if pending or self.stopping or self._window_full() or self._stalled():
+        full = self._window_full()
+        stalled = self._stalled()
+        if line.position is not None and not stalled and not self.stopping and (pending or full):
+            return False
+        if pending or self.stopping or full or stalled:
             if self._spool_usable():
                 if not pending:
                     self._spill()
@@ -492,11 +501,9 @@ class _Shipment:
         return len(self.window) >= MAX_UNACKED or self.window_bytes >= MAX_UNACKED_BYTES
 
     def _stalled(self) -> bool:
-        """The oldest line in memory has waited for its acknowledgement longer than SPILL_AFTER_S."""
-        for entry in self.window:
-            if not entry.done:
-                return time.monotonic() - entry.since > SPILL_AFTER_S
-        return False
+        """The oldest line in memory (as of the last settling) has waited for its acknowledgement longer
+        than SPILL_AFTER_S."""
+        return self.oldest_since is not None and time.monotonic() - self.oldest_since > SPILL_AFTER_S
 
     def _spool_usable(self) -> bool:
         return self.spool is not None and self.spool_open
@@ -673,6 +680,7 @@ class _Shipment:
             position = entry.line.position
             if position is not None:
                 self.acked[position.path] = (entry.seq, position)
+        self.oldest_since = window[0].since if window else None
         self.metrics.unacked.set(len(window))
         if sent:
             self.stats.lines_sent += sent
