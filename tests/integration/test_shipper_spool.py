@@ -307,3 +307,22 @@ def test_a_crash_while_spooling_a_followed_file_skips_no_line(
     assert status == 0 and stats["lines_read"] == 0  # the position had passed every line: all came from the spool
     assert set(on_topic) == set(written)
     assert max(Counter(on_topic).values()) <= 2
+
+
+def test_stdin_without_any_broker_keeps_its_lines_in_the_spool_and_says_so(tmp_path: Path) -> None:
+    """A mistyped address: ship reads on, and once its input ends with no broker ever answering, one line."""
+    env = environment("127.0.0.1:1", "logs.raw", tmp_path, metrics__port="0")
+    sent = lines("n", 0, 5)
+    done = subprocess.run(
+        [sys.executable, "-m", "logscrub", "ship", "-"],
+        input=b"".join(line + b"\n" for line in sent), capture_output=True, env=env, timeout=DEADLINE_S, check=False,
+    )
+    last = done.stderr.decode().strip().splitlines()[-1]
+    assert done.returncode == 2
+    assert last == ("logscrub: no Kafka broker answered at 127.0.0.1:1; 5 lines wait in the spool; "
+                    "positions are saved up to the last line acknowledged or spooled")
+    from logscrub.files.spool import Spool
+
+    spool = Spool(tmp_path / "spool", 1 << 20, 86400)
+    assert spool.open() == 5 and [data for _, data in spool.take(10)] == sent
+    spool.close()
