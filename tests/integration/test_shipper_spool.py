@@ -96,8 +96,9 @@ class Writer(threading.Thread):
 class Shipper:
     """``logscrub ship ARGS`` in a process of its own, with its metrics on a port of its own."""
 
-    def __init__(self, env: dict[str, str], args: list[str], log: Path) -> None:
-        self.port = free_port()
+    def __init__(self, env: dict[str, str], args: list[str], log: Path, port: int | None = None,
+                 wait: bool = True) -> None:
+        self.port = port or free_port()
         self.log = log
         self.process = subprocess.Popen(
             [sys.executable, "-m", "logscrub", "ship", *args],
@@ -108,7 +109,8 @@ class Shipper:
         )
         assert self.process.stdin is not None
         self.stdin = self.process.stdin.fileno()
-        self.wait_for("the shipper's metrics", lambda m: "logscrub_ship_lines_read_total" in m)
+        if wait:
+            self.wait_for("the shipper's metrics", lambda m: "logscrub_ship_lines_read_total" in m)
 
     def metrics(self) -> Metrics | None:
         try:
@@ -159,8 +161,8 @@ class Shipper:
 def shippers() -> Callable[..., Shipper]:
     started: list[Shipper] = []
 
-    def start(env: dict[str, str], args: list[str], log: Path) -> Shipper:
-        started.append(Shipper(env, args, log))
+    def start(env: dict[str, str], args: list[str], log: Path, **kwargs: object) -> Shipper:
+        started.append(Shipper(env, args, log, **kwargs))  # type: ignore[arg-type]
         return started[-1]
 
     yield start  # type: ignore[misc]
@@ -182,7 +184,10 @@ def environment(bootstrap: str, topic: str, state: Path, **settings: str) -> dic
 
 def default_pipe(shipper: Shipper) -> None:
     """ship asks for a 1 MiB pipe; measure with the 64 KiB a kernel may leave it."""
-    assert fcntl.fcntl(shipper.stdin, fcntl.F_GETPIPE_SZ) >= 1 << 20
+    deadline = time.monotonic() + DEADLINE_S
+    while fcntl.fcntl(shipper.stdin, fcntl.F_GETPIPE_SZ) < 1 << 20:
+        assert shipper.process.poll() is None and time.monotonic() < deadline, "ship did not enlarge its pipe"
+        time.sleep(0.05)
     fcntl.fcntl(shipper.stdin, fcntl.F_SETPIPE_SZ, PIPE_BYTES)
 
 
@@ -326,3 +331,41 @@ def test_stdin_without_any_broker_keeps_its_lines_in_the_spool_and_says_so(tmp_p
     spool = Spool(tmp_path / "spool", 1 << 20, 86400)
     assert spool.open() == 5 and [data for _, data in spool.take(10)] == sent
     spool.close()
+
+
+def test_a_restarted_piped_logger_takes_over_the_port_and_the_spool_of_the_one_stopping(
+    own_broker: tuple[str, Path], topic_name: str, tmp_path: Path, shippers: Callable[..., Shipper]
+) -> None:
+    """Apache starts the new piped logger, then sends SIGTERM to the old one: for a while both run."""
+    bootstrap, _ = own_broker
+    create_topic(bootstrap, topic_name, 3)
+    env = environment(bootstrap, topic_name, tmp_path)
+    old = shippers(env, ["-"], tmp_path / "old.err")
+    old_writer = Writer(old.stdin, "o")
+    old_writer.start()
+    new = shippers(env, ["-"], tmp_path / "new.err", port=old.port, wait=False)  # port and spool taken
+    default_pipe(new)
+    new_writer = Writer(new.stdin, "n")
+    try:
+        old.wait_for("lines acknowledged", lambda m: m["logscrub_ship_lines_sent_total"] >= 1000)
+        new_writer.start()
+        deadline = time.monotonic() + DEADLINE_S
+        while new_writer.writes < 100:  # the new one takes lines beside the old one, as under Apache
+            assert new_writer.is_alive() and time.monotonic() < deadline, "the new shipper's writer stalled"
+            time.sleep(0.05)
+    finally:
+        old_writer.stop()
+    try:
+        status_old, _ = old.finish(signal.SIGTERM)
+        new.wait_for("the new shipper on the port", lambda m: m["logscrub_ship_lines_sent_total"] >= 1000)
+        lock = tmp_path / "spool" / "lock"
+        new.wait_for("the new shipper holding the spool", lambda _: lock.read_text().strip() == str(new.process.pid))
+    finally:
+        new_writer.stop()
+    status_new, _ = new.finish()
+    on_topic = read_topic(bootstrap, topic_name)
+
+    assert status_old == status_new == 0
+    assert new_writer.longest < BLOCK_LIMIT_S
+    assert set(on_topic) == set(old_writer.written + new_writer.written)
+    assert "serving metrics as soon as the port is free" in new.log.read_text()

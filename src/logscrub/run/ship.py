@@ -32,7 +32,7 @@ from logscrub.files.read import STDIN
 from logscrub.files.spool import Segment, Spool, SpoolBusy
 from logscrub.kafka.refusals import refusal, refused_clearly
 from logscrub.kafka.settings import kafka_python_kwargs
-from logscrub.ops.metrics import DROP_REASONS, Health, ShipperMetrics, serving
+from logscrub.ops.metrics import Health, MetricsError, MetricsServer, ShipperMetrics
 
 log = logging.getLogger("logscrub.ship")
 
@@ -129,24 +129,59 @@ def ship(
     # anyway; cutting them here keeps them under the broker's message size limit.
     follower = Follower(inputs, follow, saved, max_line=cfg.input.max_line_bytes + 1)
     metrics, health = ShipperMetrics(cfg.ship.spool_max_bytes), Health()
-    spool_open = False
+    # Apache starts a new piped logger before the one it stopped has exited: on stdin, the metrics
+    # port and the spool that one still holds are taken over when it lets them go.
+    server: _Server | None = None
     try:
-        with serving(cfg.metrics, metrics.registry, health):
-            before = 0
-            if spool is not None:
-                try:
-                    before = spool.open()  # SpoolError (a bad directory) ends the run here
-                    spool_open = True
-                except SpoolBusy:
-                    pass  # another shipper is finishing with it (Apache restarts its piped loggers so): retried
-            producer = None if long_running else _connect(cfg.kafka, cfg.topics.raw.name)
-            shipment = _Shipment(cfg, producer, follower, offsets, saved, metrics, health, inputs, spool, spool_open)
-            shipment.stats.spool_before = before
-            return shipment.run(stop or threading.Event())
+        server = _Server(cfg, metrics, health, wait=follower.has_stdin)
+        before = 0
+        spool_open = False
+        if spool is not None:
+            try:
+                before = spool.open()  # SpoolError (a bad directory) ends the run here
+                spool_open = True
+            except SpoolBusy:
+                pass  # retried every second
+        producer = None if long_running else _connect(cfg.kafka, cfg.topics.raw.name)
+        shipment = _Shipment(cfg, producer, follower, offsets, saved, metrics, health, inputs, spool, spool_open)
+        shipment.server = server
+        shipment.stats.spool_before = before
+        return shipment.run(stop or threading.Event())
     finally:
         follower.close()
         if spool is not None:
             spool.close()
+        if server is not None:
+            server.close()
+
+
+class _Server:
+    """The metrics server, if ``metrics.port`` asks for one; with ``wait``, a taken port is tried again."""
+
+    def __init__(self, cfg: Config, metrics: ShipperMetrics, health: Health, wait: bool) -> None:
+        self.cfg, self.metrics, self.health, self.wait = cfg.metrics, metrics, health, wait
+        self.server: MetricsServer | None = None
+        self.missing = cfg.metrics.port != 0
+        self.warned = False
+        self.retry()
+
+    def retry(self) -> None:
+        if not self.missing:
+            return
+        try:
+            self.server = MetricsServer(self.metrics.registry, self.health, self.cfg.host, self.cfg.port)
+        except MetricsError as e:
+            if not self.wait:
+                raise
+            if not self.warned:
+                log.warning("%s; serving metrics as soon as the port is free (a shipper still stopping?)", e)
+                self.warned = True
+            return
+        self.missing = False
+
+    def close(self) -> None:
+        if self.server is not None:
+            self.server.close()
 
 
 def _connect(k: KafkaConfig, topic: str) -> KafkaProducer:
@@ -300,6 +335,7 @@ class _Shipment:
         self.dropping: int | None = None  # lines dropped since the spool became full, while it is
         self.saved_at = time.monotonic()
         self.stats = ShipStats()
+        self.server: _Server | None = None
         self.metrics = metrics
         self.health = health
         self.input_labels: dict[str, str] = {}  # input key -> its number on the command line
@@ -353,7 +389,8 @@ class _Shipment:
         """Stopping: lines in flight get a few seconds; whatever is still unacknowledged is spooled."""
         if self.stopping and self.fatal is None:
             deadline = time.monotonic() + STOP_GRACE_S
-            while self.producer is not None and self._in_flight() and time.monotonic() < deadline:
+            while (self.producer is not None and self._in_flight() and not self._stalled()
+                   and time.monotonic() < deadline):
                 self._step()
                 if not self._read():
                     self._idle()
@@ -380,6 +417,8 @@ class _Shipment:
             self._every_second()
 
     def _every_second(self) -> None:
+        if self.server is not None:
+            self.server.retry()
         if self.spool is not None and not self.spool_open:
             self._open_spool()
         if self.spool is not None and self.spool_open:
