@@ -367,11 +367,16 @@ class _Shipment:
             if isinstance(self.fatal, AuthorizationError):
                 why = str(refusal(self.cfg.kafka, self.fatal, "WRITE", f"topic {self.topic}"))
             elif isinstance(self.fatal, Refused):
+                if not self.stats.lines_read and not self.stats.spool_after:
+                    raise self.fatal  # nothing read, nothing waiting: the refusal says it all
                 why = str(self.fatal)
             else:
                 why = f"Kafka refused lines for topic {self.topic} ({type(self.fatal).__name__})"
-            where = f"; {self.stats.spool_after} lines wait in the spool" if self.stats.spool_after else ""
-            raise ShipError(f"{why}{where}; positions are saved up to the last line acknowledged or spooled")
+            if self.stats.spool_after:
+                why += f"; {self.stats.spool_after} lines wait in the spool for the next run"
+            if self.offsets is not None:
+                why += "; positions are saved up to the last line acknowledged or spooled"
+            raise ShipError(why)
         return self.stats
 
     def _ship(self, stop: threading.Event) -> None:
