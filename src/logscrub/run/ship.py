@@ -385,8 +385,8 @@ class _Shipment:
             self._step()
             if self._read():
                 continue
-            if self.follower.exhausted and not self.held and self._all_acknowledged():
-                return
+            if self.follower.exhausted and not self.held and self._all_acknowledged() and self.connected_once:
+                return  # (an input that ended at once still learns whether Kafka takes its lines)
             self._idle()
         self.stopping = True
 
