@@ -13,8 +13,10 @@ COPY pyproject.toml README.md ./
 COPY src ./src
 RUN pip install . && rm -rf /build
 
-# Key files and ship offsets live in /var/lib/logscrub: mount a volume there so they survive
-# restarts (a lost key file makes the raw lines sealed under it unreadable before their time).
+# /var/lib/logscrub holds the shipper's state: its offsets file and its spool (raw lines the
+# broker has not taken yet). Mount a volume there (docker-compose.yml's shipper-state) so a
+# restart resumes where the last one stopped. Workers keep no state here: their keys live in the
+# security.keys topic, wrapped with the master key (a secret file, never in the image).
 RUN useradd --system --uid 10001 --user-group --home-dir /var/lib/logscrub --create-home logscrub
 USER logscrub
 WORKDIR /var/lib/logscrub

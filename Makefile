@@ -5,7 +5,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: all venv demo test unit unit-pythons kafka-up kafka-down kafka-jars bench clean
+.PHONY: all venv demo test unit unit-pythons kafka-up kafka-down kafka-jars bench clean promtool
 
 all: test
 
@@ -22,11 +22,11 @@ demo: venv kafka-jars
 	bash scripts/demo.sh
 
 ## The whole test suite (starts and stops its own Kafka broker).
-test: venv kafka-jars
+test: venv kafka-jars promtool
 	$(BIN)/python -m pytest
 
 ## Only the tests that need no broker.
-unit: venv
+unit: venv promtool
 	$(BIN)/python -m pytest -m 'not kafka'
 
 ## The tests that need no broker on each other supported Python, in its own virtualenv (.venv-3.12, ...).
@@ -36,7 +36,7 @@ unit-pythons: $(foreach v,$(EXTRA_PYTHONS),unit-python-$(v))
 
 .PRECIOUS: .venv-%/.installed-stamp  # not an intermediate file to delete after the run
 
-unit-python-%: .venv-%/.installed-stamp
+unit-python-%: .venv-%/.installed-stamp promtool
 	.venv-$*/bin/python -m pytest -q -m 'not kafka' -p no:cacheprovider
 
 # python3.X from PATH; when that command does not run (a pyenv shim for a version that is not
@@ -52,6 +52,17 @@ unit-python-%: .venv-%/.installed-stamp
 	.venv-$*/bin/pip install -q --upgrade pip && \
 	.venv-$*/bin/pip install -q -e '.[test]'
 	touch $@
+
+## promtool for the alert-rule tests: on the PATH, or Debian's prometheus package unpacked into
+## .tools/bin (nothing installed system-wide, no Prometheus service started; apt-get update needs root).
+promtool:
+	@command -v promtool >/dev/null || test -x .tools/bin/promtool || { \
+	  set -e; tmp="$$(mktemp -d)"; \
+	  ( cd "$$tmp" && { apt-get download prometheus >/dev/null 2>&1 || \
+	    { apt-get update -qq && apt-get download prometheus >/dev/null 2>&1; }; } ); \
+	  dpkg-deb -x "$$tmp"/prometheus_*.deb "$$tmp/root"; \
+	  mkdir -p .tools/bin; cp "$$tmp/root/usr/bin/promtool" .tools/bin/promtool; rm -rf "$$tmp"; \
+	  .tools/bin/promtool --version | head -1; }
 
 kafka-jars:
 	bash scripts/kafka.sh jars
@@ -79,7 +90,7 @@ soak: venv kafka-jars
 	$(BIN)/python -m bench.soak
 
 clean:
-	rm -rf $(VENV) .venv-* .kafka out .pytest_cache .hypothesis
+	rm -rf $(VENV) .venv-* .kafka out .pytest_cache .hypothesis .tools
 
 ## Coverage-guided fuzzing of the per-line pipeline with atheris for FUZZ_SECONDS (60).
 .PHONY: fuzz

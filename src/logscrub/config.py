@@ -297,6 +297,28 @@ class MetricsConfig:
         _between(self.port, 0, 65535, f"{key}.port")
 
 
+SPOOL_MIN_BYTES = 1 << 20
+
+
+@dataclass(frozen=True)
+class ShipConfig:
+    """``logscrub ship``'s spool: raw lines the broker has not taken yet, on disk (docs/operations.md)."""
+
+    spool_dir: str = "~/.local/state/logscrub/spool"
+    spool_max_bytes: int = 1 << 30  # 0: no spool
+
+    def validate(self, key: str) -> None:
+        if not os.path.isabs(os.path.expanduser(self.spool_dir)):
+            raise ConfigError(
+                f"{key}.spool_dir", f"expected an absolute path (or one starting with ~), got {self.spool_dir!r}"
+            )
+        if self.spool_max_bytes != 0 and self.spool_max_bytes < SPOOL_MIN_BYTES:
+            raise ConfigError(
+                f"{key}.spool_max_bytes",
+                f"{self.spool_max_bytes} is below the minimum {SPOOL_MIN_BYTES} (1 MiB), or 0 for no spool",
+            )
+
+
 @dataclass(frozen=True)
 class LoggingConfig:
     level: str = "WARNING"
@@ -321,6 +343,7 @@ class Config:
     topics: TopicsConfig = TopicsConfig()
     metrics: MetricsConfig = MetricsConfig()
     logging: LoggingConfig = LoggingConfig()
+    ship: ShipConfig = ShipConfig()
 
     def validate(self) -> None:
         _validate_tree(self, "")

@@ -64,7 +64,7 @@ def config_file_of(service: str) -> Path:
 
 
 def test_the_stack_has_its_services():
-    assert {"kafka", "topics", "worker", "shipper", "prometheus"} <= set(SERVICES)
+    assert {"kafka", "topics", "worker", "shipper", "prometheus", "grafana"} <= set(SERVICES)
     assert SERVICES["kafka"]["image"] == "apache/kafka:4.1.1"
     assert SERVICES["prometheus"]["image"].startswith("prom/prometheus")
     for service in LOGSCRUB:
@@ -200,11 +200,29 @@ def _exported_series() -> set[str]:
     return names
 
 
-def test_the_grafana_dashboard_queries_metrics_that_exist():
+def _dashboard_metrics() -> set[str]:
     dashboard = json.loads((ROOT / "config" / "grafana-dashboard.json").read_text())
     exprs = [t["expr"] for panel in dashboard["panels"] for t in panel["targets"]]
-    used = {name for expr in exprs for name in re.findall(r"\blogscrub_\w+", expr)}
+    return {name for expr in exprs for name in re.findall(r"\b(?:logscrub|process)_\w+", expr)}
+
+
+def test_the_grafana_dashboard_queries_metrics_that_exist():
+    used = _dashboard_metrics()
     assert used and used <= _exported_series(), sorted(used - _exported_series())
+
+
+def test_the_grafana_dashboard_shows_every_metric_the_code_exports():
+    """Every family of the worker's and the shipper's registries, process_* and build_info included."""
+    suffixes = {"counter": ("_total",), "histogram": ("_bucket", "_sum", "_count"), "gauge": ("",)}
+    used = _dashboard_metrics()
+    families = {
+        family.name: {family.name + suffix for suffix in suffixes[family.type]}
+        for metrics in (WorkerMetrics(), ShipperMetrics())
+        for family in metrics.registry.collect()
+    }
+    assert {"process_resident_memory_bytes", "logscrub_build_info", "logscrub_ship_spool_bytes"} <= set(families)
+    missing = sorted(name for name, series in families.items() if not series & used)
+    assert not missing, f"not on the dashboard: {missing}"
 
 
 def test_the_image_runs_logscrub_as_a_non_root_user():
@@ -216,3 +234,136 @@ def test_the_image_runs_logscrub_as_a_non_root_user():
     assert json.loads(last["ENTRYPOINT"]) == ["logscrub"] and "logscrub" in scripts
     assert last["FROM"] == "python:3.11-slim"
     assert last["USER"] not in ("root", "0")
+
+
+README = (ROOT / "README.md").read_text()
+
+
+def _dockerfile_uid() -> str:
+    text = (ROOT / "Dockerfile").read_text()
+    match = re.search(r"useradd [^\n]*--uid (\d+)", text)
+    assert match, "the Dockerfile makes no user with a fixed uid"
+    return match.group(1)
+
+
+def _docker_quick_start() -> list[str]:
+    section = README.split("With Docker", 1)[1]
+    block = section.split("```sh\n", 1)[1].split("```", 1)[0]
+    return [line.split("#", 1)[0].strip() for line in block.splitlines()]
+
+
+def test_the_readme_makes_the_master_key_owned_by_the_images_user_before_up():
+    commands = _docker_quick_start()
+    init = next(i for i, c in enumerate(commands) if re.fullmatch(r"logscrub keys init master\.key", c))
+    chown = next(i for i, c in enumerate(commands) if re.fullmatch(rf"(sudo )?chown {_dockerfile_uid()} master\.key", c))
+    up = next(i for i, c in enumerate(commands) if c.startswith("docker compose up"))
+    assert init < chown < up
+    assert COMPOSE["secrets"]["logscrub_master_key"]["file"] == "./master.key"
+    args = _parser().parse_args(["keys", "init", "master.key"])
+    assert (args.command, args.action, args.file) == ("keys", "init", "master.key")
+    # The Docker-only way runs a service without secrets (the worker's would need master.key already).
+    docker_way = re.search(r"docker compose run [^`]*? (\w+) keys init /out/master\.key", README)
+    assert docker_way and "secrets" not in SERVICES[docker_way.group(1)]
+
+
+def test_the_readme_names_only_volumes_that_exist():
+    named = set(re.findall(r"`([\w-]+)` volume", README))
+    assert named, "the README names no volume"
+    assert named <= set(COMPOSE["volumes"]), sorted(named - set(COMPOSE["volumes"]))
+
+
+def _topics_of(service: str):
+    return load(config_file_of(service), env=env_of(service)).topics
+
+
+def test_every_scaling_example_has_the_partitions_it_needs():
+    """--scale worker=N idles no worker: logs.raw and the partials have N partitions or more."""
+    compose_text = (ROOT / "docker-compose.yml").read_text()
+    scales = [int(n) for n in re.findall(r"--scale worker=(\d+)", README + compose_text)]
+    assert scales and max(scales) >= 2
+    topics = {service: _topics_of(service) for service in LOGSCRUB}
+    assert len({repr(t) for t in topics.values()}) == 1, "logscrub services disagree on the topics"
+    shipped = topics["worker"]
+    assert min(shipped.raw.partitions, shipped.partials.partitions) >= max(scales)
+    up_to = re.search(r"--scale worker=\d+ +# more workers, up to (\d+)", README)
+    assert up_to and int(up_to.group(1)) == shipped.raw.partitions
+
+
+@pytest.mark.parametrize("service", ["worker", "shipper"])
+def test_worker_and_shipper_are_checked_on_health_ready(service):
+    check = SERVICES[service]["healthcheck"]
+    command = check["test"]
+    assert command[0] == "CMD" and command[1] == "python"  # the image is python:*-slim: no curl
+    cfg = load(config_file_of(service), env=env_of(service)).metrics
+    url = re.search(r"urlopen\('([^']+)'", command[-1])
+    assert url and url.group(1) == f"http://127.0.0.1:{cfg.port}/health/ready"
+    assert cfg.host in ("0.0.0.0", "127.0.0.1")  # answers on the container's loopback
+    assert check["start_period"] and check["retries"] >= 1
+
+
+def test_grafana_is_in_the_stack_with_the_dashboard_and_datasource_provisioned():
+    grafana = SERVICES["grafana"]
+    assert grafana["image"].startswith("grafana/grafana:")
+    mounts = mounts_of("grafana")
+    datasources = yaml.safe_load((ROOT / mounts_of_file(mounts, "/etc/grafana/provisioning/datasources/")).read_text())
+    (source,) = datasources["datasources"]
+    prometheus_port = SERVICES["prometheus"]["ports"][0].split(":")[-1]
+    assert source["type"] == "prometheus" and source["url"] == f"http://prometheus:{prometheus_port}"
+    providers = yaml.safe_load((ROOT / mounts_of_file(mounts, "/etc/grafana/provisioning/dashboards/")).read_text())
+    (provider,) = providers["providers"]
+    dashboards = [t for t in mounts if t.startswith(provider["options"]["path"].rstrip("/") + "/")]
+    assert [mounts[t] for t in dashboards] == ["./config/grafana-dashboard.json"]
+    dashboard = json.loads((ROOT / "config" / "grafana-dashboard.json").read_text())
+    (variable,) = [v for v in dashboard["templating"]["list"] if v["type"] == "datasource"]
+    assert variable["query"] == source["type"]
+    assert "prometheus" in grafana["depends_on"]
+
+
+def mounts_of_file(mounts: dict[str, str], directory: str) -> str:
+    """The host file mounted into ``directory`` (a provisioning folder)."""
+    (target,) = [t for t in mounts if t.startswith(directory)]
+    assert mounts[target].startswith("./config/grafana/"), mounts[target]
+    return mounts[target]
+
+
+def test_prometheus_in_compose_loads_the_alert_rules_beside_its_config():
+    prometheus = yaml.safe_load((ROOT / "config" / "prometheus.yml").read_text())
+    mounts = mounts_of("prometheus")
+    config_dir = str(Path("/etc/prometheus/prometheus.yml").parent)
+    for rule_file in prometheus["rule_files"]:
+        assert mounts[f"{config_dir}/{rule_file}"] == f"./config/{rule_file}"
+
+
+def test_the_shipper_spool_is_on_a_named_volume():
+    """A spool lost with its container would lose the lines the broker had not taken."""
+    spool = load(config_file_of("shipper"), env=env_of("shipper")).ship.spool_dir
+    source, _ = host_path("shipper", spool)
+    assert source in COMPOSE["volumes"]
+
+
+def _patterns(path: Path) -> list[str]:
+    lines = [line.strip() for line in path.read_text().splitlines()]
+    return [line for line in lines if line and not line.startswith("#")]
+
+
+def test_dockerignore_is_at_least_as_strict_as_gitignore_and_keeps_master_key_out():
+    """A .gitignore pattern without a slash (but a trailing one) matches at any depth: **/ in Docker's."""
+    docker = {p.rstrip("/") for p in _patterns(ROOT / ".dockerignore")}
+    for pattern in _patterns(ROOT / ".gitignore"):
+        bare = pattern.rstrip("/")
+        wanted = bare if "/" in bare else f"**/{bare}"
+        assert wanted in docker, f".dockerignore lacks {wanted} (.gitignore has {pattern})"
+    assert "**/master.key" in docker and ".git" in docker
+
+
+def test_the_dockerfile_says_what_lives_in_its_state_directory():
+    text = (ROOT / "Dockerfile").read_text()
+    comments = " ".join(line.lstrip("# ") for line in text.splitlines() if line.startswith("#"))
+    assert "key file" not in comments.lower()  # workers keep their keys in security.keys, not in files
+    home = re.search(r"--home-dir (\S+)", text).group(1)
+    ship = args_of("shipper")
+    for path in (ship.offsets, load(config_file_of("shipper"), env=env_of("shipper")).ship.spool_dir):
+        assert path.startswith(home + "/")
+    volumes = set(re.findall(r"\b([\w]+-[\w-]+) volume|\(docker-compose\.yml's ([\w-]+)\)", comments))
+    named = {v for pair in volumes for v in pair if v}
+    assert named and named <= set(COMPOSE["volumes"])

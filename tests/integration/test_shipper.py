@@ -40,9 +40,10 @@ def append(path: Path, content: list[bytes], tail: bytes = b"") -> None:
         fh.write(b"".join(line + b"\n" for line in content) + tail)
 
 
-def config(bootstrap: str, topic: str) -> Config:
+def config(bootstrap: str, topic: str, state: Path) -> Config:
     env = {"LOGSCRUB_KAFKA__BOOTSTRAP_SERVERS": bootstrap, "LOGSCRUB_TOPICS__RAW__NAME": topic,
-           "LOGSCRUB_METRICS__PORT": "0"}  # tests run side by side with other processes serving metrics
+           "LOGSCRUB_METRICS__PORT": "0",  # tests run side by side with other processes serving metrics
+           "LOGSCRUB_SHIP__SPOOL_DIR": str(state / "spool")}
     return load(None, env=env)
 
 
@@ -58,6 +59,12 @@ def saved_offset(offsets: Path, log: Path) -> int:
     if not offsets.exists():
         return -1
     return int(json.loads(offsets.read_text())["files"].get(str(log), {"offset": -1})["offset"])
+
+
+def spooled_files(state: Path) -> list[str]:
+    """The spool's segment files: lines not yet acknowledged (an acknowledged segment is deleted)."""
+    spool = state / "spool"
+    return sorted(p.name for p in spool.iterdir() if p.name != "lock") if spool.exists() else []
 
 
 def wait_until(what: str, condition: Callable[[], bool], running: Future[ShipStats]) -> None:
@@ -94,7 +101,7 @@ def test_a_10000_line_file_arrives_exactly_once(
     sent = lines(0, N)
     append(log, sent)
 
-    stats = ship(config(kafka_bootstrap, topic_name), [str(log)], follow=False, offsets_path=str(offsets))
+    stats = ship(config(kafka_bootstrap, topic_name, tmp_path), [str(log)], follow=False, offsets_path=str(offsets))
 
     assert stats == ShipStats(lines_read=N, lines_sent=N, retries=0)
     assert Counter(read_topic(kafka_bootstrap, topic_name)) == Counter(sent)
@@ -109,7 +116,7 @@ def test_no_line_reaches_the_logs_even_at_debug(
     sent = lines(0, 100)
     append(log, sent)
     caplog.set_level(logging.DEBUG)
-    assert ship(config(kafka_bootstrap, topic_name), [str(log)], follow=False).lines_sent == 100
+    assert ship(config(kafka_bootstrap, topic_name, tmp_path), [str(log)], follow=False).lines_sent == 100
     assert "kafka" in caplog.text  # the client's debug logging was captured
     assert "/item/" not in caplog.text and "203.0.113." not in caplog.text
 
@@ -118,7 +125,7 @@ def test_resume_after_stop_sends_each_line_once(
     kafka_bootstrap: str, topic_name: str, tmp_path: Path, background: Callable[..., Future[ShipStats]]
 ) -> None:
     create_topic(kafka_bootstrap, topic_name)
-    cfg = config(kafka_bootstrap, topic_name)
+    cfg = config(kafka_bootstrap, topic_name, tmp_path)
     log, offsets = tmp_path / "access.log", tmp_path / "offsets.json"
     everything = lines(0, N)
     append(log, everything[:4000], tail=everything[4000][:30])  # the writer is half way through a line
@@ -148,7 +155,7 @@ def test_an_unwritable_offset_file_fails_before_any_line_is_sent(
     append(log, lines(0, 10))
     (tmp_path / "offsets").mkdir()  # a directory where the offset file should go
     with pytest.raises(OffsetFileError, match=f"offset file {tmp_path / 'offsets'}"):
-        ship(config(kafka_bootstrap, topic_name), [str(log)], False, offsets_path=str(tmp_path / "offsets"))
+        ship(config(kafka_bootstrap, topic_name, tmp_path), [str(log)], False, offsets_path=str(tmp_path / "offsets"))
     assert read_topic(kafka_bootstrap, topic_name) == []
 
 
@@ -159,7 +166,7 @@ def test_a_missing_topic_is_a_clear_error(
     log = tmp_path / "access.log"
     append(log, lines(0, 10))
     with pytest.raises(ShipError, match=f"topic {topic_name} was not found .*logscrub topics apply"):
-        ship(config(kafka_bootstrap, topic_name), [str(log)], follow=False)
+        ship(config(kafka_bootstrap, topic_name, tmp_path), [str(log)], follow=False)
 
 
 def test_no_broker_is_a_clear_error(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -167,7 +174,7 @@ def test_no_broker_is_a_clear_error(tmp_path: Path, monkeypatch: pytest.MonkeyPa
     log = tmp_path / "access.log"
     append(log, lines(0, 10))
     with pytest.raises(ShipError, match="no Kafka broker answered at 127.0.0.1:1"):
-        ship(config("127.0.0.1:1", "logs.raw"), [str(log)], follow=False)
+        ship(config("127.0.0.1:1", "logs.raw", tmp_path), [str(log)], follow=False)
 
 
 @pytest.mark.parametrize("outlasts_delivery_timeout", [False, True], ids=["producer-retries", "ship-resends"])
@@ -189,7 +196,7 @@ def test_no_line_is_lost_when_the_broker_restarts_mid_stream(
     log.write_bytes(b"")
     written: list[bytes] = []
     stop, writing = threading.Event(), threading.Event()
-    cfg = config(bootstrap, topic)
+    cfg = config(bootstrap, topic, tmp_path)
     running = background(cfg, [str(log)], follow=True, offsets_path=str(offsets), stop=stop)
 
     def writer() -> None:  # a web server logging 50 requests every 20 ms
@@ -210,7 +217,9 @@ def test_no_line_is_lost_when_the_broker_restarts_mid_stream(
         writing.set()
         thread.join()
     size = log.stat().st_size
-    wait_until("every line acknowledged", lambda: saved_offset(offsets, log) == size, running)
+    # Positions pass spooled lines too: every line is acknowledged once the spool is empty as well.
+    wait_until("every line acknowledged",
+               lambda: saved_offset(offsets, log) == size and spooled_files(tmp_path) == [], running)
     stop.set()
     stats = running.result(timeout=DEADLINE_S)
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import json
 import logging
+import platform
 import socket
 import urllib.error
 import urllib.request
@@ -119,6 +120,48 @@ def test_key_rotations_and_destructions_follow_the_ring():
     now[0] += 120  # both keys' lives are over
     metrics.watch_keys([ring])
     assert (value("logscrub_key_rotations_total"), value("logscrub_key_destructions_total")) == (2, 2)
+
+
+def test_every_registry_has_the_process_collector_and_build_info_and_no_created_series(worker_server):
+    from logscrub import __version__
+
+    metrics, _, server = worker_server
+    metrics.batch(lines=1, events=1, rejected={}, partials=0, seconds=0.01)
+    for text in (get(server.port, "/metrics")[2], get(server.port, "/metrics")[2]):
+        names = {name for name, _ in samples(text)}
+        assert {"process_resident_memory_bytes", "process_cpu_seconds_total", "process_open_fds"} <= names
+        assert not any(name.endswith("_created") for name in names)
+        assert "_created" not in text
+    for m, core in ((WorkerMetrics(), "python"), (ShipperMetrics(), "none")):
+        assert m.registry.get_sample_value(
+            "logscrub_build_info", {"version": __version__, "python": platform.python_version(), "core": core}
+        ) == 1
+
+
+def test_the_next_key_destruction_is_exported_and_goes_when_no_key_is_left():
+    now = [1_000_000.0]
+    ring = KeyRing("data", rotation=60, lifetime=120, clock=lambda: now[0])
+    metrics = WorkerMetrics()
+
+    def due() -> float | None:
+        return metrics.registry.get_sample_value("logscrub_key_next_destruction_timestamp_seconds", {"ring": "data"})
+
+    metrics.watch_keys([ring])
+    assert due() is None
+    key = ring.current(now[0])
+    metrics.watch_keys([ring])
+    assert due() == key.expires
+    now[0] = key.expires
+    metrics.watch_keys([ring])
+    assert due() is None
+
+
+def test_shipper_spool_metrics_and_drop_reasons_from_the_start():
+    ship = ShipperMetrics(spool_max_bytes=1 << 30)
+    value = ship.registry.get_sample_value
+    assert value("logscrub_ship_spool_max_bytes") == 1 << 30
+    for reason in ("spool_full", "expired", "damaged", "stopped"):
+        assert value("logscrub_ship_dropped_lines_total", {"reason": reason}) == 0
 
 
 def test_shipper_metrics_live_on_their_own_registry():

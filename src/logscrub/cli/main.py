@@ -108,9 +108,10 @@ def _parser() -> argparse.ArgumentParser:
     sh = sub.add_parser(
         "ship",
         help="send log lines to logs.raw",
-        description="Send lines from files (or '-' for stdin, e.g. as an Apache/nginx piped log) to logs.raw "
-        "with acks=all and idempotence. With --follow, keeps reading like tail -F across rotation; with "
-        "--offsets, resumes after a restart where the broker's acknowledgements left off.",
+        description="Send lines from files (or '-' for stdin, e.g. as an Apache piped log) to logs.raw "
+        "with acks=all and idempotence, never making the writer wait: lines the broker does not take go to "
+        "the spool (ship.spool_dir). With --follow, keeps reading like tail -F across rotation; with "
+        "--offsets, resumes after a restart where the last run left off.",
     )
     sh.add_argument("inputs", nargs="*", metavar="FILE", help="log files; '-' or none for stdin")
     sh.add_argument("--follow", action="store_true", help="keep reading as the files grow and rotate")
@@ -181,8 +182,8 @@ def _ship(args: argparse.Namespace) -> int:
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     stats = ship(cfg, inputs, follow=args.follow, offsets_path=args.offsets, stop=stop)
-    print(f"lines read: {stats.lines_read}  sent: {stats.lines_sent}  retries: {stats.retries}", file=sys.stderr)
-    return 0 if stats.lines_sent == stats.lines_read else EXIT_FAILED
+    print(stats.summary(), file=sys.stderr)
+    return EXIT_FAILED if stats.lines_dropped else 0
 
 
 def _topics(args: argparse.Namespace) -> int:

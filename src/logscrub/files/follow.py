@@ -7,10 +7,12 @@ from the new one, a size below the offset a truncated one: the old content is re
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import gzip
 import json
 import os
 import select
+import stat
 import sys
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -20,6 +22,7 @@ from logscrub.errors import Refused
 from logscrub.files.read import STDIN, is_gzip
 
 CHUNK = 64 * 1024
+PIPE_BYTES = 1 << 20  # asked for a pipe on stdin: more room for a writer while we are busy (Linux)
 
 
 @dataclass(frozen=True)
@@ -100,6 +103,9 @@ class _Stdin(_Input):
     def __init__(self, max_line: int) -> None:
         self.fd = sys.stdin.fileno()
         self.lines = _Splitter(None, 0, 0, max_line)
+        if stat.S_ISFIFO(os.fstat(self.fd).st_mode):
+            with contextlib.suppress(OSError):  # best effort: the limit is /proc/sys/fs/pipe-max-size
+                fcntl.fcntl(self.fd, fcntl.F_SETPIPE_SZ, PIPE_BYTES)
 
     def read(self) -> list[Line]:
         while not self.done and select.select([self.fd], [], [], 0)[0]:
@@ -278,12 +284,26 @@ class Follower:
         """Every input has ended (a followed file never does)."""
         return all(i.done for i in self.inputs)
 
-    def read(self) -> list[Line]:
-        """What each input has ready: its next complete lines (a rotated file's rest at once)."""
+    def read(self, files: bool = True) -> list[Line]:
+        """What each input has ready: its next complete lines (a rotated file's rest at once).
+
+        ``files=False`` reads stdin only: files keep their lines until asked again.
+        """
         lines: list[Line] = []
         for i in self.inputs:
-            lines += i.read()
+            if files or isinstance(i, _Stdin):
+                lines += i.read()
         return lines
+
+    def wait(self, timeout: float) -> None:
+        """Until stdin has something to read, at most ``timeout`` seconds; at once when there is no stdin."""
+        fds = [i.fd for i in self.inputs if isinstance(i, _Stdin) and not i.done]
+        if fds:
+            select.select(fds, [], [], timeout)
+
+    @property
+    def has_stdin(self) -> bool:
+        return any(isinstance(i, _Stdin) for i in self.inputs)
 
     def close(self) -> None:
         for i in self.inputs:

@@ -1,11 +1,15 @@
 """Prometheus metrics and the health endpoints of the long-running commands (worker, ship).
 
 Label values come only from fixed sets (topic roles, rejection reasons, partitions, key rings,
-input numbers): nothing taken from a line can become a label. The server never logs requests.
+input numbers, drop reasons, versions): nothing taken from a line can become a label. The server
+never logs requests. Each registry also carries the process collector (``process_*``) and
+``logscrub_build_info``; no ``_created`` series are exported (they double the series count and
+Prometheus derives nothing from them).
 """
 
 from __future__ import annotations
 
+import platform
 import socket
 import threading
 from collections.abc import Iterable, Iterator, Mapping
@@ -13,9 +17,17 @@ from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import urlsplit
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+from prometheus_client import (
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    ProcessCollector,
+    disable_created_metrics,
+)
 from prometheus_client.exposition import choose_encoder
 
+from logscrub import __version__
 from logscrub.config import MetricsConfig
 from logscrub.errors import Refused
 from logscrub.crypto.keyring import KeyRing
@@ -24,6 +36,25 @@ from logscrub.parsing.formats import REJECT_REASONS
 OTHER_REASON = "other"  # the label of a reason outside the set above (which itself never becomes a label)
 OUTPUT_ROLES = ("events", "traffic", "security", "rejected", "partials")
 KEY_RINGS = ("visitor", "data")
+# Why ship dropped a line: no room in the spool (full, held by another process, or none configured),
+# older than security.window, unreadable from a damaged spool file, or in memory when ship stopped
+# without a spool to put it in.
+DROP_REASONS = ("spool_full", "expired", "damaged", "stopped")
+
+disable_created_metrics()  # prometheus_client's public switch; process-wide
+
+
+def _common(registry: CollectorRegistry, core: str) -> None:
+    """What every logscrub process exports: memory, CPU and file descriptors, and its build."""
+    ProcessCollector(registry=registry)
+    info = Gauge(
+        "logscrub_build_info",
+        "Always 1: the logscrub version, the Python version and the per-line core (python, or none) "
+        "of this process.",
+        ["version", "python", "core"],
+        registry=registry,
+    )
+    info.labels(__version__, platform.python_version(), core).set(1)
 
 
 class MetricsError(Refused):
@@ -50,8 +81,9 @@ class Health:
 class WorkerMetrics:
     """What the worker exports; updated per batch (never per line) and by a timer."""
 
-    def __init__(self) -> None:
+    def __init__(self, core: str = "python") -> None:
         r = self.registry = CollectorRegistry()
+        _common(r, core)
         self.lines_in = Counter("logscrub_worker_lines", "Lines read from the raw topic.", registry=r)
         self.records_out = Counter(
             "logscrub_worker_records", "Records handed to the producer, by output topic role.", ["topic"], registry=r
@@ -86,12 +118,22 @@ class WorkerMetrics:
             "logscrub_key_destructions", "Keys this process destroyed at the end of their life, by ring.", ["ring"],
             registry=r,
         )
+        self.key_next_destruction = Gauge(
+            "logscrub_key_next_destruction_timestamp_seconds",
+            "When the oldest key this process holds is due to be destroyed (Unix time), by ring; in the past "
+            "means destruction is overdue.",
+            ["ring"],
+            registry=r,
+        )
         for role in OUTPUT_ROLES:
             self.records_out.labels(role)
         for reason in (*REJECT_REASONS, OTHER_REASON):
             self.rejected.labels(reason)
         self._lag_partitions: set[int] = set()
-        self._keys = {ring: KeyWatch(ring, self.key_rotations, self.key_destructions) for ring in KEY_RINGS}
+        self._keys = {
+            ring: KeyWatch(ring, self.key_rotations, self.key_destructions, self.key_next_destruction)
+            for ring in KEY_RINGS
+        }
 
     def batch(
         self, lines: int, events: int, rejected: Mapping[str, int], partials: int, seconds: float, restricted: int = 0
@@ -128,25 +170,36 @@ class WorkerMetrics:
 class KeyWatch:
     """Counts a ring's new and destroyed keys by looking at it (keys.py keeps no creation count)."""
 
-    def __init__(self, ring: str, rotations: Counter, destructions: Counter) -> None:
+    def __init__(self, ring: str, rotations: Counter, destructions: Counter, next_destruction: Gauge) -> None:
+        self._ring = ring
         self._rotations = rotations.labels(ring)
         self._destructions = destructions.labels(ring)
+        self._next = next_destruction
         self._seen: set[str] = set()
         self._destroyed = 0
+        self._shown = False  # the next-destruction series exists
 
     def update(self, ring: KeyRing) -> None:
-        live = {key.kid for key in ring.live()}
+        keys = ring.live()
+        live = {key.kid for key in keys}
         self._rotations.inc(len(live - self._seen))
         self._seen = live
         self._destructions.inc(ring.destroyed - self._destroyed)
         self._destroyed = ring.destroyed
+        if keys:
+            self._next.labels(self._ring).set(min(key.expires for key in keys))
+            self._shown = True
+        elif self._shown:  # no key: nothing is due
+            self._next.remove(self._ring)
+            self._shown = False
 
 
 class ShipperMetrics:
     """What ``logscrub ship`` exports; inputs are labelled by their number on the command line."""
 
-    def __init__(self) -> None:
+    def __init__(self, spool_max_bytes: int = 0) -> None:
         r = self.registry = CollectorRegistry()
+        _common(r, "none")
         self.lines_read = Counter("logscrub_ship_lines_read", "Lines read from the inputs.", registry=r)
         self.lines_sent = Counter(
             "logscrub_ship_lines_sent", "Lines the broker acknowledged on the raw topic.", registry=r
@@ -157,10 +210,33 @@ class ShipperMetrics:
         self.unacked = Gauge("logscrub_ship_unacked_lines", "Lines sent and not yet acknowledged.", registry=r)
         self.position = Gauge(
             "logscrub_ship_position_bytes",
-            "Bytes of an input up to its last acknowledged line (the position saved for a restart).",
+            "Bytes of an input up to its last line acknowledged or spooled, with every line before it "
+            "(the position saved for a restart).",
             ["input"],
             registry=r,
         )
+        self.spooled = Counter(
+            "logscrub_ship_spooled_lines", "Lines written to the spool: the broker had not taken them in time.",
+            registry=r,
+        )
+        self.spool_lines = Gauge(
+            "logscrub_ship_spool_lines", "Lines in the spool not yet acknowledged by the broker.", registry=r
+        )
+        self.spool_bytes = Gauge("logscrub_ship_spool_bytes", "Bytes the spool takes on disk.", registry=r)
+        self.spool_max_bytes = Gauge(
+            "logscrub_ship_spool_max_bytes", "The spool's size limit (ship.spool_max_bytes; 0: no spool).",
+            registry=r,
+        )
+        self.spool_max_bytes.set(spool_max_bytes)
+        self.dropped = Counter(
+            "logscrub_ship_dropped_lines",
+            "Lines dropped, by reason: spool_full (stdin, no room in the spool), expired (older than "
+            "security.window), damaged (a spool file could not be read), stopped (in memory at exit, no spool).",
+            ["reason"],
+            registry=r,
+        )
+        for reason in DROP_REASONS:
+            self.dropped.labels(reason)
 
 
 class MetricsServer:
