@@ -111,6 +111,17 @@ class WorkerMetrics:
             buckets=(1, 5, 15, 30, 60, 120, 300, 600, 1800, 3600, float("inf")),
             registry=r,
         )
+        self.suppressed = Counter(
+            "logscrub_worker_suppressed_buckets",
+            "Aggregate buckets not published as themselves: under k clients, folded into (other) or left out with "
+            "their window.",
+            registry=r,
+        )
+        self.late = Counter(
+            "logscrub_worker_late_requests",
+            "Requests that reached a window already emitted: left out of its numbers, counted in its rollups.",
+            registry=r,
+        )
         self.key_rotations = Counter(
             "logscrub_key_rotations", "Keys this process started using, by ring.", ["ring"], registry=r
         )
@@ -130,6 +141,7 @@ class WorkerMetrics:
         for reason in (*REJECT_REASONS, OTHER_REASON):
             self.rejected.labels(reason)
         self._lag_partitions: set[int] = set()
+        self._suppressed_seen = self._late_seen = 0
         self._keys = {
             ring: KeyWatch(ring, self.key_rotations, self.key_destructions, self.key_next_destruction)
             for ring in KEY_RINGS
@@ -153,6 +165,12 @@ class WorkerMetrics:
         self.records_out.labels("traffic").inc(records)
         for end in window_ends:
             self.emission_delay.observe(max(now - end, 0.0))
+
+    def watch_windows(self, suppressed: int, late: int) -> None:
+        """The window owner's running totals (it counts; the metrics follow)."""
+        self.suppressed.inc(max(suppressed - self._suppressed_seen, 0))
+        self.late.inc(max(late - self._late_seen, 0))
+        self._suppressed_seen, self._late_seen = suppressed, late
 
     def set_lag(self, lag: Mapping[int, int]) -> None:
         """Lag of the partitions owned now; partitions no longer owned drop out of the scrape."""

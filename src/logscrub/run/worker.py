@@ -117,6 +117,7 @@ def build_app(cfg: Config, master: MasterKey, metrics: WorkerMetrics, health: He
             fail(OutputError(e.topic, e.cause))
             return
         metrics.emitted(len(emission.records), emission.window_ends, time.time())
+        metrics.watch_windows(sum(level.suppressed for level in owner.levels), owner.base.late)
 
         async def acknowledge() -> None:
             try:
