@@ -147,6 +147,16 @@ def _parser() -> argparse.ArgumentParser:
     )
     _config_arg(v)
     v.set_defaults(func=_config_show)
+    sc = sub.add_parser(
+        "schema",
+        help="list the record schemas, or print one (JSON Schema)",
+        description="Without NAME, list the JSON Schemas (Draft 2020-12) of every record type of every output "
+        "topic. With NAME (a schema name such as logscrub.event/2, or its topic's name as --config names it), "
+        "print that schema.",
+    )
+    sc.add_argument("name", nargs="?", metavar="NAME", help="schema or topic name")
+    _config_arg(sc)
+    sc.set_defaults(func=_schema)
     security_cli.add_commands(sub, _config_arg)
     return p
 
@@ -244,6 +254,26 @@ def _topics_acl(args: argparse.Namespace) -> int:
     with topics.admin_client(cfg.kafka) as admin:
         for line in acl.apply_acls(cfg.kafka, admin, grants):
             print(line)
+    return 0
+
+
+def _schema(args: argparse.Namespace) -> int:
+    from logscrub.outputs import schemas
+
+    topics = load(args.config).topics
+    if args.name is None:
+        rows = [("name", "topic", "told by", "record")]
+        rows += [(s.name, getattr(topics, s.role).name, s.tag, s.summary) for s in schemas.SCHEMAS]
+        widths = [max(len(row[i]) for row in rows) for i in range(3)]
+        for row in rows:
+            print("  ".join(cell.ljust(w) for cell, w in zip(row, widths)) + "  " + row[3])
+        return 0
+    try:
+        chosen = schemas.find(args.name, topics)
+    except schemas.UnknownSchema:
+        known = ", ".join(s.name for s in schemas.SCHEMAS)
+        raise errors.UsageError(f"no schema called {args.name!r}: one of {known}, or its topic's name") from None
+    print(schemas.text(chosen), end="")
     return 0
 
 
