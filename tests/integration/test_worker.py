@@ -13,6 +13,7 @@ import canaries
 from logscrub.run.rawloop import BATCH
 from bench.sample import generate
 from pipeline_env import Pipeline, request_totals, scrubbed_traffic, sources
+from record_schemas import assert_valid
 
 N = 3000
 
@@ -48,7 +49,12 @@ def test_every_line_is_accounted_for_and_no_canary_reaches_analytics(pipeline):
     pipeline.wait_for("the aggregates scrub publishes", lambda: request_totals(pipeline.read("traffic")) >= expected)
     assert request_totals(pipeline.read("traffic")) == expected > len(events) // 2
 
-    analytics = b"".join(orjson.dumps(r) for r in events + pipeline.read("traffic")).lower()
+    # Every record the worker wrote, on all four topics, is one its schema describes.
+    traffic = pipeline.read("traffic")
+    for role, records in (("events", events), ("traffic", traffic), ("security", security), ("rejected", rejected)):
+        assert_valid(records, role)
+
+    analytics = b"".join(orjson.dumps(r) for r in events + traffic).lower()
     for canary in canaries.FORBIDDEN:
         assert canary.lower().encode() not in analytics, canary
     raw_zone = b"".join(orjson.dumps(r) for r in security + rejected).lower()
@@ -103,6 +109,15 @@ def test_sigkill_mid_stream_then_restart_loses_nothing(pipeline):
     duplicates = len(raw_zone) - unique
     assert unique == sent
     assert duplicates <= sent // 2, f"{duplicates} duplicates is not a bounded replay"
+    # Issue 16 item 3: a replayed line's event carries the first one's id, and no two lines share one,
+    # so there are exactly as many distinct event ids as lines that parsed.
+    parsed = len(set(sources(pipeline.read("security"))))
+    pipeline.wait_for("every line's event", lambda: len({e["id"] for e in pipeline.read("events")}) >= parsed)
+    events = pipeline.read("events")
+    assert len({e["id"] for e in events}) == parsed
+    first: dict[str, dict] = {}
+    for e in events:  # a duplicate is the same request: its time is the same (its description may not be)
+        assert first.setdefault(e["id"], e)["time"] == e["time"]
     expected = request_totals(scrubbed_traffic(pipeline.env, data, pipeline.tmp / "scrub"))
     pipeline.wait_for("aggregates", lambda: request_totals(pipeline.read("traffic")) >= expected)
     # Replayed lines may count twice in aggregates too (at-least-once), but only those: the lines
