@@ -238,6 +238,7 @@ SASL_MECHANISMS = ("PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512")
 class KafkaConfig:
     bootstrap_servers: str = "127.0.0.1:9092"
     app_id: str = "logscrub"  # the workers' consumer group
+    analyst_group_prefix: str = "analytics-"  # analysts' consumer groups (topics acl): never the workers'
     security_protocol: str = "PLAINTEXT"
     sasl_mechanism: str = "PLAIN"
     sasl_username: str | None = None
@@ -257,6 +258,18 @@ class KafkaConfig:
     def validate(self, key: str) -> None:
         if not re.fullmatch(r"[A-Za-z0-9._-]{1,200}", self.app_id):
             raise ConfigError(f"{key}.app_id", f"letters, digits, '.', '_' and '-' only, got {self.app_id!r}")
+        prefix = self.analyst_group_prefix
+        if not re.fullmatch(r"[A-Za-z0-9._-]{1,200}", prefix):
+            raise ConfigError(
+                f"{key}.analyst_group_prefix", f"letters, digits, '.', '_' and '-' only, at least one, got {prefix!r}"
+            )
+        for group in (self.app_id, f"{self.app_id}.raw"):  # the workers' groups (docs/architecture.md)
+            if group.startswith(prefix):
+                raise ConfigError(
+                    f"{key}.analyst_group_prefix",
+                    f"{prefix!r} would let analysts join the workers' group {group} ({key}.app_id): choose a "
+                    "prefix the app id does not start with",
+                )
         for i, server in enumerate(self.bootstrap_servers.split(",")):
             if not re.fullmatch(r"\s*[^\s:]+:\d{1,5}\s*", server):
                 raise ConfigError(f"{key}.bootstrap_servers", f"entry {i + 1} is not host:port: {server!r}")

@@ -221,10 +221,16 @@ def _acl_parser(tsub: Any) -> None:
         "acl",
         help="print (or --apply) the ACLs of logscrub's principals",
         description="The least-privilege ACLs of the four principals for the topics in the config: workers, "
-        "shippers, analysts (analytics topics only) and responders (the security topics). Printed as a table; "
-        "--apply creates the missing ones (as a principal allowed to ALTER the cluster).",
+        "shippers, analysts (analytics topics only, consumer groups under kafka.analyst_group_prefix) and "
+        "responders (the security topics). Printed as a table, or as the kafka-acls.sh commands that create "
+        "them; --apply creates the missing ones (as a principal allowed to ALTER the cluster).",
     )
-    a.add_argument("--apply", action="store_true", help="create the ACLs the cluster lacks")
+    how = a.add_mutually_exclusive_group()
+    how.add_argument("--apply", action="store_true", help="create the ACLs the cluster lacks")
+    how.add_argument("--format", choices=("table", "kafka-acls"), default="table",
+                     help="print a table (default) or one kafka-acls.sh --add command per row")
+    a.add_argument("--command-config", metavar="FILE",
+                   help="with --format kafka-acls: the admin client properties file the commands pass on")
     for f in dataclasses.fields(Principals):
         a.add_argument(
             f"--{f.name}", default=f.default, type=_principal, metavar="PRINCIPAL", help=f"default: {f.default}"
@@ -247,6 +253,11 @@ def _topics_acl(args: argparse.Namespace) -> int:
     cfg = load(args.config)
     principals = acl.Principals(args.workers, args.shippers, args.analysts, args.responders)
     grants = acl.desired_acls(cfg, principals)
+    if args.command_config is not None and args.format != "kafka-acls":
+        raise errors.UsageError("--command-config goes with --format kafka-acls")
+    if args.format == "kafka-acls":
+        print(acl.render_kafka_acls(grants, cfg.kafka.bootstrap_servers, args.command_config), end="")
+        return 0
     if not args.apply:
         print(acl.render_table(grants), end="")
         return 0
