@@ -289,3 +289,23 @@ def test_the_kafka_acls_commands_create_exactly_the_acls_apply_would(cluster: Cl
     again = cluster.cli("admin", "topics", "acl", "--apply", *roles)
     assert again.returncode == 0, again.stderr
     assert again.stdout == f"{len(wanted)} of {len(wanted)} ACLs were already in place\n"
+
+
+def test_the_analyst_reports_on_the_analytics_topics_with_their_own_access(cluster: Cluster) -> None:
+    admin = cluster.config("admin")
+    producer = KafkaProducer(**kafka_python_kwargs(admin.kafka), acks="all")
+    producer.send(admin.topics.traffic.name, json.dumps({
+        "schema": "logscrub.traffic/2", "id": "f" * 20, "window_start": "2026-11-28T10:00:00Z",
+        "window_end": "2026-11-28T10:01:00Z", "span": "1m", "site": "sasl.example", "dimension": "total",
+        "value": "", "requests": 5, "bytes": 5, "visitors": 5,
+    }).encode()).get(timeout=30)  # fmt: skip
+    producer.close()
+    done = cluster.cli("analyst", "report", "--topics", "--json")
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)["traffic"]["windows"]["sasl.example"] == {"1m": 1}
+    refused = cluster.cli("responder", "report", "--topics")
+    assert refused.returncode == 2 and refused.stdout == ""
+    assert refused.stderr.strip().splitlines()[-1] == (
+        "logscrub: Kafka refused User:responder READ on topic analytics.events: ask your Kafka admin, "
+        "or see `logscrub topics acl`"
+    )

@@ -157,6 +157,22 @@ def _parser() -> argparse.ArgumentParser:
     sc.add_argument("name", nargs="?", metavar="NAME", help="schema or topic name")
     _config_arg(sc)
     sc.set_defaults(func=_schema)
+    rp = sub.add_parser(
+        "report",
+        help="measure the analytics outputs: groups, placeholders, (other) buckets, duplicates",
+        description="What can be measured from the analytics outputs alone. Events, per day: the groups of "
+        "client-describing fields and the smallest, the share of events whose path, browser, description or "
+        "referrer domain is (rare). Traffic: buckets per span, the share of (other) buckets, windows published "
+        "per site. Duplicates by id. Reads a scrub --out folder, or with --topics the two analytics topics "
+        "(to their end offsets, without a consumer group: the analysts' ACLs are enough).",
+    )
+    rp.add_argument("out", nargs="?", metavar="OUT", help="a logscrub scrub --out folder")
+    rp.add_argument("--topics", action="store_true", help="read analytics.events and analytics.traffic instead")
+    rp.add_argument("--json", action="store_true", help="one JSON object instead of tables")
+    rp.add_argument("--timeout", type=float, default=600.0, metavar="SECONDS",
+                    help="with --topics: give up when a topic is not read to its end by then (default 600)")
+    _config_arg(rp)
+    rp.set_defaults(func=_report)
     security_cli.add_commands(sub, _config_arg)
     return p
 
@@ -286,6 +302,49 @@ def _schema(args: argparse.Namespace) -> int:
         raise errors.UsageError(f"no schema called {args.name!r}: one of {known}, or its topic's name") from None
     print(schemas.text(chosen), end="")
     return 0
+
+
+def _report(args: argparse.Namespace) -> int:
+    import orjson
+
+    from logscrub.outputs.report import Measure, render
+
+    if args.topics == (args.out is not None):
+        raise errors.UsageError("give a scrub --out folder, or --topics, not both" if args.topics else
+                                "give a scrub --out folder, or --topics to read the analytics topics")
+    cfg = load(args.config)
+    names = {"events": cfg.topics.events.name, "traffic": cfg.topics.traffic.name}
+    measure = Measure()
+    add = {"events": measure.event, "traffic": measure.traffic}
+    if args.topics:
+        from logscrub.kafka.scan import scan
+
+        errors.require_broker(cfg.kafka)
+        for role, topic in names.items():
+            for record in scan(cfg.kafka, topic, args.timeout):
+                add[role](_json_value(orjson, record.value))
+    else:
+        for role, topic in names.items():
+            path = os.path.join(args.out, f"{topic}.jsonl")
+            if not os.path.isfile(path):
+                raise errors.UsageError(f"{args.out} has no {topic}.jsonl: give the folder logscrub scrub --out wrote")
+            with open(path, "rb") as lines:
+                for line in lines:
+                    add[role](_json_value(orjson, line))
+    report = measure.report()
+    if args.json:
+        print(orjson.dumps(report.as_dict(), option=orjson.OPT_INDENT_2).decode())
+    else:
+        print(render(report, names["events"], names["traffic"]), end="")
+    return 0
+
+
+def _json_value(orjson: Any, data: bytes | None) -> Any:
+    """A record's JSON value; None for one that is not JSON (counted as unreadable, never printed)."""
+    try:
+        return orjson.loads(data) if data else None
+    except orjson.JSONDecodeError:
+        return None
 
 
 def _config_check(args: argparse.Namespace) -> int:
