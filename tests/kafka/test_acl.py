@@ -183,8 +183,8 @@ def test_kafka_acls_commands_are_the_acls_apply_creates() -> None:
     assert len(text.splitlines()) == len(grants)
     # kafka-acls.sh spells operations in camel case (DescribeConfigs), patterns in lower case.
     wanted = {
-        (a.principal, "".join(p.capitalize() for p in a.operation.name.split("_")), a.resource_pattern.resource_type.name,
-         a.resource_pattern.resource_name, a.resource_pattern.pattern_type.name)
+        (a.principal, "".join(p.capitalize() for p in a.operation.name.split("_")),
+         a.resource_pattern.resource_type.name, a.resource_pattern.resource_name, a.resource_pattern.pattern_type.name)
         for a in to_acls(grants)
     }  # fmt: skip
     assert _acls_of_commands(text) == wanted

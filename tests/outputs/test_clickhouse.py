@@ -91,8 +91,8 @@ def out(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="module")
 def records(out: Path) -> dict[str, list[dict[str, Any]]]:
     topics = Config().topics
-    return {role: [orjson.loads(line) for line in (out / f"{getattr(topics, role).name}.jsonl").read_bytes().splitlines()]
-            for role in ("events", "traffic")}  # fmt: skip
+    files = {role: out / f"{getattr(topics, role).name}.jsonl" for role in ("events", "traffic")}
+    return {role: [orjson.loads(line) for line in path.read_bytes().splitlines()] for role, path in files.items()}
 
 
 @pytest.fixture(scope="module")
@@ -115,8 +115,8 @@ def clickhouse(out: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[
 def test_the_readme_points_at_the_tables_and_names_every_query() -> None:
     assert readme_ddl() == ROOT / "examples" / "clickhouse" / "tables.sql"
     assert list(readme_queries()) == [
-        "Requests per path per minute", "Status mix per browser", "Daily distinct visitors per site, from the 1d rollups",
-        "Duplicates: rows stored, and events once each",
+        "Requests per path per minute", "Status mix per browser",
+        "Daily distinct visitors per site, from the 1d rollups", "Duplicates: rows stored, and events once each",
     ]  # fmt: skip
     assert {file for _, file in readme_inserts()} == {"analytics.events.jsonl", "analytics.traffic.jsonl"}
 

@@ -12,7 +12,6 @@ import sys
 import zipfile
 from pathlib import Path
 
-import orjson
 import pytest
 from jsonschema import Draft202012Validator
 
@@ -262,11 +261,3 @@ def test_an_unknown_schema_is_one_line_and_exit_2() -> None:
     assert re.fullmatch(r"logscrub: no schema called 'logscrub.event/1': one of .*logscrub.rejected/2, or its "
                         r"topic's name\n", done.stderr)
 
-
-def test_for_record_names_the_schema_a_record_follows() -> None:
-    assert schemas.for_record(EVENT).role == "events"
-    assert schemas.for_record(ROLLUP).role == "traffic"
-    assert schemas.for_record(SEALED).role == "security"
-    assert schemas.for_record(SEALED | {"reason": "empty"}).role == "rejected"
-    assert schemas.for_record({"schema": "logscrub.event/1"}) is None
-    assert schemas.for_record(orjson.loads(b'{"v": 1}')) is None

@@ -165,10 +165,11 @@ def render(report: Report, events_name: str = "analytics.events", traffic_name: 
     if report.unreadable["events"]:
         out[-1] += f", {report.unreadable['events']:,} not logscrub.event/2 (left out)"
     if report.days:
-        rows = [("day", "events", "groups", "smallest group", "rare path", "rare browser", "rare description",
+        rows: list[tuple[str, ...]] = [("day", "events", "groups", "smallest group", "rare path", "rare browser", "rare description",
                  "rare referrer")]
         rows += [
-            (d.day, f"{d.events:,}", f"{d.groups:,}", f"{d.smallest_group:,}", *(_pct(d.share(p)) for p in PLACEHOLDERS))
+            (d.day, f"{d.events:,}", f"{d.groups:,}", f"{d.smallest_group:,}",
+             *(_pct(d.share(p)) for p in PLACEHOLDERS))
             for d in report.days
         ]
         out += _table(rows)
@@ -180,15 +181,15 @@ def render(report: Report, events_name: str = "analytics.events", traffic_name: 
     if report.unreadable["traffic"]:
         out[-1] += f", {report.unreadable['traffic']:,} not logscrub.traffic/2 (left out)"
     if report.spans:
-        rows = [("span", "buckets", "totals", "(other)")]
-        rows += [(s.span, f"{s.buckets:,}", f"{s.totals:,}", _pct(s.other_share)) for s in report.spans]
-        out += _table(rows)
+        spans: list[tuple[str, ...]] = [("span", "buckets", "totals", "(other)")]
+        spans += [(s.span, f"{s.buckets:,}", f"{s.totals:,}", _pct(s.other_share)) for s in report.spans]
+        out += _table(spans)
         out.append("(other): share of the dimension buckets (all but total) that hold folded values")
-        spans = [s.span for s in report.spans]
-        rows = [("site", *(f"{s} windows" for s in spans))]
-        rows += [(site, *(f"{windows.get(s, 0):,}" for s in spans)) for site, windows in report.windows.items()]
+        names = [s.span for s in report.spans]
+        sites: list[tuple[str, ...]] = [("site", *(f"{s} windows" for s in names))]
+        sites += [(site, *(f"{windows.get(s, 0):,}" for s in names)) for site, windows in report.windows.items()]
         out.append("")
-        out += _table(rows)
+        out += _table(sites)
     return "\n".join(out) + "\n"
 
 

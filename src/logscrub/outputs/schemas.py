@@ -64,13 +64,3 @@ def load(s: RecordSchema) -> dict[str, Any]:
     loaded: dict[str, Any] = json.loads(text(s))
     return loaded
 
-
-def for_record(record: dict[str, Any]) -> RecordSchema | None:
-    """The schema a record says it follows, from its ``schema`` (analytics) or ``v`` and ``reason``
-    (envelopes); None for a record that names none we know."""
-    tag = record.get("schema")
-    if isinstance(tag, str):
-        return next((s for s in SCHEMAS if s.name == tag), None)
-    if record.get("v") == 2:
-        return SCHEMAS[3] if "reason" in record else SCHEMAS[2]
-    return None
