@@ -170,7 +170,7 @@ def main(argv: list[str] | None = None) -> int:
     if anonip:
         figures.append(_figure(ANONIP, [anonip, "--ipv4mask", "8", "--ipv6mask", "80"], log, a.lines, a.runs))
     figures.append(_figure(SCRUB, [str(Path(PY).parent / "logscrub"), "scrub", str(log), "--out", str(work / "out"),
-                                   "--keys", str(work / "keys.json")], None, a.lines, a.runs))
+                                   "--keys", str(work / "keys" / "keys.json")], None, a.lines, a.runs))
     shutil.rmtree(work / "out")  # ~1 KB per line; what is left on a failure below is the workers' logs
     figures.append(_figure(MASK, [str(Path(PY).parent / "logscrub"), "mask", str(log), "--quiet"], None, a.lines,
                            a.runs))
