@@ -3,7 +3,7 @@
 Lines are loaded before the workers start, so a worker's rate is what it does with a full
 topic in front of it, not the shipper's. Once events + rejections account for every line, a
 run's rate is taken from the broker timestamps of its events, from the one at a quarter of them
-to the last (``TopicStats.steady_rate``): start-up, the rebalance while a second worker joins,
+to the last (``TopicStats.steady_rate``), on the sealed lines (broker timestamps): start-up, the rebalance while a second worker joins,
 and the idle time before the benchmark notices the end, are left out. Each run gets fresh output topics and a fresh consumer group over the
 same loaded raw topic.
 """
@@ -85,8 +85,10 @@ def _run(d: Deployment, workers: int, lines: int) -> dict:
             peak = max(peak_rss_mib(w.pid) for w in d.workers)
             texts = [scrape_text(w.metrics_port) for w in d.workers]
             by_worker = [totals(t).get("logscrub_worker_lines_total", 0.0) for t in texts]
-            events = stats.count([d.topic("events")])
-            records, seconds = stats.steady_rate([d.topic("events")])
+            # Timed on the sealed lines: a raw-zone topic, stamped by the broker (LogAppendTime), one
+            # per event; events carry their coarse event time as timestamp.
+            events = stats.count([d.topic("security")])
+            records, seconds = stats.steady_rate([d.topic("security")])
     finally:
         d.stop()
     return {
