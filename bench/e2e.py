@@ -3,7 +3,7 @@
 Lines are loaded before the workers start, so a worker's rate is what it does with a full
 topic in front of it, not the shipper's. Once events + rejections account for every line, a
 run's rate is taken from the broker timestamps of its events, from the one at a quarter of them
-to the last (``TopicStats.steady_rate``): start-up, the rebalance while a second worker joins,
+to the last (``TopicStats.steady_rate``), on the sealed lines (broker timestamps): start-up, the rebalance while a second worker joins,
 and the idle time before the benchmark notices the end, are left out. Each run gets fresh output topics and a fresh consumer group over the
 same loaded raw topic.
 """
@@ -17,7 +17,7 @@ from pathlib import Path
 from bench.deployment import LOGSCRUB, Deployment
 from bench.measure import measured_run
 from bench.procfs import peak_rss_mib
-from bench.promtext import scrape
+from bench.promtext import by_label, scrape_text, totals
 from bench.topicstats import TopicStats
 
 POLL_S = 1.0
@@ -45,6 +45,7 @@ def measure(bootstrap: str, log: Path, lines: int, runs: int, workdir: Path) -> 
             "runs": runs,
             "duplicates": sum(s["duplicates"] for s in samples),
             "busiest_worker_share": round(max(s["busiest_share"] for s in samples), 3),
+            "cpu_us_per_line": samples[len(samples) // 2]["cpu_us_per_line"],
         })
     seconds = statistics.median(s for s, _ in ships)
     figures.insert(0, {
@@ -82,14 +83,32 @@ def _run(d: Deployment, workers: int, lines: int) -> dict:
                     raise TimeoutError(f"{done} of {lines} lines accounted for; worker logs in {d.dir}")
                 time.sleep(POLL_S)
             peak = max(peak_rss_mib(w.pid) for w in d.workers)
-            by_worker = [scrape(w.metrics_port).get("logscrub_worker_lines_total", 0.0) for w in d.workers]
-            events = stats.count([d.topic("events")])
-            records, seconds = stats.steady_rate([d.topic("events")])
+            texts = [scrape_text(w.metrics_port) for w in d.workers]
+            by_worker = [totals(t).get("logscrub_worker_lines_total", 0.0) for t in texts]
+            # Timed on the sealed lines: a raw-zone topic, stamped by the broker (LogAppendTime), one
+            # per event; events carry their coarse event time as timestamp.
+            events = stats.count([d.topic("security")])
+            records, seconds = stats.steady_rate([d.topic("security")])
     finally:
         d.stop()
     return {
+        "cpu_us_per_line": cpu_split(texts, sum(by_worker)),
         "seconds": seconds * events / records,  # all lines at the steady rate (rejections ride along)
         "peak_rss_mib": round(peak),
         "duplicates": done - lines,  # at least once: a rebalance at start-up may replay a batch
         "busiest_share": max(by_worker) / (sum(by_worker) or 1),
     }
+
+
+def cpu_split(texts: list[str], lines: float) -> dict[str, float]:
+    """Workers' CPU per line processed (µs), by part: the core, keys, windows, and the rest of the
+    process (Kafka clients and faust), from their own metrics."""
+    parts: dict[str, float] = {}
+    process = 0.0
+    for text in texts:
+        for part, seconds in by_label(text, "logscrub_worker_cpu_seconds_total", "part").items():
+            parts[part] = parts.get(part, 0.0) + seconds
+        process += totals(text).get("process_cpu_seconds_total", 0.0)
+    parts["Kafka clients and faust"] = max(process - sum(parts.values()), 0.0)
+    parts["total"] = process
+    return {part: round(seconds / lines * 1e6, 1) for part, seconds in parts.items()} if lines else {}

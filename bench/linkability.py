@@ -148,5 +148,35 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
+def bench_figures(days: int = 4, visitors_per_day: int = 190, seed: int = 1) -> dict[str, Any]:
+    """Invariant 2's figures for ``make bench``: linked events and what events keep, by
+    ``events.client`` mode and with GeoIP, and the share of aggregate buckets held back under k."""
+    from logscrub.run.scrub_files import scrub as scrub_files
+
+    log = generate(days, visitors_per_day, seed)
+    rows = []
+    with tempfile.TemporaryDirectory() as tmp:
+        geoip = write_geoip(log, tmp)
+        for name, env in (("default", {}), ("default, GeoIP", geoip),
+                          ("events.client: network", {"LOGSCRUB_EVENTS__CLIENT": "network"}),
+                          ("events.client: pseudonym", {"LOGSCRUB_EVENTS__CLIENT": "pseudonym"})):
+            s = scrub(log, env)
+            address, visitor = s.by_address(), s.by_visitor()
+            rows.append({
+                "config": name, "events": address.events, "linked": round(address.linked, 4),
+                "linked_by_person": round(visitor.linked, 4), "path_kept": round(address.path_kept, 4),
+                "browser_kept": round(address.browser_kept, 4),
+                "rare_description": round(sum(e["browser"] == "(rare)" for e in s.events) / len(s.events), 4),
+            })
+        path = Path(tmp) / "access.log"
+        path.write_text("\n".join(log.lines) + "\n")
+        summary = scrub_files(config.load(None, env={}), [str(path)], Path(tmp) / "out", progress=False,
+                              keys=Path(tmp) / "keys" / "keys.json")
+    held = summary.suppressed / (summary.suppressed + summary.aggregates) if summary.aggregates else 0.0
+    return {"log": {"days": days, "visitors_per_day": visitors_per_day, "seed": seed, "lines": len(log.lines)},
+            "events": rows, "aggregates": {"records": summary.aggregates, "buckets_held_back": summary.suppressed,
+                                           "held_back_share": round(held, 4)}}
+
+
 if __name__ == "__main__":
     raise SystemExit(main())

@@ -18,6 +18,21 @@ def totals(text: str) -> dict[str, float]:
     return dict(out)
 
 
+def by_label(text: str, name: str, label: str) -> dict[str, float]:
+    """One sample name's values by one of its labels."""
+    out: dict[str, float] = defaultdict(float)
+    for family in text_string_to_metric_families(text):
+        for sample in family.samples:
+            if sample.name == name:
+                out[sample.labels.get(label, "")] += sample.value
+    return dict(out)
+
+
+def scrape_text(port: int) -> str:
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as r:
+        return r.read().decode()
+
+
 def scrape(port: int) -> dict[str, float]:
     with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as r:
         return totals(r.read().decode())

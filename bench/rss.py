@@ -52,7 +52,7 @@ def scrub_series(log: Path, lines: int, work: Path) -> dict:
         (out / f"{getattr(cfg.topics, role).name}.jsonl").symlink_to(os.devnull)
     bytes_per_line = log.stat().st_size / lines
 
-    proc = subprocess.Popen([LOGSCRUB, "scrub", str(log), "--out", str(out), "--keys", str(out.parent / "keys.json")],
+    proc = subprocess.Popen([LOGSCRUB, "scrub", str(log), "--out", str(out), "--keys", str(out.parent / "keys" / "keys.json")],
                             stdout=subprocess.DEVNULL)
 
     def lines_read() -> float | None:

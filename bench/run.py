@@ -17,7 +17,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from bench import e2e
+from bench import e2e, linkability
 from bench import env_int
 from bench.broker import broker
 from bench.machine import describe, finish, summary
@@ -40,6 +40,7 @@ TARGETS = (
     ("mask at least as fast as scrub (issue 15)", "mask / scrub", 1.0),
     ("scrub at least 40% of the regex+orjson floor", "scrub / regex+orjson floor", 0.4),
     ("end to end at least 50k lines/s per worker", PER_WORKER, 50_000),
+    ("a worker end to end at least 0.75 of scrub's lines/s", "end to end per worker (1 worker) / scrub", 0.75),
 )
 
 
@@ -110,9 +111,42 @@ def _markdown(result: dict, runs: int) -> str:
         "| what | lines/s | per worker | seconds | peak RSS MiB |\n|---|---|---|---|---|\n"
         f"{rows}\n\n{e2e_note}"
         + "\n".join(f"- {k}: **{v}**" for k, v in result["ratios"].items())
-        + f"\n\nTargets (issues 6 and 15):\n\n{goals}\n\n"
-        "Reproduce with `make bench` (figures vary by machine; the ratios are what to compare). "
+        + f"\n\nTargets (issues 6, 14, 15 and 17):\n\n{goals}\n\n"
+        + _cpu_markdown(result)
+        + _privacy_markdown(result)
+        + "Reproduce with `make bench` (figures vary by machine; the ratios are what to compare). "
         "Memory over long runs: [rss.md](rss.md); soak: [soak.md](soak.md).\n"
+    )
+
+
+def _cpu_markdown(result: dict) -> str:
+    split = next((f["cpu_us_per_line"] for f in result["figures"] if f["name"] == ONE_WORKER and "cpu_us_per_line" in f),
+                 None)
+    if not split:
+        return ""
+    rows = "\n".join(f"| {part} | {us} |" for part, us in split.items())
+    return f"Worker CPU per line (1 worker, µs, from its own metrics):\n\n| part | µs/line |\n|---|---|\n{rows}\n\n"
+
+
+def _privacy_markdown(result: dict) -> str:
+    privacy = result.get("privacy")
+    if not privacy:
+        return ""
+    log = privacy["log"]
+    rows = "\n".join(
+        f"| {r['config']} | {r['linked']:.1%} | {r['linked_by_person']:.1%} | {r['path_kept']:.1%} "
+        f"| {r['browser_kept']:.1%} | {r['rare_description']:.1%} |"
+        for r in privacy["events"]
+    )
+    agg = privacy["aggregates"]
+    return (
+        f"Privacy (invariant 2) on a generated log with known visitors ({log['days']} days, "
+        f"{log['visitors_per_day']} visitors a day, {log['lines']:,} lines; `tests/scrub/test_linkability.py` pins "
+        "the default row):\n\n"
+        "| config | events linked to one address | to one person | path kept | browser kept | description (rare) |\n"
+        f"|---|---|---|---|---|---|\n{rows}\n\n"
+        f"Aggregates: {agg['records']:,} records published, {agg['buckets_held_back']:,} buckets held back under k "
+        f"({agg['held_back_share']:.1%}).\n\n"
     )
 
 
@@ -136,7 +170,7 @@ def main(argv: list[str] | None = None) -> int:
     if anonip:
         figures.append(_figure(ANONIP, [anonip, "--ipv4mask", "8", "--ipv6mask", "80"], log, a.lines, a.runs))
     figures.append(_figure(SCRUB, [str(Path(PY).parent / "logscrub"), "scrub", str(log), "--out", str(work / "out"),
-                                   "--keys", str(work / "keys.json")], None, a.lines, a.runs))
+                                   "--keys", str(work / "keys" / "keys.json")], None, a.lines, a.runs))
     shutil.rmtree(work / "out")  # ~1 KB per line; what is left on a failure below is the workers' logs
     figures.append(_figure(MASK, [str(Path(PY).parent / "logscrub"), "mask", str(log), "--quiet"], None, a.lines,
                            a.runs))
@@ -155,6 +189,7 @@ def main(argv: list[str] | None = None) -> int:
         "figures": figures,
         "ratios": ratio,
         "targets": targets(by, ratio),
+        "privacy": linkability.bench_figures(),
     }
     (HERE / "results.json").write_text(json.dumps(result, indent=2) + "\n")
     md = _markdown(result, a.runs)

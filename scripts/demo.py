@@ -8,6 +8,7 @@ and stops everything again.
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 import time
@@ -118,7 +119,8 @@ def _windows(records: list[bytes]) -> dict[tuple[str, str], int]:
 
 def _scrubbed_windows(cfg: Config) -> dict[tuple[str, str], int]:
     out = STATE / "scrubbed"
-    scrub(cfg, [str(SAMPLE)], out, progress=False, keys=STATE / "scrub-keys.json")
+    shutil.rmtree(out, ignore_errors=True)  # the demo's own scratch, from an earlier run
+    scrub(cfg, [str(SAMPLE)], out, progress=False, keys=STATE / "scrub-keys" / "keys.json")
     return _windows((out / f"{cfg.topics.traffic.name}.jsonl").read_bytes().splitlines())
 
 

@@ -19,3 +19,11 @@ def state_home(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.Mon
     state = tmp_path_factory.mktemp("state")
     monkeypatch.setenv("XDG_STATE_HOME", str(state))
     return state
+
+
+from hypothesis import HealthCheck, settings  # noqa: E402
+
+# The suite shares a 2-core machine with a broker and workers: how fast hypothesis draws inputs
+# says nothing about the code under test, so a slow draw is not a failure.
+settings.register_profile("shared-machine", suppress_health_check=[HealthCheck.too_slow])
+settings.load_profile("shared-machine")

@@ -194,25 +194,39 @@ def test_a_rollup_closes_on_idle_only_once_its_span_is_over_by_the_clock():
     assert owner.idle(100.0, wall=3600.0).records
 
 
+def bucket_of(visitors) -> Bucket:
+    """A bucket as ``TrafficAggregator.add`` fills it: one request per visitor."""
+    a = agg(k=5, dims=())
+    for v in visitors:
+        a.add(AggUpdate("s", 0, v, v, 10, "2xx", ()))
+    ((_, b),) = a.flush()[0].buckets.items()
+    return b
+
+
 def test_folding_many_buckets_at_once_equals_folding_them_one_by_one():
     """(other) is built with one union: its sketch must be the one pairwise merges would give."""
-
-    def bucket(visitors):
-        b = Bucket()
-        for v in visitors:
-            b.requests += 1
-            b.status[1] += 1
-            b.sketch.update(v)
-            b.clients.add(v)
-        return b
-
-    sizes = [1, 3, 2, 700, 4, 5000, 1, 2]  # list, set and HLL modes
+    sizes = [1, 3, 2, 700, 4, 5000, 1, 2]  # exact sets and sketches
     parts = [range(i * 10_000, i * 10_000 + n) for i, n in enumerate(sizes)]
-    one_by_one, at_once = bucket(parts[0]), bucket(parts[0])
+    one_by_one, at_once = bucket_of(parts[0]), bucket_of(parts[0])
     for p in parts[1:]:
-        one_by_one.merge_all([bucket(p)], 5)
-    at_once.merge_all([bucket(p) for p in parts[1:]], 5)
-    assert at_once.sketch.serialize_compact() == one_by_one.sketch.serialize_compact()
+        one_by_one.merge_all([bucket_of(p)], 5)
+    at_once.merge_all([bucket_of(p) for p in parts[1:]], 5)
+    assert at_once.hll().serialize_compact() == one_by_one.hll().serialize_compact()
     assert (at_once.requests, at_once.status) == (one_by_one.requests, one_by_one.status)
     assert at_once.visitors == one_by_one.visitors
     assert len(at_once.clients) == 5  # a bucket holds no more clients than k
+
+
+def test_few_visitors_are_counted_exactly_and_many_estimated_the_same_whatever_the_merge_order():
+    from logscrub.scrub.aggregate import SMALL
+
+    assert bucket_of(range(SMALL)).visitors == SMALL  # an exact set: no estimate
+    whole = bucket_of(range(3 * SMALL))
+    halves = bucket_of(range(0, 3 * SMALL, 2))
+    halves.merge_all([bucket_of(range(1, 3 * SMALL, 2))], 5)
+    pieces = bucket_of(range(10))
+    pieces.merge_all([bucket_of(range(i, min(i + 10, 3 * SMALL))) for i in range(10, 3 * SMALL, 10)], 5)
+    assert whole.visitors == halves.visitors == pieces.visitors
+    assert abs(whole.visitors - 3 * SMALL) <= 3 * SMALL * 0.05
+    shipped = Bucket.from_list(bucket_of(range(5)).to_list())
+    assert shipped.visitors == 5 and shipped.seen == set(range(5))

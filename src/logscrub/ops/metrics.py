@@ -36,6 +36,7 @@ from logscrub.parsing.formats import REJECT_REASONS
 OTHER_REASON = "other"  # the label of a reason outside the set above (which itself never becomes a label)
 OUTPUT_ROLES = ("events", "traffic", "security", "rejected", "partials")
 KEY_RINGS = ("visitor", "data")
+CPU_PARTS = ("scrub", "keys", "windows")
 # Why ship dropped a line: no room in the spool (full, held by another process, or none configured),
 # older than security.window, unreadable from a damaged spool file, or in memory when ship stopped
 # without a spool to put it in.
@@ -111,6 +112,16 @@ class WorkerMetrics:
             buckets=(1, 5, 15, 30, 60, 120, 300, 600, 1800, 3600, float("inf")),
             registry=r,
         )
+        self.cpu = Counter(
+            "logscrub_worker_cpu_seconds",
+            "CPU time of the worker's main thread by part: scrub (the per-line core and routing), keys (claiming "
+            "keys, storing subject keys), windows (merging partials, emitting windows); the rest of "
+            "process_cpu_seconds_total is the Kafka clients and faust.",
+            ["part"],
+            registry=r,
+        )
+        for part in CPU_PARTS:
+            self.cpu.labels(part)
         self.suppressed = Counter(
             "logscrub_worker_suppressed_buckets",
             "Aggregate buckets not published as themselves: under k clients, folded into (other) or left out with "

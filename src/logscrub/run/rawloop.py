@@ -104,6 +104,8 @@ class RawLoop:
         routed = Routed(self.partial_sums)
         add, process = routed.add, scrubber.process
         commits = {}
+        cpu = time.thread_time()
+        claiming = 0.0  # CPU spent claiming keys, inside the loop
         for tp, records in batches.items():
             routed.latest = -1
             for r in records:
@@ -111,10 +113,14 @@ class RawLoop:
                 try:
                     add(process(line, now, source))
                 except KeyNeeded as need:
+                    claim_started = time.thread_time()
                     add(await self._process_after_claim(need, line, now, source))
+                    claiming += time.thread_time() - claim_started
             commits[tp] = OffsetAndMetadata(records[-1].offset + 1, "")
             if routed.latest >= 0:
                 self.marks[tp.partition] = max(self.marks.get(tp.partition, -1), routed.latest)
+        scrubbed = time.thread_time()
+        self.metrics.cpu.labels("scrub").inc(scrubbed - cpu - claiming)
         self._expire_keys()
         deliveries: list[Delivery] = []
         records, stamps = routed.take()
@@ -128,7 +134,9 @@ class RawLoop:
             deliveries.append(
                 (t.partials.name, await self.sink.send(t.partials.name, orjson.dumps(partial), owner_key(partial)))
             )
+        keys_started = time.thread_time()
         deliveries += await self._key_records()
+        self.metrics.cpu.labels("keys").inc(time.thread_time() - keys_started + claiming)
         await delivered(deliveries)
         await self._commit(commits)
         self.metrics.batch(

@@ -109,7 +109,9 @@ def build_app(cfg: Config, master: MasterKey, metrics: WorkerMetrics, health: He
         try:
             written = []
             if emission.records:
+                cpu = time.thread_time()
                 values = [orjson.dumps(rec) for rec in emission.records]
+                metrics.cpu.labels("windows").inc(time.thread_time() - cpu)
                 written += await sink.write(t.traffic.name, values, timestamps=emission.stamps)
             for p in emission.forward:
                 written.append((t.partials.name, await sink.send(t.partials.name, orjson.dumps(p), owner_key(p))))
@@ -182,11 +184,17 @@ def build_app(cfg: Config, master: MasterKey, metrics: WorkerMetrics, health: He
     @app.agent(partials, name="own_windows", supervisor_strategy=CrashingSupervisor)
     async def own_windows(stream: faust.StreamT) -> None:
         async for event in stream.noack().events():
-            await emit(owner.merge(orjson.loads(event.value), event, event.message.partition, time.monotonic()))
+            cpu = time.thread_time()
+            emission = owner.merge(orjson.loads(event.value), event, event.message.partition, time.monotonic())
+            metrics.cpu.labels("windows").inc(time.thread_time() - cpu)
+            await emit(emission)
 
     @app.timer(1.0)
     async def close_idle_windows() -> None:
-        await emit(owner.idle(time.monotonic(), time.time()))
+        cpu = time.thread_time()
+        emission = owner.idle(time.monotonic(), time.time())
+        metrics.cpu.labels("windows").inc(time.thread_time() - cpu)
+        await emit(emission)
 
     @app.timer(METRICS_EVERY)
     async def report() -> None:

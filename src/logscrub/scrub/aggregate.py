@@ -23,7 +23,8 @@ SCHEMA = "logscrub.traffic/2"
 OTHER = "(other)"
 TOTAL = "total"
 STATUS_CLASSES = ("1xx", "2xx", "3xx", "4xx", "5xx", "other")
-LG_K = 12  # ~1.6% relative error; sketches of small buckets stay a few bytes (list mode)
+LG_K = 12  # ~1.6% relative error
+SMALL = 64  # distinct visitors a bucket holds as an exact set before it takes a sketch
 _HLL_8 = datasketches.tgt_hll_type.HLL_8
 _STATUS_INDEX = {c: i for i, c in enumerate(STATUS_CLASSES)}
 _TOTAL_KEY = (TOTAL, "")
@@ -44,45 +45,79 @@ class AggUpdate:
 
 
 class Bucket:
-    __slots__ = ("requests", "bytes", "status", "sketch", "clients")
+    """Counts, distinct visitors and up to k clients. Visitors are an exact set while few (most
+    buckets), an HLL sketch past ``SMALL``: sets cost a fraction of a sketch to update and ship."""
+
+    __slots__ = ("requests", "bytes", "status", "seen", "sketch", "clients")
 
     def __init__(self) -> None:
         self.requests = 0
         self.bytes = 0
         self.status = [0] * len(STATUS_CLASSES)
-        self.sketch = datasketches.hll_sketch(LG_K, _HLL_8)
+        self.seen: set[int] | None = set()  # visitor hashes, until there are more than SMALL
+        self.sketch: Any = None  # the HLL sketch after that
         self.clients: set[int] = set()  # at most k of them: a bucket needs to know only whether it has k
 
+    def grow(self) -> None:
+        """The visitors as a sketch from now on (there are more than SMALL)."""
+        sketch = datasketches.hll_sketch(LG_K, _HLL_8)
+        for v in self.seen or ():
+            sketch.update(v)
+        self.sketch, self.seen = sketch, None
+
+    def hll(self) -> Any:
+        """The visitors as a sketch, whatever the bucket holds them as (to merge or publish)."""
+        if self.sketch is not None:
+            return self.sketch
+        sketch = datasketches.hll_sketch(LG_K, _HLL_8)
+        for v in self.seen or ():
+            sketch.update(v)
+        return sketch
+
     def to_list(self) -> list[Any]:
+        if self.seen is not None:
+            return [self.requests, self.bytes, self.status, None, list(self.clients), list(self.seen)]
         sketch = b2a_base64(self.sketch.serialize_compact(), newline=False).decode()
-        return [self.requests, self.bytes, self.status, sketch, sorted(self.clients)]
+        return [self.requests, self.bytes, self.status, sketch, list(self.clients)]
 
     @classmethod
     def from_list(cls, data: list[Any]) -> Bucket:
         b = cls.__new__(cls)
         b.requests, b.bytes, b.status = int(data[0]), int(data[1]), [int(x) for x in data[2]]
-        b.sketch = datasketches.hll_sketch.deserialize(base64.b64decode(data[3]))
+        if data[3] is None:
+            b.seen, b.sketch = {int(v) for v in data[5]}, None
+        else:
+            b.seen, b.sketch = None, datasketches.hll_sketch.deserialize(base64.b64decode(data[3]))
         b.clients = {int(c) for c in data[4]}
         return b
 
     def merge_all(self, others: Iterable[Bucket], k: int) -> None:
-        """One union for all: the same sketch as merging one by one, without a union per bucket."""
-        union = datasketches.hll_union(LG_K)
-        union.update(self.sketch)
+        """One union for all sketches: the same as merging one by one, without a union per bucket."""
+        union = None
         for other in others:
             self.requests += other.requests
             self.bytes += other.bytes
             self.status = [a + b for a, b in zip(self.status, other.status, strict=True)]
-            union.update(other.sketch)
             if len(self.clients) < k:
                 self.clients.update(other.clients)
-        self.sketch = union.get_result(_HLL_8)
+            if self.seen is not None and other.seen is not None:
+                self.seen |= other.seen
+                if len(self.seen) > SMALL:
+                    self.grow()
+                continue
+            if union is None:
+                union = datasketches.hll_union(LG_K)
+                union.update(self.hll())
+                self.seen = None
+            union.update(other.hll())
+        if union is not None:
+            self.sketch = union.get_result(_HLL_8)
         if len(self.clients) > k:
             self.clients = set(sorted(self.clients)[:k])
 
     @property
     def visitors(self) -> int:
-        return round(self.sketch.get_estimate())
+        return len(self.seen) if self.seen is not None else round(self.sketch.get_estimate())
 
 
 @dataclass
@@ -168,23 +203,20 @@ class TrafficAggregator:
         si = _STATUS_INDEX.get(u.status_class, 5)
         nbytes, visitor, client, k = u.bytes, u.visitor, u.client, self.k
         # Runs 7 times a line: the bucket update is written out here rather than called.
-        b = buckets.get(_TOTAL_KEY)
-        if b is None:
-            b = buckets[_TOTAL_KEY] = Bucket()
-        b.requests += 1
-        b.bytes += nbytes
-        b.status[si] += 1
-        b.sketch.update(visitor)
-        if len(b.clients) < k:
-            b.clients.add(client)
-        for dim in u.dims:
+        for dim in (_TOTAL_KEY, *u.dims):
             b = buckets.get(dim)
             if b is None:
                 b = buckets[dim] = Bucket()
             b.requests += 1
             b.bytes += nbytes
             b.status[si] += 1
-            b.sketch.update(visitor)
+            seen = b.seen
+            if seen is None:
+                b.sketch.update(visitor)
+            else:
+                seen.add(visitor)
+                if len(seen) > SMALL:
+                    b.grow()
             if len(b.clients) < k:
                 b.clients.add(client)
         if u.window - self.allowed_lateness > self.watermark:
@@ -337,7 +369,7 @@ class TrafficAggregator:
                 rec["status"] = dict(zip(STATUS_CLASSES, b.status, strict=True))
             rec["visitors"] = b.visitors
             if self.publish_sketches:
-                rec["visitors_sketch"] = b2a_base64(b.sketch.serialize_compact(), newline=False).decode()
+                rec["visitors_sketch"] = b2a_base64(b.hll().serialize_compact(), newline=False).decode()
             yield rec
 
     def _by_dimension(self, c: Closed) -> dict[str, list[tuple[str, Bucket]]]:

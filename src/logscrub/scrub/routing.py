@@ -8,6 +8,7 @@ events leave in random order with their coarse time as timestamp (nothing ties t
 
 from __future__ import annotations
 
+import os
 import random
 from collections import Counter
 
@@ -67,4 +68,5 @@ class Routed:
         return records, [stamps[i] for i in order]
 
 
-_shuffle = random.SystemRandom().shuffle
+# Seeded from the OS once: unpredictable from the outside, without a system call per element.
+_shuffle = random.Random(os.urandom(32)).shuffle
