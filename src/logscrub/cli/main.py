@@ -8,7 +8,7 @@ import sys
 from collections.abc import Sequence
 from typing import Any
 
-from logscrub import __version__
+from logscrub import __version__, native
 from logscrub.config import ConfigError, load, render
 from logscrub.parsing.formats import INPUT_FORMATS
 from logscrub.errors import Refused
@@ -24,7 +24,7 @@ def _parser() -> argparse.ArgumentParser:
         description="Anonymize web-server access logs: analytics without personal data, "
         "raw lines encrypted for a short security window.",
     )
-    p.add_argument("--version", action="version", version=f"logscrub {__version__}")
+    p.add_argument("--version", action="version", version=f"logscrub {__version__} (core: {native.core()})")
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     s = sub.add_parser(

@@ -1,0 +1,261 @@
+//! `parsing/clf.py`: the field codecs every text format shares, and common/combined/vhost_combined.
+
+use regex::Regex;
+use std::sync::OnceLock;
+
+use crate::pystr::rstrip_crlf;
+use crate::time::{self, Time};
+
+/// `parsing.record.Request`: one parsed line (still personal data).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Request {
+    pub client: Option<String>,
+    pub time: Time,
+    pub method: Option<String>,
+    pub target: Option<String>,
+    pub protocol: Option<String>,
+    pub status: Option<u16>,
+    pub bytes: u64,
+    pub referrer: Option<String>,
+    pub user_agent: Option<String>,
+    pub user: Option<String>,
+    pub host: Option<String>,
+    pub forwarded_for: Option<String>,
+    pub duration: Option<f64>,
+}
+
+/// The reason codes of `ParseError` (`parsing.formats.REASONS`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Reject {
+    NoMatch,
+    BadTime,
+    BadStatus,
+    BadField,
+    BadJson,
+    MissingField,
+}
+
+impl Reject {
+    pub fn reason(self) -> &'static str {
+        match self {
+            Reject::NoMatch => "no_match",
+            Reject::BadTime => "bad_time",
+            Reject::BadStatus => "bad_status",
+            Reject::BadField => "bad_field",
+            Reject::BadJson => "bad_json",
+            Reject::MissingField => "missing_field",
+        }
+    }
+}
+
+pub type Parsed = Result<Request, Reject>;
+
+// ---- field codecs -------------------------------------------------------------------------
+
+/// `clf.text_field`: `-` or nothing is absent; Apache, nginx default and nginx json escapes undone.
+pub fn text_field(value: Option<&str>) -> Option<String> {
+    let value = value?;
+    if value.is_empty() || value == "-" {
+        return None;
+    }
+    if !value.contains('\\') {
+        return Some(value.to_owned());
+    }
+    Some(unescape(value))
+}
+
+fn hex_val(c: u8) -> Option<u8> {
+    (c as char).to_digit(16).map(|d| d as u8)
+}
+
+/// One left-to-right pass of `((?:\\x[0-9A-Fa-f]{2})+)|\\u([0-9A-Fa-f]{4})|\\(.)`.
+fn unescape(value: &str) -> String {
+    let b = value.as_bytes();
+    let mut out = String::with_capacity(value.len());
+    let mut i = 0;
+    let mut plain = 0;
+    while i < b.len() {
+        if b[i] != b'\\' || i + 1 >= b.len() {
+            i += 1;
+            continue;
+        }
+        out.push_str(&value[plain..i]);
+        // A run of \xHH: UTF-8 bytes decoded together, invalid ones replaced.
+        let mut run = Vec::new();
+        let mut j = i;
+        while j + 3 < b.len() && b[j] == b'\\' && b[j + 1] == b'x' {
+            match (hex_val(b[j + 2]), hex_val(b[j + 3])) {
+                (Some(h), Some(l)) => {
+                    run.push(h << 4 | l);
+                    j += 4;
+                }
+                _ => break,
+            }
+        }
+        if !run.is_empty() {
+            out.push_str(&String::from_utf8_lossy(&run));
+            i = j;
+            plain = i;
+            continue;
+        }
+        if b[i + 1] == b'u' && i + 5 < b.len() && b[i + 2..i + 6].iter().all(u8::is_ascii_hexdigit) {
+            let point = u32::from_str_radix(&value[i + 2..i + 6], 16).unwrap();
+            out.push(char::from_u32(point).unwrap_or('\u{fffd}'));
+            i += 6;
+            plain = i;
+            continue;
+        }
+        // \ and any one character (a whole code point).
+        let c = value[i + 1..].chars().next().unwrap();
+        out.push(match c {
+            'n' => '\n',
+            'r' => '\r',
+            't' => '\t',
+            'b' => '\u{8}',
+            'f' => '\u{c}',
+            'v' => '\u{b}',
+            other => other,
+        });
+        i += 1 + c.len_utf8();
+        plain = i;
+    }
+    out.push_str(&value[plain..]);
+    out
+}
+
+const METHODS: [&str; 10] = ["GET", "HEAD", "POST", "PUT", "DELETE", "OPTIONS", "PATCH", "CONNECT", "TRACE", "PROPFIND"];
+const PROTOCOLS: [&str; 6] = ["HTTP/1.1", "HTTP/1.0", "HTTP/2.0", "HTTP/2", "HTTP/3.0", "HTTP/3"];
+
+fn request_line_re() -> &'static Regex {
+    static RE: OnceLock<Regex> = OnceLock::new();
+    RE.get_or_init(|| {
+        Regex::new(r"(?s)\A([!#$%&'*+.^_`|~0-9A-Za-z-]+) ([^ ].*?)(?: ([A-Z]{2,}/[0-9]+(?:\.[0-9]+)?))?\z").unwrap()
+    })
+}
+
+pub type RequestLine = (Option<String>, Option<String>, Option<String>);
+
+/// `clf.split_request_line`: (method, target, protocol), all None for `-` or garbage.
+pub fn split_request_line(line: Option<&str>) -> RequestLine {
+    let Some(line) = line else { return (None, None, None) };
+    let mut parts = line.split(' ');
+    if let (Some(m), Some(t), Some(p), None) = (parts.next(), parts.next(), parts.next(), parts.next()) {
+        if METHODS.contains(&m) && PROTOCOLS.contains(&p) && !t.is_empty() {
+            return (Some(m.into()), Some(t.into()), Some(p.into()));
+        }
+    }
+    match request_line_re().captures(line) {
+        Some(c) => (
+            c.get(1).map(|m| m.as_str().to_owned()),
+            c.get(2).map(|m| m.as_str().to_owned()),
+            c.get(3).map(|m| m.as_str().to_owned()),
+        ),
+        None => (None, None, None),
+    }
+}
+
+/// `clf.parse_status`: exactly three digits, 100-599.
+pub fn parse_status(value: &str) -> Result<u16, Reject> {
+    let b = value.as_bytes();
+    if b.len() == 3 && (b'1'..=b'5').contains(&b[0]) && b[1].is_ascii_digit() && b[2].is_ascii_digit() {
+        return Ok(value.parse().unwrap());
+    }
+    Err(Reject::BadStatus)
+}
+
+pub fn parse_clf_time(value: &str) -> Result<Time, Reject> {
+    time::parse_clf(value).ok_or(Reject::BadTime)
+}
+
+// ---- the formats --------------------------------------------------------------------------
+
+// Python's `\S` and `\d` under re.ASCII, spelled out for a Unicode regex.
+const NS: &str = r"[^ \t\n\r\x0B\x0C]";
+// The fast quoted field ("[^"]*" not closed after a backslash) and the escape-aware one.
+const FAST_Q: &str = r#""((?:[^"]*[^"\\])?)""#;
+const FULL_Q: &str = r#""([^"\\]*(?:\\.[^"\\]*)*)""#;
+const TAIL: &str = r"(?: .*)?";
+
+fn common(q: &str) -> String {
+    format!(r"({NS}+) {NS}+ ({NS}+) \[([^\]]*)\] {q} ({NS}+) ([0-9]{{1,19}}|-)")
+}
+
+fn vhost() -> String {
+    format!(r"({NS}+?)(?::[0-9]+)? ")
+}
+
+fn agents(fast: bool) -> String {
+    if fast {
+        format!(" {FAST_Q} {FAST_Q}{TAIL}")
+    } else {
+        format!(r#" {FULL_Q} (?:{FULL_Q}{TAIL}|"(.*)"(?: [^"]*)?)"#)
+    }
+}
+
+fn whole(pattern: &str) -> Regex {
+    Regex::new(&format!(r"(?s)\A(?:{pattern})\z")).unwrap()
+}
+
+pub struct Matchers {
+    fast: Regex,
+    full: Regex,
+}
+
+impl Matchers {
+    pub fn captures<'h>(&self, line: &'h str) -> Option<regex::Captures<'h>> {
+        self.fast.captures(line).or_else(|| self.full.captures(line))
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Clf {
+    Common,
+    Combined,
+    VhostCombined,
+}
+
+fn matchers(kind: Clf) -> &'static Matchers {
+    static M: OnceLock<[Matchers; 3]> = OnceLock::new();
+    let all = M.get_or_init(|| {
+        let make = |prefix: &str, rest_fast: String, rest_full: String| Matchers {
+            fast: whole(&format!("{prefix}{}{rest_fast}", common(FAST_Q))),
+            full: whole(&format!("{prefix}{}{rest_full}", common(FULL_Q))),
+        };
+        [
+            make("", TAIL.into(), TAIL.into()),
+            make("", agents(true), agents(false)),
+            make(&vhost(), agents(true), agents(false)),
+        ]
+    });
+    &all[kind as usize]
+}
+
+/// Parse one line of a CLF-family format, as `parse_common` / `parse_combined` / `parse_vhost_combined`.
+pub fn parse_clf(kind: Clf, line: &str) -> Parsed {
+    let line = rstrip_crlf(line);
+    let caps = matchers(kind).captures(line).ok_or(Reject::NoMatch)?;
+    let g = |i: usize| caps.get(i).map(|m| m.as_str());
+    let shift = if kind == Clf::VhostCombined { 1 } else { 0 };
+    let host = if shift == 1 { g(1).map(str::to_owned) } else { None };
+    let f = |i: usize| g(i + shift);
+    let (client, user, time_text, request, status, size) = (f(1).unwrap(), f(2).unwrap(), f(3).unwrap(), f(4).unwrap(), f(5).unwrap(), f(6).unwrap());
+    let (referrer, agent, loose) = if kind == Clf::Common { (None, None, None) } else { (f(7), f(8), f(9)) };
+    let (method, target, protocol) = split_request_line(text_field(Some(request)).as_deref());
+    let time = parse_clf_time(time_text)?;
+    let status = parse_status(status)?;
+    Ok(Request {
+        client: if client == "-" { None } else { Some(client.to_owned()) },
+        time,
+        method,
+        target,
+        protocol,
+        status: Some(status),
+        bytes: if size == "-" { 0 } else { size.parse().map_err(|_| Reject::BadField)? },
+        referrer: text_field(referrer),
+        user_agent: text_field(if loose.is_none() { agent } else { loose }),
+        user: text_field(Some(user)),
+        host,
+        forwarded_for: None,
+        duration: None,
+    })
+}
