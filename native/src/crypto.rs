@@ -101,6 +101,17 @@ impl Envelope<'_> {
 
 /// The scrubber's visitor hash: keyed blake2b-64 of `packed_ip \0 user agent`, top bit dropped.
 pub fn visitor_hash(key: &[u8], packed_ip: &[u8], user_agent: &[u8]) -> Option<u64> {
+    if key.is_empty() {
+        // hashlib's blake2b(key=b"") is the unkeyed hash; the MAC would still add a key block.
+        use blake2::digest::{Update, VariableOutput};
+        let mut h = blake2::Blake2bVar::new(8).ok()?;
+        h.update(packed_ip);
+        h.update(b"\x00");
+        h.update(user_agent);
+        let mut digest = [0u8; 8];
+        h.finalize_variable(&mut digest).ok()?;
+        return Some(u64::from_be_bytes(digest) >> 1);
+    }
     let mut mac = Blake2bMac::<U8>::new_with_salt_and_personal(key, &[], &[]).ok()?;
     mac.update(packed_ip);
     mac.update(b"\x00");
