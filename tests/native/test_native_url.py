@@ -37,7 +37,7 @@ def pair(config: str):
     return PathGeneralizer(**kwargs), native.path_generalizer(**kwargs)
 
 
-PAIRS = {name: pair(name) for name in CONFIGS}
+PAIRS = {name: pair(name) for name in CONFIGS} if native.available() else {}
 
 
 def assert_same(targets, configs=CONFIGS) -> None:
