@@ -283,8 +283,25 @@ fn auto(parse_json: &JsonParser, line: &str) -> Parsed {
     Err(first.unwrap())
 }
 
+impl Parser {
+    fn run(&self, line: &str) -> Parsed {
+        match &self.format {
+            Format::Clf(kind) => clf::parse_clf(*kind, line),
+            Format::Json(p) => p.parse(line),
+            Format::Nginx(p) => p.parse(line),
+            Format::Auto(p) => auto(p, line),
+        }
+    }
+}
+
 #[pymethods]
 impl Parser {
+    /// How many of `lines` parse, building no Python objects: the core's own cost, as a per-line
+    /// loop kept in Rust would pay it (bench/native.py).
+    fn count_parsed(&self, lines: Vec<String>) -> usize {
+        lines.iter().filter(|l| self.run(l).is_ok()).count()
+    }
+
     /// `format` as in `make_parser`; nginx takes the (template, escape) `read_log_format` gives.
     #[new]
     #[pyo3(signature = (format, nginx_template=None, nginx_escape="default", json_fields=None))]
@@ -307,13 +324,7 @@ impl Parser {
 
     /// (fields..., ) of the Request, or the rejection reason as a str.
     fn parse<'py>(&self, py: Python<'py>, line: &str) -> PyResult<Bound<'py, PyAny>> {
-        let parsed = match &self.format {
-            Format::Clf(kind) => clf::parse_clf(*kind, line),
-            Format::Json(p) => p.parse(line),
-            Format::Nginx(p) => p.parse(line),
-            Format::Auto(p) => auto(p, line),
-        };
-        match parsed {
+        match self.run(line) {
             Ok(r) => Ok(request_tuple(py, r)?.into_any()),
             Err(e) => Ok(PyString::new(py, e.reason()).into_any()),
         }
@@ -390,8 +401,14 @@ impl PathGeneralizer {
         }
     }
 
+    /// How many of `targets` the compiled code decides, building no Python objects (bench/native.py).
+    fn count_decided(&mut self, py: Python<'_>, targets: Vec<Option<String>>) -> usize {
+        let mut domains = PyDomains { py, registrable: &self.registrable };
+        targets.iter().filter(|t| self.inner.generalize(t.as_deref(), &mut domains).is_ok()).count()
+    }
+
     /// Whether the native code decides `target` itself (False: the reference runs).
-    fn decides(&self, py: Python<'_>, target: Option<&str>) -> bool {
+    fn decides(&mut self, py: Python<'_>, target: Option<&str>) -> bool {
         let mut domains = PyDomains { py, registrable: &self.registrable };
         self.inner.generalize(target, &mut domains).is_ok()
     }

@@ -230,16 +230,121 @@ fn matchers(kind: Clf) -> &'static Matchers {
     &all[kind as usize]
 }
 
+fn is_ws(b: u8) -> bool {
+    matches!(b, b' ' | b'\t' | b'\n' | b'\r' | 0x0b | 0x0c)
+}
+
+/// `(\S+)` then one space: the token's end.
+fn token(b: &[u8], i: usize) -> Option<usize> {
+    let end = i + b[i..].iter().position(|&c| is_ws(c)).unwrap_or(b.len() - i);
+    (end > i && b.get(end) == Some(&b' ')).then_some(end)
+}
+
+/// The fast form of a quoted field, `"((?:[^"]*[^"\\])?)"`, at `i`: (content end, after the quote).
+fn fast_quoted(b: &[u8], i: usize) -> Option<(usize, usize)> {
+    if b.get(i) != Some(&b'"') {
+        return None;
+    }
+    let end = i + 1 + b[i + 1..].iter().position(|&c| c == b'"')?;
+    if end > i + 1 && b[end - 1] == b'\\' {
+        return None;
+    }
+    Some((end, end + 1))
+}
+
+/// The fields of a line as the fast regex of `kind` captures them, matched by hand: every part of
+/// that regex reads up to a delimiter it cannot contain, so there is one way to match and this is it.
+/// None where the regex would not match (the escape-aware regex then decides).
+fn fast_fields(kind: Clf, line: &str) -> Option<[Option<&str>; 10]> {
+    let b = line.as_bytes();
+    let mut f: [Option<&str>; 10] = [None; 10];
+    let s = |a: usize, z: usize| Some(&line[a..z]);
+    let mut i = 0;
+    if kind == Clf::VhostCombined {
+        // (\S+?)(?::[0-9]+)? then a space: the shortest host whose rest is a port, so a trailing :digits.
+        let end = token(b, 0)?;
+        let tok = &b[..end];
+        let host_end = match tok.iter().rposition(|&c| c == b':') {
+            Some(p) if p >= 1 && p + 1 < tok.len() && tok[p + 1..].iter().all(u8::is_ascii_digit) => p,
+            _ => end,
+        };
+        f[0] = s(0, host_end);
+        i = end + 1;
+    }
+    let e = token(b, i)?;
+    f[1] = s(i, e);
+    let e2 = token(b, e + 1)?;
+    let e3 = token(b, e2 + 1)?;
+    f[2] = s(e2 + 1, e3);
+    if b.get(e3 + 1) != Some(&b'[') {
+        return None;
+    }
+    let t = e3 + 2 + b[e3 + 2..].iter().position(|&c| c == b']')?;
+    f[3] = s(e3 + 2, t);
+    if b.get(t + 1) != Some(&b' ') {
+        return None;
+    }
+    let (q, after) = fast_quoted(b, t + 2)?;
+    f[4] = s(t + 3, q);
+    if b.get(after) != Some(&b' ') {
+        return None;
+    }
+    let st = token(b, after + 1)?;
+    f[5] = s(after + 1, st);
+    let z = st + 1;
+    let size_end = if b.get(z) == Some(&b'-') {
+        z + 1
+    } else {
+        let n = b[z..].iter().take_while(|c| c.is_ascii_digit()).count();
+        if n == 0 || n > 19 {
+            return None;
+        }
+        z + n
+    };
+    f[6] = s(z, size_end);
+    let mut end = size_end;
+    if kind != Clf::Common {
+        if b.get(end) != Some(&b' ') {
+            return None;
+        }
+        let (q1, a1) = fast_quoted(b, end + 1)?;
+        f[7] = s(end + 2, q1);
+        if b.get(a1) != Some(&b' ') {
+            return None;
+        }
+        let (q2, a2) = fast_quoted(b, a1 + 1)?;
+        f[8] = s(a1 + 2, q2);
+        end = a2;
+    }
+    // (?: .*)? then the end
+    (end == b.len() || b[end] == b' ').then_some(f)
+}
+
 /// Parse one line of a CLF-family format, as `parse_common` / `parse_combined` / `parse_vhost_combined`.
 pub fn parse_clf(kind: Clf, line: &str) -> Parsed {
     let line = rstrip_crlf(line);
-    let caps = matchers(kind).captures(line).ok_or(Reject::NoMatch)?;
-    let g = |i: usize| caps.get(i).map(|m| m.as_str());
-    let shift = if kind == Clf::VhostCombined { 1 } else { 0 };
-    let host = if shift == 1 { g(1).map(str::to_owned) } else { None };
-    let f = |i: usize| g(i + shift);
-    let (client, user, time_text, request, status, size) = (f(1).unwrap(), f(2).unwrap(), f(3).unwrap(), f(4).unwrap(), f(5).unwrap(), f(6).unwrap());
-    let (referrer, agent, loose) = if kind == Clf::Common { (None, None, None) } else { (f(7), f(8), f(9)) };
+    let fields = match fast_fields(kind, line) {
+        Some(f) => f,
+        None => {
+            let caps = matchers(kind).captures(line).ok_or(Reject::NoMatch)?;
+            let mut f: [Option<&str>; 10] = [None; 10];
+            let shift = if kind == Clf::VhostCombined { 1 } else { 0 };
+            if shift == 1 {
+                f[0] = caps.get(1).map(|m| m.as_str());
+            }
+            for (k, slot) in f.iter_mut().enumerate().skip(1) {
+                *slot = caps.get(k + shift).map(|m| m.as_str());
+            }
+            f
+        }
+    };
+    parse_fields(kind, fields)
+}
+
+fn parse_fields(kind: Clf, f: [Option<&str>; 10]) -> Parsed {
+    let host = f[0].map(str::to_owned);
+    let (client, user, time_text, request, status, size) = (f[1].unwrap(), f[2].unwrap(), f[3].unwrap(), f[4].unwrap(), f[5].unwrap(), f[6].unwrap());
+    let (referrer, agent, loose) = if kind == Clf::Common { (None, None, None) } else { (f[7], f[8], f[9]) };
     let (method, target, protocol) = split_request_line(text_field(Some(request)).as_deref());
     let time = parse_clf_time(time_text)?;
     let status = parse_status(status)?;

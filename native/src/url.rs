@@ -8,7 +8,7 @@
 
 use fancy_regex::Regex as Fancy;
 use regex::Regex;
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::sync::OnceLock;
 
 /// This target needs the Python reference.
@@ -47,12 +47,12 @@ struct Patterns {
     hex: Regex,
     token_chars: Regex,
     year: Regex,
-    year_in: Fancy,
-    full_date: Fancy,
-    short_date: Fancy,
+    year_in: Regex,
+    full_date: Regex,
+    short_date: Regex,
     phone: Regex,
     phone_in: Fancy,
-    mac: Fancy,
+    mac: Regex,
     mac_bare: Regex,
     coordinates: Fancy,
     at_not_email: Regex,
@@ -60,10 +60,9 @@ struct Patterns {
     at_word: Fancy,
     dot_word: Regex,
     domain_start: Regex,
-    secret: Fancy,
+    secret: Regex,
     chunk: Regex,
     short_id: Regex,
-    pieces: Fancy,
     consonant_run: Regex,
     rare: [u32; 26], // per first letter, a bit per rare second letter
 }
@@ -88,9 +87,28 @@ fn patterns() -> &'static Patterns {
     static P: OnceLock<Patterns> = OnceLock::new();
     P.get_or_init(|| {
         let (y, m, d) = (r"(?:19|20)\d\d", r"(?:0?[1-9]|1[0-2])", r"(?:0?[1-9]|[12]\d|3[01])");
-        let mon = r"(?<![a-z])(?:jan(?:uary)?|feb(?:ruary)?|mar(?:ch)?|apr(?:il)?|may|june?|july?|aug(?:ust)?|sep(?:t(?:ember)?)?|oct(?:ober)?|nov(?:ember)?|dec(?:ember)?)(?![a-z])";
+        // _MON without its lookarounds: what follows a month name in _FULL_DATE is never a letter, and
+        // what precedes it is a digit or separator except where the name starts the match (see below).
+        let mon = r"(?:jan(?:uary)?|feb(?:ruary)?|mar(?:ch)?|apr(?:il)?|may|june?|july?|aug(?:ust)?|sep(?:t(?:ember)?)?|oct(?:ober)?|nov(?:ember)?|dec(?:ember)?)";
+        // `([-._ ])X\1Y`: the backreference is one character, so spell out each one.
+        let same_sep = |a: &str, b: &str, c: &str| {
+            ["-", r"\.", "_", " "].iter().map(|sep| format!("{a}{sep}{b}{sep}{c}")).collect::<Vec<_>>().join("|")
+        };
+        // Existence only (is_match): `(?<!X)` and `(?!X)` at the ends become "start, or one non-X character".
         let full_date = format!(
-            r"(?i)(?<!\d)(?:{y}([-._ ]){m}\1{d}|{d}([-._ ]){m}\2{y}|{m}([-._ ]){d}\3{y}|{d}[-._ ]?{mon}[-._ ,]*{y}|{mon}[-._ ]?{d}(?:st|nd|rd|th)?[-._ ,]*{y}|{y}[-._ ]?{mon}[-._ ]?{d})(?!\d)"
+            r"(?i)(?:(?:\A|[^0-9])(?:{}|{}|{}|{d}[-._ ]?{mon}[-._ ,]*{y}|{y}[-._ ]?{mon}[-._ ]?{d})|(?:\A|[^0-9a-z]){mon}[-._ ]?{d}(?:st|nd|rd|th)?[-._ ,]*{y})(?:[^0-9]|\z)",
+            same_sep(y, m, d), same_sep(d, m, y), same_sep(m, d, y)
+        );
+        let short_date = format!(
+            r"\A(?:{}|{})\z",
+            ["-", r"\."].iter().map(|sep| format!(r"(?:0[1-9]|[12]\d|3[01]){sep}(?:0[1-9]|1[0-2]){sep}\d\d")).collect::<Vec<_>>().join("|"),
+            ["-", r"\."].iter().map(|sep| format!(r"(?:0[1-9]|1[0-2]){sep}(?:0[1-9]|[12]\d|3[01]){sep}\d\d")).collect::<Vec<_>>().join("|"),
+        );
+        let h2 = "[0-9A-Fa-f]{2}";
+        let mac = format!(
+            r"(?:\A|[^0-9A-Fa-f])(?:{}|{}|[0-9A-Fa-f]{{4}}\.[0-9A-Fa-f]{{4}}\.[0-9A-Fa-f]{{4}})(?:[^0-9A-Fa-f]|\z)",
+            format!("{h2}:{h2}(?::{h2}){{4}}(?:(?::{h2}){{2}})?"),
+            format!("{h2}-{h2}(?:-{h2}){{4}}(?:(?:-{h2}){{2}})?"),
         );
         let mut rare = [0u32; 26];
         for row in RARE_ROWS.split_whitespace() {
@@ -110,19 +128,15 @@ fn patterns() -> &'static Patterns {
             hex: re(&whole(r"[0-9A-Fa-f]{16,}")),
             token_chars: re(&whole(r"[A-Za-z0-9_\-+/=.~]{16,}")),
             year: re(&whole(r"(?:19|20)\d\d")),
-            year_in: fancy(r"(?<!\d)(?:19|20)\d\d(?!\d)"),
-            full_date: fancy(&full_date),
-            short_date: fancy(&whole(
-                r"(?:0[1-9]|[12]\d|3[01])([-.])(?:0[1-9]|1[0-2])\1\d\d|(?:0[1-9]|1[0-2])([-.])(?:0[1-9]|[12]\d|3[01])\2\d\d",
-            )),
+            year_in: re(r"(?:\A|[^0-9])(?:19|20)\d\d(?:[^0-9]|\z)"),
+            full_date: re(&full_date),
+            short_date: re(&short_date),
             phone: re(&format!(
                 "(?i){}",
                 whole(r"(?:tel:)?\+?\(?\d{1,4}\)?(?:[ .\-+_]{0,3}\(?\d{1,4}\)?){2,}|(?:tel:)?\+\d{7,15}")
             )),
             phone_in: fancy(r"(?<![\d.])\+?\(?\d{1,4}\)?(?:[ .\-+_]{1,3}\(?\d{1,4}\)?){3,}(?![\d.])"),
-            mac: fancy(
-                r"(?<![0-9A-Fa-f])(?:[0-9A-Fa-f]{2}([:-])[0-9A-Fa-f]{2}(?:\1[0-9A-Fa-f]{2}){4}(?:(?:\1[0-9A-Fa-f]{2}){2})?|[0-9A-Fa-f]{4}\.[0-9A-Fa-f]{4}\.[0-9A-Fa-f]{4})(?![0-9A-Fa-f])",
-            ),
+            mac: re(&mac),
             mac_bare: re(&whole(r"[0-9A-Fa-f]{12}")),
             coordinates: fancy(r"(?<![\d.])([-+]?\d{1,2}\.\d{2,})\s*[,;\s]\s*([-+]?\d{1,3}\.\d{2,})(?![\d.])"),
             at_not_email: re(r"[A-Za-z]@(?:\d+\.\d+(?:\.\d+)*(?:[-+][\w.]+)?|[1-4]x(?:\.[A-Za-z0-9]{1,5})?)\z"),
@@ -130,8 +144,8 @@ fn patterns() -> &'static Patterns {
             at_word: fancy(r"(?i)(?<=[A-Za-z0-9])(?:\s+|\s*[-_]\s*)at(?:\s+|\s*[-_]\s*)(?=[A-Za-z0-9])"),
             dot_word: re(r"(?i)\s*[(\[{<]\s*dot\s*[)\]}>]\s*|(?:\s+|\s*[-_]\s*)dot(?:\s+|\s*[-_]\s*)"),
             domain_start: re(r"\A[A-Za-z0-9][A-Za-z0-9.-]*"),
-            secret: fancy(concat!(
-                r"(?<![A-Za-z0-9])(?:",
+            secret: re(concat!(
+                r"(?:\A|[^A-Za-z0-9])(?:",
                 r"(?:sk|pk|rk)_(?:live|test)_\w{8,}|whsec_\w{8,}|[a-z]{2,8}_(?:live|test|prod|sandbox)_\w{8,}",
                 r"|gh[pousr]_\w{16,}|github_pat_\w{16,}|glpat-[\w-]{16,}",
                 r"|xox[abposr]-[\w-]{8,}|xapp-[\w-]{8,}",
@@ -144,15 +158,10 @@ fn patterns() -> &'static Patterns {
             )),
             chunk: re(r"[A-Za-z0-9]{8,}"),
             short_id: re(&whole(r"[A-Za-z0-9]*[-_][A-Za-z0-9_-]*")),
-            pieces: fancy(r"[A-Z]?[a-z]+|[A-Z]+(?![a-z])|[0-9]+"),
             consonant_run: re(r"[bcdfghjklmnpqrstvwxz]{4,}"),
             rare,
         }
     })
-}
-
-fn fm(r: Result<bool, fancy_regex::Error>) -> R<bool> {
-    r.map_err(|_| Fallback)
 }
 
 // ---- decoding -------------------------------------------------------------------------------
@@ -234,6 +243,33 @@ fn rare_pairs(word: &str) -> usize {
     seen.len()
 }
 
+/// `findall(r"[A-Z]?[a-z]+|[A-Z]+(?![a-z])|[0-9]+")`: the words, acronyms and numbers of a chunk.
+fn camel_pieces(s: &str) -> Vec<&str> {
+    let b = s.as_bytes();
+    let run = |from: usize, f: fn(&u8) -> bool| from + b[from..].iter().take_while(|c| f(c)).count();
+    let mut out = Vec::new();
+    let mut i = 0;
+    while i < b.len() {
+        let c = b[i];
+        let next_lower = b.get(i + 1).is_some_and(u8::is_ascii_lowercase);
+        let end = if c.is_ascii_lowercase() || (c.is_ascii_uppercase() && next_lower) {
+            run(i + 1, u8::is_ascii_lowercase) // [A-Z]?[a-z]+
+        } else if c.is_ascii_uppercase() {
+            // [A-Z]+ greedy, giving one back when a lowercase letter follows (it starts the next word)
+            let e = run(i, u8::is_ascii_uppercase);
+            if b.get(e).is_some_and(u8::is_ascii_lowercase) { e - 1 } else { e }
+        } else if c.is_ascii_digit() {
+            run(i, u8::is_ascii_digit)
+        } else {
+            i += 1;
+            continue;
+        };
+        out.push(&s[i..end]);
+        i = end;
+    }
+    out
+}
+
 /// `url._is_random_chunk`.
 fn is_random_chunk(chunk: &str) -> R<bool> {
     let p = patterns();
@@ -243,10 +279,7 @@ fn is_random_chunk(chunk: &str) -> R<bool> {
     if (lower as u8 + upper as u8 + digit as u8) < 2 {
         return Ok(is_alpha(chunk) && chunk.len() >= 12 && rare_pairs(&chunk.to_ascii_lowercase()) >= 3);
     }
-    let mut pieces = Vec::new();
-    for m in p.pieces.find_iter(chunk) {
-        pieces.push(m.map_err(|_| Fallback)?.as_str());
-    }
+    let pieces = camel_pieces(chunk);
     let mut junk = 0.0f64;
     let (mut digits, mut acronyms) = (0i64, 0i64);
     for piece in &pieces {
@@ -330,6 +363,10 @@ fn is_obfuscated_email(text: &str, domains: &mut dyn Domains) -> R<bool> {
     if p.at_bracketed.is_match(text) {
         return Ok(true);
     }
+    // `_AT_WORD` needs whitespace, '-' or '_' beside "at".
+    if !text.bytes().any(|b| matches!(b, b'-' | b'_' | b'\t'..=b'\r' | 0x1c..=b' ')) {
+        return Ok(false);
+    }
     for m in p.at_word.find_iter(text) {
         let m = m.map_err(|_| Fallback)?;
         let rest = p.dot_word.replace_all(&text[m.end()..], ".");
@@ -346,6 +383,10 @@ fn is_obfuscated_email(text: &str, domains: &mut dyn Domains) -> R<bool> {
 fn is_coordinates(text: &str) -> R<bool> {
     if !text.is_ascii() {
         return Err(Fallback);
+    }
+    // Two decimals with a '.' each and a separator between them.
+    if text.bytes().filter(|&b| b == b'.').count() < 2 || !text.bytes().any(|b| matches!(b, b',' | b';' | b'\t'..=b'\r' | 0x1c..=b' ')) {
+        return Ok(false);
     }
     for c in patterns().coordinates.captures_iter(text) {
         let c = c.map_err(|_| Fallback)?;
@@ -385,10 +426,10 @@ fn is_phone(text: &str, runs: &[&str]) -> R<bool> {
 
 fn is_date(text: &str, runs: &[&str]) -> R<bool> {
     let p = patterns();
-    if runs.len() >= 2 && fm(p.year_in.is_match(text))? {
-        return fm(p.full_date.is_match(text));
+    if runs.len() >= 2 && p.year_in.is_match(text) {
+        return Ok(p.full_date.is_match(text));
     }
-    Ok(runs.len() == 3 && fm(p.short_date.is_match(text))?)
+    Ok(runs.len() == 3 && p.short_date.is_match(text))
 }
 
 fn is_ip(text: &str) -> bool {
@@ -451,7 +492,7 @@ pub fn classify_segment(text: &str, domains: &mut dyn Domains) -> R<Option<&'sta
             return Ok(None);
         }
     }
-    if (text.contains(':') || text.contains('-') || text.contains('.')) && fm(p.mac.is_match(text))? {
+    if (text.contains(':') || text.contains('-') || text.contains('.')) && p.mac.is_match(text) {
         return Ok(Some("{mac}"));
     }
     if is_ip(text) {
@@ -466,7 +507,7 @@ pub fn classify_segment(text: &str, domains: &mut dyn Domains) -> R<Option<&'sta
     if has_runs && is_phone(text, &runs)? {
         return Ok(Some("{phone}"));
     }
-    if text.bytes().any(|b| b"_-.".contains(&b)) && fm(p.secret.is_match(text))? {
+    if text.bytes().any(|b| b"_-.".contains(&b)) && p.secret.is_match(text) {
         return Ok(Some("{token}"));
     }
     if runs.iter().any(|r| r.len() >= 3 && !p.year.is_match(r)) {
@@ -537,7 +578,13 @@ pub struct PathGeneralizer {
     query_allow: HashSet<String>,
     max_segments: usize,
     max_length: usize,
+    // Results depend on the text alone, so caching them is invisible (as in the reference).
+    targets: HashMap<String, Generalized>,
+    kept: HashMap<String, (String, String, bool)>, // a raw segment kept as one segment
 }
+
+const CACHE_SIZE: usize = 50_000;
+const MAX_CACHED_TARGET: usize = 2048;
 
 pub type Generalized = (Option<String>, Option<Vec<(String, String)>>);
 
@@ -554,12 +601,28 @@ impl PathGeneralizer {
             query_allow: query_allow.iter().cloned().collect(),
             max_segments,
             max_length,
+            targets: HashMap::new(),
+            kept: HashMap::new(),
         })
     }
 
     /// `PathGeneralizer.__call__`: (template, allowed params in order) or Fallback.
-    pub fn generalize(&self, target: Option<&str>, domains: &mut dyn Domains) -> R<Generalized> {
+    pub fn generalize(&mut self, target: Option<&str>, domains: &mut dyn Domains) -> R<Generalized> {
         let Some(target) = target.filter(|t| !t.is_empty()) else { return Ok((None, None)) };
+        if let Some(hit) = self.targets.get(target) {
+            return Ok(hit.clone());
+        }
+        let got = self.compute(target, domains)?;
+        if target.len() <= MAX_CACHED_TARGET {
+            if self.targets.len() >= CACHE_SIZE {
+                self.targets.clear();
+            }
+            self.targets.insert(target.to_owned(), got.clone());
+        }
+        Ok(got)
+    }
+
+    fn compute(&mut self, target: &str, domains: &mut dyn Domains) -> R<Generalized> {
         if !target.is_ascii() {
             return Err(Fallback);
         }
@@ -580,7 +643,21 @@ impl PathGeneralizer {
         self.rules.iter().filter(|r| r.first.is_none()).any(|r| r.parts[0].0.is_match(segment))
     }
 
-    fn pieces(&self, raw: &str, domains: &mut dyn Domains) -> R<Vec<(String, String, bool)>> {
+    fn pieces(&mut self, raw: &str, domains: &mut dyn Domains) -> R<Vec<(String, String, bool)>> {
+        if let Some(hit) = self.kept.get(raw) {
+            return Ok(vec![hit.clone()]);
+        }
+        let pieces = self.compute_pieces(raw, domains)?;
+        if pieces.len() == 1 && pieces[0].0 == pieces[0].1 && pieces[0].1 != "." && pieces[0].1 != ".." {
+            if self.kept.len() >= CACHE_SIZE {
+                self.kept.clear();
+            }
+            self.kept.insert(raw.to_owned(), pieces[0].clone());
+        }
+        Ok(pieces)
+    }
+
+    fn compute_pieces(&self, raw: &str, domains: &mut dyn Domains) -> R<Vec<(String, String, bool)>> {
         let (head, semi) = match raw.split_once(';') {
             Some((h, _)) => (h, true),
             None => (raw, false),
@@ -616,7 +693,7 @@ impl PathGeneralizer {
         Ok(pieces)
     }
 
-    fn template(&self, path: &str, domains: &mut dyn Domains) -> R<String> {
+    fn template(&mut self, path: &str, domains: &mut dyn Domains) -> R<String> {
         let limit = self.max_segments * 4 + 8;
         let mut raws: Vec<&str> = path.splitn(limit + 1, '/').collect();
         let mut folded = raws.len() > limit;
