@@ -240,3 +240,13 @@ PARSERS = {
     **{f"nginx:{name}": parsers("nginx", nginx_log_format=spec) for name, spec in NGINX_FORMATS.items()},
 } if native.available() else {}
 assert orjson  # the reader under test is orjson's twin; json.dumps makes the lines so both read the same text
+
+
+@settings(max_examples=1500, deadline=None)
+@given(st.binary(max_size=24), st.sampled_from(["\\x", "\\X", "\\"]))
+def test_escaped_bytes_decode_with_pythons_replacement(data, prefix):
+    """A run of \\xHH is UTF-8 decoded with replacement: invalid sequences give U+FFFD as Python's codec does."""
+    agent = "".join(f"{prefix}{b:02x}" for b in data)
+    line = f'203.0.113.9 - - [28/Nov/2026:10:00:00 +0000] "GET / HTTP/1.1" 200 5 "-" "{agent}"'
+    ref, nat = PARSERS["combined"]
+    assert fields(nat, line) == fields(ref, line)
