@@ -88,6 +88,25 @@ def measure(lines: list[str]) -> list[dict[str, Any]]:
     core_only("parse combined line", lambda: batch.count_parsed(lines), len(lines))
 
     requests = [r for r in map(safe(ref), lines) if r is not None]
+    # The same requests as nginx escape=json lines, and as a custom log_format.
+    json_lines = [json.dumps({
+        "remote_addr": r.client, "time_iso8601": r.time.isoformat(), "request": f"{r.method} {r.target} {r.protocol}",
+        "status": str(r.status), "body_bytes_sent": str(r.bytes), "http_referer": r.referrer or "",
+        "http_user_agent": r.user_agent or "", "request_time": "0.012"}) for r in requests]
+    json_ref, json_nat = make_parser("json"), native.make_parser("json")
+    json_raw = nat.Parser("json")
+    row("parse JSON line (nginx escape=json)", per_call(safe(json_ref), json_lines), per_call(safe(json_nat), json_lines),
+        per_call(json_raw.parse, json_lines), "reference: orjson.loads + field plan; ISO times cached")
+    core_only("parse JSON line (nginx escape=json)", lambda: json_raw.count_parsed(json_lines), len(json_lines))
+    spec = '$remote_addr [$time_local] "$request" $status $body_bytes_sent "$http_user_agent" $request_time'
+    nginx_lines = [f'{r.client} [{line.split("[", 1)[1].split("]", 1)[0]}] "{r.method} {r.target} {r.protocol}" {r.status} '
+                   f'{r.bytes} "{r.user_agent or "-"}" 0.012' for r, line in zip(requests, lines)]
+    ng_ref, ng_nat = make_parser("nginx", nginx_log_format=spec), native.make_parser("nginx", nginx_log_format=spec)
+    from logscrub.parsing.nginx_format import read_log_format
+    ng_raw = nat.Parser("nginx", *read_log_format(spec))
+    row("parse nginx log_format line", per_call(safe(ng_ref), nginx_lines), per_call(safe(ng_nat), nginx_lines),
+        per_call(ng_raw.parse, nginx_lines), "a compiled regex per format in both")
+    core_only("parse nginx log_format line", lambda: ng_raw.count_parsed(nginx_lines), len(nginx_lines))
     peers = [r.client for r in requests]
     row("parse client address", per_call(parse_ip, peers, fresh=lambda: (ip_module._parse.cache_clear(), parse_ip)[1]),
         per_call(native.parse_ip, peers), per_call(nat.parse_ip, peers), "reference: lru_cache on the text (32k)")

@@ -41,7 +41,9 @@ fn write_obj(out: &mut Vec<u8>, obj: &Bound<'_, PyAny>, depth: usize) -> PyResul
             if i > 0 {
                 out.push(b',');
             }
-            let k = k.downcast::<PyString>().map_err(|_| PyTypeError::new_err("Dict key must be str"))?;
+            let k = k
+                .downcast::<PyString>()
+                .map_err(|_| PyTypeError::new_err("Dict key must be str"))?;
             json::write_str(out, k.to_str()?);
             out.push(b':');
             write_obj(out, &v, depth + 1)?;
@@ -66,7 +68,10 @@ fn write_obj(out: &mut Vec<u8>, obj: &Bound<'_, PyAny>, depth: usize) -> PyResul
         }
         out.push(b']');
     } else {
-        return Err(PyTypeError::new_err(format!("Type is not JSON serializable: {}", obj.get_type().name()?)));
+        return Err(PyTypeError::new_err(format!(
+            "Type is not JSON serializable: {}",
+            obj.get_type().name()?
+        )));
     }
     Ok(())
 }
@@ -98,7 +103,9 @@ fn py_round3(f: f64) -> f64 {
 // ---- sealing and keyed hashes ----------------------------------------------------------------------
 
 fn nonce12(nonce: &[u8]) -> PyResult<[u8; 12]> {
-    nonce.try_into().map_err(|_| PyValueError::new_err("nonce must be 12 bytes"))
+    nonce
+        .try_into()
+        .map_err(|_| PyValueError::new_err("nonce must be 12 bytes"))
 }
 
 fn sealer(secret: &[u8]) -> PyResult<crypto::Sealer> {
@@ -120,7 +127,16 @@ fn seal<'py>(
     skid: Option<&str>,
     nonce: &[u8],
 ) -> PyResult<Bound<'py, PyDict>> {
-    let env = crypto::seal(&sealer(secret)?, line, kid, ingested, reason, source, skid, nonce12(nonce)?);
+    let env = crypto::seal(
+        &sealer(secret)?,
+        line,
+        kid,
+        ingested,
+        reason,
+        source,
+        skid,
+        nonce12(nonce)?,
+    );
     let d = PyDict::new(py);
     d.set_item("v", crypto::VERSION)?;
     d.set_item("kid", kid)?;
@@ -154,7 +170,16 @@ fn seal_json<'py>(
     skid: Option<&str>,
     nonce: &[u8],
 ) -> PyResult<Bound<'py, PyBytes>> {
-    let env = crypto::seal(&sealer(secret)?, line, kid, ingested, reason, source, skid, nonce12(nonce)?);
+    let env = crypto::seal(
+        &sealer(secret)?,
+        line,
+        kid,
+        ingested,
+        reason,
+        source,
+        skid,
+        nonce12(nonce)?,
+    );
     let mut out = Vec::with_capacity(64 + line.len() * 4 / 3);
     env.write_json(&mut out);
     Ok(PyBytes::new(py, &out))
@@ -163,7 +188,8 @@ fn seal_json<'py>(
 /// The scrubber's `_visitor_hash`.
 #[pyfunction]
 fn visitor_hash(key: &[u8], packed_ip: &[u8], user_agent: &str) -> PyResult<u64> {
-    crypto::visitor_hash(key, packed_ip, user_agent.as_bytes()).ok_or_else(|| PyValueError::new_err("blake2b key longer than 64 bytes"))
+    crypto::visitor_hash(key, packed_ip, user_agent.as_bytes())
+        .ok_or_else(|| PyValueError::new_err("blake2b key longer than 64 bytes"))
 }
 
 #[pyfunction]
@@ -192,12 +218,23 @@ fn parse_ip<'py>(py: Python<'py>, text: Option<&str>) -> Option<Bound<'py, PyByt
 }
 
 fn networks(nets: Vec<(u8, u128, u32)>) -> Vec<Network> {
-    nets.into_iter().map(|(version, address, prefix)| Network { v6: version == 6, address, prefix }).collect()
+    nets.into_iter()
+        .map(|(version, address, prefix)| Network {
+            v6: version == 6,
+            address,
+            prefix,
+        })
+        .collect()
 }
 
 /// `ip.client_ip` with the trusted proxies as (version, network address, prefix length).
 #[pyfunction]
-fn client_ip<'py>(py: Python<'py>, peer: Option<&str>, forwarded_for: Option<&str>, trusted: Vec<(u8, u128, u32)>) -> Option<Bound<'py, PyBytes>> {
+fn client_ip<'py>(
+    py: Python<'py>,
+    peer: Option<&str>,
+    forwarded_for: Option<&str>,
+    trusted: Vec<(u8, u128, u32)>,
+) -> Option<Bound<'py, PyBytes>> {
     packed(py, ip::client_ip(peer, forwarded_for, &networks(trusted)))
 }
 
@@ -213,12 +250,22 @@ fn embedded_ipv4<'py>(py: Python<'py>, packed_ip: &[u8]) -> PyResult<Option<Boun
 /// `IPGeneralizer(mode, v4, v6)(ip, key)` with the address packed.
 #[pyfunction]
 #[pyo3(signature = (packed_ip, mode, ipv4_prefix, ipv6_prefix, key=None))]
-fn generalize_ip(packed_ip: Option<&[u8]>, mode: &str, ipv4_prefix: u32, ipv6_prefix: u32, key: Option<&[u8]>) -> PyResult<Option<String>> {
+fn generalize_ip(
+    packed_ip: Option<&[u8]>,
+    mode: &str,
+    ipv4_prefix: u32,
+    ipv6_prefix: u32,
+    key: Option<&[u8]>,
+) -> PyResult<Option<String>> {
     let mode = match mode {
         "truncate" => ip::Mode::Truncate,
         "pseudonym" => ip::Mode::Pseudonym,
         "drop" => ip::Mode::Drop,
-        _ => return Err(PyValueError::new_err("IP mode must be one of truncate, pseudonym, drop")),
+        _ => {
+            return Err(PyValueError::new_err(
+                "IP mode must be one of truncate, pseudonym, drop",
+            ))
+        }
     };
     if ipv4_prefix > 32 || ipv6_prefix > 128 {
         return Err(PyValueError::new_err("prefix out of range"));
@@ -226,7 +273,11 @@ fn generalize_ip(packed_ip: Option<&[u8]>, mode: &str, ipv4_prefix: u32, ipv6_pr
     if mode == ip::Mode::Pseudonym && key.is_none_or(|k| k.is_empty()) {
         return Err(PyValueError::new_err("IP mode 'pseudonym' needs a key"));
     }
-    let g = ip::Generalizer { mode, ipv4_prefix, ipv6_prefix };
+    let g = ip::Generalizer {
+        mode,
+        ipv4_prefix,
+        ipv6_prefix,
+    };
     let ip = packed_ip.map(from_packed).transpose()?;
     Ok(g.generalize(ip, key.unwrap_or(&[])))
 }
@@ -305,7 +356,12 @@ impl Parser {
     /// `format` as in `make_parser`; nginx takes the (template, escape) `read_log_format` gives.
     #[new]
     #[pyo3(signature = (format, nginx_template=None, nginx_escape="default", json_fields=None))]
-    fn new(format: &str, nginx_template: Option<&str>, nginx_escape: &str, json_fields: Option<Vec<(String, String)>>) -> PyResult<Parser> {
+    fn new(
+        format: &str,
+        nginx_template: Option<&str>,
+        nginx_escape: &str,
+        json_fields: Option<Vec<(String, String)>>,
+    ) -> PyResult<Parser> {
         let fields = json_fields.unwrap_or_default();
         let format = match format {
             "common" => Format::Clf(Clf::Common),
@@ -314,7 +370,8 @@ impl Parser {
             "json" => Format::Json(JsonParser::new(&fields).map_err(PyValueError::new_err)?),
             "auto" => Format::Auto(JsonParser::new(&fields).map_err(PyValueError::new_err)?),
             "nginx" => {
-                let template = nginx_template.ok_or_else(|| PyValueError::new_err("format 'nginx' needs nginx_log_format"))?;
+                let template =
+                    nginx_template.ok_or_else(|| PyValueError::new_err("format 'nginx' needs nginx_log_format"))?;
                 Format::Nginx(NginxParser::new(template, nginx_escape).map_err(PyValueError::new_err)?)
             }
             other => return Err(PyValueError::new_err(format!("unknown log format {other:?}"))),
@@ -334,7 +391,8 @@ impl Parser {
 /// Epoch seconds of a parsed time tuple, as `datetime.timestamp()` gives them.
 #[pyfunction]
 fn timestamp(t: (i32, u32, u32, u32, u32, u32, u32, i64)) -> PyResult<f64> {
-    let time = crate::time::Time::new(t.0, t.1, t.2, t.3, t.4, t.5, t.6, t.7).ok_or_else(|| PyValueError::new_err("not a valid time"))?;
+    let time = crate::time::Time::new(t.0, t.1, t.2, t.3, t.4, t.5, t.6, t.7)
+        .ok_or_else(|| PyValueError::new_err("not a valid time"))?;
     Ok(time.timestamp())
 }
 
@@ -347,7 +405,11 @@ struct PyDomains<'py> {
 
 impl Domains for PyDomains<'_> {
     fn registrable(&mut self, host: &str) -> url::R<bool> {
-        self.registrable.bind(self.py).call1((host,)).and_then(|v| v.is_truthy()).map_err(|_| Fallback)
+        self.registrable
+            .bind(self.py)
+            .call1((host,))
+            .and_then(|v| v.is_truthy())
+            .map_err(|_| Fallback)
     }
 }
 
@@ -373,13 +435,22 @@ impl PathGeneralizer {
         registrable_domain: Py<PyAny>,
         fallback: Py<PyAny>,
     ) -> PyResult<PathGeneralizer> {
-        let inner = url::PathGeneralizer::new(&rules, &query_allow, max_segments, max_length).map_err(PyValueError::new_err)?;
-        Ok(PathGeneralizer { inner, registrable: registrable_domain, fallback, fallbacks: 0 })
+        let inner =
+            url::PathGeneralizer::new(&rules, &query_allow, max_segments, max_length).map_err(PyValueError::new_err)?;
+        Ok(PathGeneralizer {
+            inner,
+            registrable: registrable_domain,
+            fallback,
+            fallbacks: 0,
+        })
     }
 
     /// (path template, {allowed params} or None), as the reference's `__call__`.
     fn __call__<'py>(&mut self, py: Python<'py>, target: Option<&str>) -> PyResult<Bound<'py, PyAny>> {
-        let mut domains = PyDomains { py, registrable: &self.registrable };
+        let mut domains = PyDomains {
+            py,
+            registrable: &self.registrable,
+        };
         match self.inner.generalize(target, &mut domains) {
             Ok((path, params)) => {
                 let params = match params {
@@ -403,21 +474,37 @@ impl PathGeneralizer {
 
     /// How many of `targets` the compiled code decides, building no Python objects (bench/native.py).
     fn count_decided(&mut self, py: Python<'_>, targets: Vec<Option<String>>) -> usize {
-        let mut domains = PyDomains { py, registrable: &self.registrable };
-        targets.iter().filter(|t| self.inner.generalize(t.as_deref(), &mut domains).is_ok()).count()
+        let mut domains = PyDomains {
+            py,
+            registrable: &self.registrable,
+        };
+        targets
+            .iter()
+            .filter(|t| self.inner.generalize(t.as_deref(), &mut domains).is_ok())
+            .count()
     }
 
     /// Whether the native code decides `target` itself (False: the reference runs).
     fn decides(&mut self, py: Python<'_>, target: Option<&str>) -> bool {
-        let mut domains = PyDomains { py, registrable: &self.registrable };
+        let mut domains = PyDomains {
+            py,
+            registrable: &self.registrable,
+        };
         self.inner.generalize(target, &mut domains).is_ok()
     }
 }
 
 /// `url.classify_segment` for ASCII text; None where the reference must decide.
 #[pyfunction]
-fn classify_segment(py: Python<'_>, text: &str, registrable_domain: Py<PyAny>) -> PyResult<(bool, Option<&'static str>)> {
-    let mut domains = PyDomains { py, registrable: &registrable_domain };
+fn classify_segment(
+    py: Python<'_>,
+    text: &str,
+    registrable_domain: Py<PyAny>,
+) -> PyResult<(bool, Option<&'static str>)> {
+    let mut domains = PyDomains {
+        py,
+        registrable: &registrable_domain,
+    };
     Ok(match url::classify_segment(text, &mut domains) {
         Ok(p) => (true, p),
         Err(Fallback) => (false, None),

@@ -123,7 +123,9 @@ fn unescape(value: &str) -> String {
     out
 }
 
-const METHODS: [&str; 10] = ["GET", "HEAD", "POST", "PUT", "DELETE", "OPTIONS", "PATCH", "CONNECT", "TRACE", "PROPFIND"];
+const METHODS: [&str; 10] = [
+    "GET", "HEAD", "POST", "PUT", "DELETE", "OPTIONS", "PATCH", "CONNECT", "TRACE", "PROPFIND",
+];
 const PROTOCOLS: [&str; 6] = ["HTTP/1.1", "HTTP/1.0", "HTTP/2.0", "HTTP/2", "HTTP/3.0", "HTTP/3"];
 
 fn request_line_re() -> &'static Regex {
@@ -343,8 +345,19 @@ pub fn parse_clf(kind: Clf, line: &str) -> Parsed {
 
 fn parse_fields(kind: Clf, f: [Option<&str>; 10]) -> Parsed {
     let host = f[0].map(str::to_owned);
-    let (client, user, time_text, request, status, size) = (f[1].unwrap(), f[2].unwrap(), f[3].unwrap(), f[4].unwrap(), f[5].unwrap(), f[6].unwrap());
-    let (referrer, agent, loose) = if kind == Clf::Common { (None, None, None) } else { (f[7], f[8], f[9]) };
+    let (client, user, time_text, request, status, size) = (
+        f[1].unwrap(),
+        f[2].unwrap(),
+        f[3].unwrap(),
+        f[4].unwrap(),
+        f[5].unwrap(),
+        f[6].unwrap(),
+    );
+    let (referrer, agent, loose) = if kind == Clf::Common {
+        (None, None, None)
+    } else {
+        (f[7], f[8], f[9])
+    };
     let (method, target, protocol) = split_request_line(text_field(Some(request)).as_deref());
     let time = parse_clf_time(time_text)?;
     let status = parse_status(status)?;
@@ -355,7 +368,11 @@ fn parse_fields(kind: Clf, f: [Option<&str>; 10]) -> Parsed {
         target,
         protocol,
         status: Some(status),
-        bytes: if size == "-" { 0 } else { size.parse().map_err(|_| Reject::BadField)? },
+        bytes: if size == "-" {
+            0
+        } else {
+            size.parse().map_err(|_| Reject::BadField)?
+        },
         referrer: text_field(referrer),
         user_agent: text_field(if loose.is_none() { agent } else { loose }),
         user: text_field(Some(user)),

@@ -15,7 +15,12 @@ pub const VERSION: u32 = 2;
 
 /// The associated data binding a sealed line to its key ids and kind: `logscrub/2|kid|skid|reason`.
 pub fn aad(kid: &str, skid: Option<&str>, reason: Option<&str>) -> Vec<u8> {
-    format!("logscrub/{VERSION}|{kid}|{}|{}", skid.unwrap_or(""), reason.unwrap_or("")).into_bytes()
+    format!(
+        "logscrub/{VERSION}|{kid}|{}|{}",
+        skid.unwrap_or(""),
+        reason.unwrap_or("")
+    )
+    .into_bytes()
 }
 
 /// A key that AES-256-GCM takes (32 bytes); built once per key and reused, like the reference's cache.
@@ -59,7 +64,15 @@ pub fn seal<'a>(
     nonce: [u8; 12],
 ) -> Envelope<'a> {
     let ct = sealer.encrypt(&nonce, line, &aad(kid, skid, reason));
-    Envelope { kid, ingested: json::py_round3(ingested), skid, reason, source, nonce, ct }
+    Envelope {
+        kid,
+        ingested: json::py_round3(ingested),
+        skid,
+        reason,
+        source,
+        nonce,
+        ct,
+    }
 }
 
 impl Envelope<'_> {

@@ -56,7 +56,7 @@ fn is_port(text: &str) -> bool {
     !text.is_empty()
         && text.len() <= 5
         && text.bytes().all(|b| b.is_ascii_digit())
-        && text.parse::<u32>().map_or(false, |n| n <= 65535)
+        && text.parse::<u32>().is_ok_and(|n| n <= 65535)
 }
 
 /// `ipaddress.IPv4Address(text)`: four decimal octets, no leading zeros.
@@ -88,7 +88,10 @@ pub fn ipv4(text: &str) -> Option<u32> {
 }
 
 fn zone_ok(zone: &str) -> bool {
-    !zone.is_empty() && zone.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'~' | b'-'))
+    !zone.is_empty()
+        && zone
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'~' | b'-'))
 }
 
 fn ipv6_with_zone(text: &str) -> Option<Ip> {
@@ -204,7 +207,11 @@ pub fn embedded(n: u128) -> Option<u32> {
     }
     let top = n >> 32;
     if top == 0 || top == 0xFFFF_0000 || top == 0xFFFF {
-        return if (n >> 24) & 0xFF != 0 || top != 0 { Some((n & LOW32) as u32) } else { None };
+        return if (n >> 24) & 0xFF != 0 || top != 0 {
+            Some((n & LOW32) as u32)
+        } else {
+            None
+        };
     }
     if (top & 0xFCFF_FFFF) == 0x0000_5EFE {
         return Some((n & LOW32) as u32);
@@ -246,11 +253,19 @@ impl Network {
     fn contains(&self, ip: Ip) -> bool {
         match ip {
             Ip::V4(n) if !self.v6 => {
-                let mask = if self.prefix == 0 { 0 } else { u32::MAX << (32 - self.prefix) };
+                let mask = if self.prefix == 0 {
+                    0
+                } else {
+                    u32::MAX << (32 - self.prefix)
+                };
                 (n & mask) as u128 == self.address
             }
             Ip::V6(n) if self.v6 => {
-                let mask = if self.prefix == 0 { 0 } else { u128::MAX << (128 - self.prefix) };
+                let mask = if self.prefix == 0 {
+                    0
+                } else {
+                    u128::MAX << (128 - self.prefix)
+                };
                 n & mask == self.address
             }
             _ => false,
@@ -350,7 +365,11 @@ pub fn format_v6(n: u128) -> String {
     }
     let hex = |hs: &[u16]| hs.iter().map(|h| format!("{h:x}")).collect::<Vec<_>>().join(":");
     if best_len > 1 {
-        format!("{}::{}", hex(&hextets[..best_start]), hex(&hextets[best_start + best_len..]))
+        format!(
+            "{}::{}",
+            hex(&hextets[..best_start]),
+            hex(&hextets[best_start + best_len..])
+        )
     } else {
         hex(&hextets)
     }

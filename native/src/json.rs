@@ -87,7 +87,11 @@ const DEPTH_LIMIT: usize = 1024;
 
 /// Parse one JSON document; `None` where orjson.loads raises.
 pub fn parse(text: &str) -> Option<Value> {
-    let mut p = Reader { b: text.as_bytes(), i: 0, depth: 0 };
+    let mut p = Reader {
+        b: text.as_bytes(),
+        i: 0,
+        depth: 0,
+    };
     p.ws();
     let v = p.value()?;
     p.ws();
@@ -330,7 +334,11 @@ impl Reader<'_> {
                     return Some(Value::Int(n));
                 }
             } else if let Ok(n) = text.parse::<u64>() {
-                return Some(if n <= i64::MAX as u64 { Value::Int(n as i64) } else { Value::UInt(n) });
+                return Some(if n <= i64::MAX as u64 {
+                    Value::Int(n as i64)
+                } else {
+                    Value::UInt(n)
+                });
             }
         }
         let f: f64 = text.parse().ok()?;
@@ -369,7 +377,11 @@ pub fn py_float_repr(f: f64) -> String {
             format!("{sign}{}.{}", &digits[..decpt as usize], &digits[decpt as usize..])
         }
     } else {
-        let m = if digits.len() > 1 { format!("{}.{}", &digits[..1], &digits[1..]) } else { digits };
+        let m = if digits.len() > 1 {
+            format!("{}.{}", &digits[..1], &digits[1..])
+        } else {
+            digits
+        };
         let e = decpt - 1;
         format!("{sign}{m}e{}{:02}", if e < 0 { '-' } else { '+' }, e.abs())
     }

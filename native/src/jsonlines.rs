@@ -104,8 +104,10 @@ fn split_path(p: &str) -> Path {
 
 /// `{**defaults, **overrides}` in Python's dict order: overridden fields keep their place.
 fn plan(defaults: Paths, overrides: &[(String, String)]) -> Plan {
-    let mut order: Vec<(String, Vec<Path>)> =
-        defaults.iter().map(|(f, ps)| (f.to_string(), ps.iter().map(|p| split_path(p)).collect())).collect();
+    let mut order: Vec<(String, Vec<Path>)> = defaults
+        .iter()
+        .map(|(f, ps)| (f.to_string(), ps.iter().map(|p| split_path(p)).collect()))
+        .collect();
     for (f, p) in overrides {
         match order.iter_mut().find(|(name, _)| name == f) {
             Some(entry) => entry.1 = vec![split_path(p)],
@@ -129,10 +131,16 @@ impl JsonParser {
                 return Err(format!("json_fields: unknown field {f:?}"));
             }
             if p.trim_matches('.').is_empty() {
-                return Err(format!("json_fields.{f}: expected a dotted path like request.remote_ip"));
+                return Err(format!(
+                    "json_fields.{f}: expected a dotted path like request.remote_ip"
+                ));
             }
         }
-        Ok(JsonParser { caddy: plan(CADDY, overrides), traefik: plan(TRAEFIK, overrides), nginx: plan(NGINX, overrides) })
+        Ok(JsonParser {
+            caddy: plan(CADDY, overrides),
+            traefik: plan(TRAEFIK, overrides),
+            nginx: plan(NGINX, overrides),
+        })
     }
 
     pub fn parse(&self, line: &str) -> Parsed {

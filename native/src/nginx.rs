@@ -38,12 +38,22 @@ enum Slot {
 // Per Request field, the variables that can fill it, best first (`_SOURCES`).
 const SOURCES: &[(Slot, &[(&str, Conv)])] = &[
     (Slot::Client, &[("remote_addr", Conv::Text)]),
-    (Slot::Time, &[("time_local", Conv::ClfTime), ("time_iso8601", Conv::IsoTime), ("msec", Conv::Msec)]),
+    (
+        Slot::Time,
+        &[
+            ("time_local", Conv::ClfTime),
+            ("time_iso8601", Conv::IsoTime),
+            ("msec", Conv::Msec),
+        ],
+    ),
     (Slot::Method, &[("request_method", Conv::Text)]),
     (Slot::Target, &[("request_uri", Conv::Text)]),
     (Slot::Protocol, &[("server_protocol", Conv::Text)]),
     (Slot::Status, &[("status", Conv::Status)]),
-    (Slot::Bytes, &[("body_bytes_sent", Conv::Bytes), ("bytes_sent", Conv::Bytes)]),
+    (
+        Slot::Bytes,
+        &[("body_bytes_sent", Conv::Bytes), ("bytes_sent", Conv::Bytes)],
+    ),
     (Slot::Referrer, &[("http_referer", Conv::Text)]),
     (Slot::UserAgent, &[("http_user_agent", Conv::Text)]),
     (Slot::User, &[("remote_user", Conv::Text)]),
@@ -168,7 +178,10 @@ impl NginxParser {
             fast,
             full,
             escaped,
-            plan: sources.iter().map(|(slot, v, c)| (*slot, group(v).unwrap(), *c)).collect(),
+            plan: sources
+                .iter()
+                .map(|(slot, v, c)| (*slot, group(v).unwrap(), *c))
+                .collect(),
             request: group("request"),
             uri: group("uri"),
             args: group("args"),
@@ -193,7 +206,16 @@ impl NginxParser {
         let g = |i: usize| caps.get(i).map(|m| m.as_str());
         let mut r = Request {
             client: None,
-            time: Time { year: 1970, month: 1, day: 1, hour: 0, minute: 0, second: 0, micro: 0, offset_us: 0 },
+            time: Time {
+                year: 1970,
+                month: 1,
+                day: 1,
+                hour: 0,
+                minute: 0,
+                second: 0,
+                micro: 0,
+                offset_us: 0,
+            },
             method: None,
             target: None,
             protocol: None,

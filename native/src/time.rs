@@ -33,14 +33,32 @@ fn days_in_month(y: i32, m: u32) -> u32 {
 impl Time {
     /// `datetime(...)` with `timezone(offset)`: None where either constructor raises.
     #[allow(clippy::too_many_arguments)]
-    pub fn new(year: i32, month: u32, day: u32, hour: u32, minute: u32, second: u32, micro: u32, offset_us: i64) -> Option<Time> {
+    pub fn new(
+        year: i32,
+        month: u32,
+        day: u32,
+        hour: u32,
+        minute: u32,
+        second: u32,
+        micro: u32,
+        offset_us: i64,
+    ) -> Option<Time> {
         if !(1..=9999).contains(&year) || !(1..=12).contains(&month) || day < 1 || day > days_in_month(year, month) {
             return None;
         }
         if hour > 23 || minute > 59 || second > 59 || micro > 999_999 || offset_us.abs() >= DAY_US {
             return None;
         }
-        Some(Time { year, month, day, hour, minute, second, micro, offset_us })
+        Some(Time {
+            year,
+            month,
+            day,
+            hour,
+            minute,
+            second,
+            micro,
+            offset_us,
+        })
     }
 
     /// Days since 1970-01-01 of the date (proleptic Gregorian).
@@ -98,7 +116,16 @@ impl Time {
         let rest = us.rem_euclid(DAY_US);
         let (y, m, d) = Self::civil_from_days(days);
         let secs = rest / 1_000_000;
-        Time::new(y, m, d, (secs / 3600) as u32, (secs / 60 % 60) as u32, (secs % 60) as u32, (rest % 1_000_000) as u32, 0)
+        Time::new(
+            y,
+            m,
+            d,
+            (secs / 3600) as u32,
+            (secs / 60 % 60) as u32,
+            (secs % 60) as u32,
+            (rest % 1_000_000) as u32,
+            0,
+        )
     }
 }
 
@@ -131,7 +158,9 @@ pub fn epoch_float(seconds: f64) -> Option<Time> {
     Time::from_epoch_us(int_part as i64 * 1_000_000 + frac as i64)
 }
 
-const MONTHS: [&str; 12] = ["jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"];
+const MONTHS: [&str; 12] = [
+    "jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec",
+];
 
 fn digits(b: &[u8]) -> Option<u32> {
     if b.is_empty() || !b.iter().all(u8::is_ascii_digit) {
@@ -372,7 +401,11 @@ pub fn parse_iso(value: &str) -> Option<Time> {
         }
         let seconds = z[0] * 3600 + z[1] * 60 + z[2];
         // CPython gives UTC whenever the whole seconds are zero, whatever the microseconds.
-        if seconds == 0 { 0 } else { sign * (seconds * 1_000_000 + z[3]) }
+        if seconds == 0 {
+            0
+        } else {
+            sign * (seconds * 1_000_000 + z[3])
+        }
     };
     if tz > end {
         return None;
@@ -424,5 +457,5 @@ pub fn is_decimal(value: &str) -> bool {
     };
     (1..=12).contains(&int.len())
         && int.iter().all(u8::is_ascii_digit)
-        && frac.map_or(true, |f| (1..=9).contains(&f.len()) && f.iter().all(u8::is_ascii_digit))
+        && frac.is_none_or(|f| (1..=9).contains(&f.len()) && f.iter().all(u8::is_ascii_digit))
 }

@@ -76,10 +76,14 @@ fn re(p: &str) -> Regex {
 }
 
 fn fancy(p: &str) -> Fancy {
-    fancy_regex::RegexBuilder::new(&py(p)).backtrack_limit(200_000).build().unwrap()
+    fancy_regex::RegexBuilder::new(&py(p))
+        .backtrack_limit(200_000)
+        .build()
+        .unwrap()
 }
 
-const RARE_ROWS: &str = "aqx bcdfghkmnpqtvwxz cbgmpqsvwx dbcfghjkpqtvwx eq fbcghjkmnpqvwxyz gbcfjkpqvwxyz hbcdfghjkqvxz ihy \
+const RARE_ROWS: &str =
+    "aqx bcdfghkmnpqtvwxz cbgmpqsvwx dbcfghjkpqtvwx eq fbcghjkmnpqvwxyz gbcfjkpqvwxyz hbcdfghjkqvxz ihy \
     jbfghijlqrtvwxyz kbcdfghjmpqwxyz lhqwxz mcfghjkqvwxz njmpqwx oqx pbcjkqvwxyz qabcdefghijklmnopqrstvwxyz \
     rjqx sx tdfqx uqy vbcdfghjkmpqtuwxyz wbdfghjklmqrtvwxz xbcdfgjknqrvwxz yfhquvx zbfhjlpqrsvx";
 
@@ -257,7 +261,11 @@ fn camel_pieces(s: &str) -> Vec<&str> {
         } else if c.is_ascii_uppercase() {
             // [A-Z]+ greedy, giving one back when a lowercase letter follows (it starts the next word)
             let e = run(i, u8::is_ascii_uppercase);
-            if b.get(e).is_some_and(u8::is_ascii_lowercase) { e - 1 } else { e }
+            if b.get(e).is_some_and(u8::is_ascii_lowercase) {
+                e - 1
+            } else {
+                e
+            }
         } else if c.is_ascii_digit() {
             run(i, u8::is_ascii_digit)
         } else {
@@ -302,12 +310,17 @@ fn is_random_chunk(chunk: &str) -> R<bool> {
                 if piece.len() == 2 && first <= b'Z' {
                     rare += 0.5;
                 }
-                rare += p.consonant_run.find_iter(&low).map(|m| m.as_str().len() as f64 - 3.0).sum::<f64>();
+                rare += p
+                    .consonant_run
+                    .find_iter(&low)
+                    .map(|m| m.as_str().len() as f64 - 3.0)
+                    .sum::<f64>();
             }
             junk += rare;
         }
     }
-    let extra = ((digits - 1).max(0) + (acronyms - 1).max(0)) as f64 + (pieces.len() as f64 - chunk.len() as f64 / 3.5).max(0.0);
+    let extra = ((digits - 1).max(0) + (acronyms - 1).max(0)) as f64
+        + (pieces.len() as f64 - chunk.len() as f64 / 3.5).max(0.0);
     junk += extra;
     Ok(junk >= (chunk.len() as f64 / 4.0).max(2.5))
 }
@@ -351,10 +364,17 @@ fn is_token(text: &str) -> R<bool> {
         }
         return Ok(false);
     }
-    let changes: usize = [(b'd', b'l'), (b'd', b'u'), (b'l', b'd'), (b'l', b'u'), (b'u', b'd'), (b'u', b'l')]
-        .iter()
-        .map(|&(a, b)| count_pair(a, b))
-        .sum();
+    let changes: usize = [
+        (b'd', b'l'),
+        (b'd', b'u'),
+        (b'l', b'd'),
+        (b'l', b'u'),
+        (b'u', b'd'),
+        (b'u', b'l'),
+    ]
+    .iter()
+    .map(|&(a, b)| count_pair(a, b))
+    .sum();
     Ok(changes >= (text.len() / 5).max(4))
 }
 
@@ -364,7 +384,10 @@ fn is_obfuscated_email(text: &str, domains: &mut dyn Domains) -> R<bool> {
         return Ok(true);
     }
     // `_AT_WORD` needs whitespace, '-' or '_' beside "at".
-    if !text.bytes().any(|b| matches!(b, b'-' | b'_' | b'\t'..=b'\r' | 0x1c..=b' ')) {
+    if !text
+        .bytes()
+        .any(|b| matches!(b, b'-' | b'_' | b'\t'..=b'\r' | 0x1c..=b' '))
+    {
         return Ok(false);
     }
     for m in p.at_word.find_iter(text) {
@@ -385,7 +408,11 @@ fn is_coordinates(text: &str) -> R<bool> {
         return Err(Fallback);
     }
     // Two decimals with a '.' each and a separator between them.
-    if text.bytes().filter(|&b| b == b'.').count() < 2 || !text.bytes().any(|b| matches!(b, b',' | b';' | b'\t'..=b'\r' | 0x1c..=b' ')) {
+    if text.bytes().filter(|&b| b == b'.').count() < 2
+        || !text
+            .bytes()
+            .any(|b| matches!(b, b',' | b';' | b'\t'..=b'\r' | 0x1c..=b' '))
+    {
         return Ok(false);
     }
     for c in patterns().coordinates.captures_iter(text) {
@@ -461,7 +488,11 @@ pub fn classify_segment(text: &str, domains: &mut dyn Domains) -> R<Option<&'sta
     if text == "." || text == ".." {
         return Ok(None);
     }
-    let runs: Vec<&str> = if is_alpha(text) { Vec::new() } else { p.digits.find_iter(text).map(|m| m.as_str()).collect() };
+    let runs: Vec<&str> = if is_alpha(text) {
+        Vec::new()
+    } else {
+        p.digits.find_iter(text).map(|m| m.as_str()).collect()
+    };
     let has_runs = !runs.is_empty();
     if has_runs {
         if p.hex.is_match(text) {
@@ -589,7 +620,12 @@ const MAX_CACHED_TARGET: usize = 2048;
 pub type Generalized = (Option<String>, Option<Vec<(String, String)>>);
 
 impl PathGeneralizer {
-    pub fn new(rules: &[String], query_allow: &[String], max_segments: usize, max_length: usize) -> Result<PathGeneralizer, String> {
+    pub fn new(
+        rules: &[String],
+        query_allow: &[String],
+        max_segments: usize,
+        max_length: usize,
+    ) -> Result<PathGeneralizer, String> {
         if rules.iter().chain(query_allow).any(|s| !s.is_ascii()) {
             return Err("non-ASCII rules or query keys are left to the Python reference".into());
         }
@@ -608,7 +644,9 @@ impl PathGeneralizer {
 
     /// `PathGeneralizer.__call__`: (template, allowed params in order) or Fallback.
     pub fn generalize(&mut self, target: Option<&str>, domains: &mut dyn Domains) -> R<Generalized> {
-        let Some(target) = target.filter(|t| !t.is_empty()) else { return Ok((None, None)) };
+        let Some(target) = target.filter(|t| !t.is_empty()) else {
+            return Ok((None, None));
+        };
         if let Some(hit) = self.targets.get(target) {
             return Ok(hit.clone());
         }
@@ -629,7 +667,9 @@ impl PathGeneralizer {
         if target == "*" {
             return Ok((Some("*".into()), None));
         }
-        let Some((path, query)) = split_target(target) else { return Ok((None, None)) };
+        let Some((path, query)) = split_target(target) else {
+            return Ok((None, None));
+        };
         let template = self.template(path, domains)?;
         let params = self.params(query, domains)?;
         Ok((Some(template), params))
@@ -640,7 +680,10 @@ impl PathGeneralizer {
         if self.rules.iter().any(|r| r.first.as_deref() == Some(key.as_str())) {
             return true;
         }
-        self.rules.iter().filter(|r| r.first.is_none()).any(|r| r.parts[0].0.is_match(segment))
+        self.rules
+            .iter()
+            .filter(|r| r.first.is_none())
+            .any(|r| r.parts[0].0.is_match(segment))
     }
 
     fn pieces(&mut self, raw: &str, domains: &mut dyn Domains) -> R<Vec<(String, String, bool)>> {
@@ -678,7 +721,10 @@ impl PathGeneralizer {
             published = text.clone();
         }
         let parts: Vec<(String, String)> = if text.contains('/') || text.contains('\\') {
-            text.split(['/', '\\']).filter(|p| !p.is_empty()).map(|p| (p.to_owned(), p.to_owned())).collect()
+            text.split(['/', '\\'])
+                .filter(|p| !p.is_empty())
+                .map(|p| (p.to_owned(), p.to_owned()))
+                .collect()
         } else if !text.is_empty() {
             vec![(published, text)]
         } else {
@@ -741,7 +787,11 @@ impl PathGeneralizer {
                 all.push(MORE.into());
                 format!("/{}", all.join("/"))
             } else {
-                format!("/{}{}", out.join("/"), if trailing_slash && !out.is_empty() { "/" } else { "" })
+                format!(
+                    "/{}{}",
+                    out.join("/"),
+                    if trailing_slash && !out.is_empty() { "/" } else { "" }
+                )
             };
             if template.len() <= self.max_length {
                 return Ok(template);
@@ -758,7 +808,10 @@ impl PathGeneralizer {
             }
             let key = segment.to_ascii_lowercase();
             let by_first: Vec<&Rule> = if self.rules.iter().any(|r| r.first.as_deref() == Some(key.as_str())) {
-                self.rules.iter().filter(|r| r.first.is_none() || r.first.as_deref() == Some(key.as_str())).collect()
+                self.rules
+                    .iter()
+                    .filter(|r| r.first.is_none() || r.first.as_deref() == Some(key.as_str()))
+                    .collect()
             } else {
                 self.rules.iter().filter(|r| r.first.is_none()).collect()
             };
