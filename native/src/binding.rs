@@ -112,9 +112,33 @@ fn sealer(secret: &[u8]) -> PyResult<crypto::Sealer> {
     crypto::Sealer::new(secret).ok_or_else(|| PyValueError::new_err("AES-256-GCM needs a 32-byte key"))
 }
 
+/// Seal with the reference's arguments: `secret` is the data key's, `subject_secret` the subject
+/// key's when `skid` is given.
+#[allow(clippy::too_many_arguments)]
+fn seal_with<'a>(
+    line: &[u8],
+    kid: &'a str,
+    secret: &[u8],
+    ingested: f64,
+    reason: Option<&'a str>,
+    source: Option<&'a str>,
+    skid: Option<&str>,
+    nonce: &[u8],
+    subject_secret: Option<&[u8]>,
+) -> PyResult<crypto::Envelope<'a>> {
+    let data = sealer(secret)?;
+    let subject = match (skid, subject_secret) {
+        (Some(id), Some(s)) => Some((id, sealer(s)?)),
+        (None, None) => None,
+        _ => return Err(PyValueError::new_err("skid and subject_secret go together")),
+    };
+    let subject = subject.as_ref().map(|(id, s)| (*id, s));
+    Ok(crypto::seal(&data, subject, line, kid, ingested, reason, source, nonce12(nonce)?))
+}
+
 /// `envelope.seal` with the nonce given: the envelope dict, in the reference's key order.
 #[pyfunction]
-#[pyo3(signature = (line, kid, secret, ingested, reason=None, source=None, skid=None, nonce=b"".as_slice()))]
+#[pyo3(signature = (line, kid, secret, ingested, reason=None, source=None, skid=None, nonce=b"".as_slice(), subject_secret=None))]
 #[allow(clippy::too_many_arguments)]
 fn seal<'py>(
     py: Python<'py>,
@@ -126,23 +150,15 @@ fn seal<'py>(
     source: Option<&str>,
     skid: Option<&str>,
     nonce: &[u8],
+    subject_secret: Option<&[u8]>,
 ) -> PyResult<Bound<'py, PyDict>> {
-    let env = crypto::seal(
-        &sealer(secret)?,
-        line,
-        kid,
-        ingested,
-        reason,
-        source,
-        skid,
-        nonce12(nonce)?,
-    );
+    let env = seal_with(line, kid, secret, ingested, reason, source, skid, nonce, subject_secret)?;
     let d = PyDict::new(py);
     d.set_item("v", crypto::VERSION)?;
     d.set_item("kid", kid)?;
     d.set_item("ingested", env.ingested)?;
-    if let Some(s) = skid {
-        d.set_item("sk", s)?;
+    if let Some(sk) = env.sk_b64() {
+        d.set_item("sk", sk)?;
     }
     if let Some(r) = reason {
         d.set_item("reason", r)?;
@@ -157,7 +173,7 @@ fn seal<'py>(
 
 /// `orjson.dumps(envelope.seal(...))` in one step, as the per-line loop will write it.
 #[pyfunction]
-#[pyo3(signature = (line, kid, secret, ingested, reason=None, source=None, skid=None, nonce=b"".as_slice()))]
+#[pyo3(signature = (line, kid, secret, ingested, reason=None, source=None, skid=None, nonce=b"".as_slice(), subject_secret=None))]
 #[allow(clippy::too_many_arguments)]
 fn seal_json<'py>(
     py: Python<'py>,
@@ -169,17 +185,9 @@ fn seal_json<'py>(
     source: Option<&str>,
     skid: Option<&str>,
     nonce: &[u8],
+    subject_secret: Option<&[u8]>,
 ) -> PyResult<Bound<'py, PyBytes>> {
-    let env = crypto::seal(
-        &sealer(secret)?,
-        line,
-        kid,
-        ingested,
-        reason,
-        source,
-        skid,
-        nonce12(nonce)?,
-    );
+    let env = seal_with(line, kid, secret, ingested, reason, source, skid, nonce, subject_secret)?;
     let mut out = Vec::with_capacity(64 + line.len() * 4 / 3);
     env.write_json(&mut out);
     Ok(PyBytes::new(py, &out))

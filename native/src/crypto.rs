@@ -11,9 +11,9 @@ use sha2::Sha256;
 
 use crate::json;
 
-pub const VERSION: u32 = 2;
+pub const VERSION: u32 = 3;
 
-/// The associated data binding a sealed line to its key ids and kind: `logscrub/2|kid|skid|reason`.
+/// The associated data binding a sealed line to its key ids and kind: `logscrub/3|kid|skid|reason`.
 pub fn aad(kid: &str, skid: Option<&str>, reason: Option<&str>) -> Vec<u8> {
     format!(
         "logscrub/{VERSION}|{kid}|{}|{}",
@@ -21,6 +21,11 @@ pub fn aad(kid: &str, skid: Option<&str>, reason: Option<&str>) -> Vec<u8> {
         reason.unwrap_or("")
     )
     .into_bytes()
+}
+
+/// The associated data of the sealed subject key id: `logscrub/3/sk|kid`.
+pub fn sk_aad(kid: &str) -> Vec<u8> {
+    format!("logscrub/{VERSION}/sk|{kid}").into_bytes()
 }
 
 /// A key that AES-256-GCM takes (32 bytes); built once per key and reused, like the reference's cache.
@@ -45,29 +50,34 @@ impl Sealer {
 pub struct Envelope<'a> {
     pub kid: &'a str,
     pub ingested: f64, // already rounded to milliseconds
-    pub skid: Option<&'a str>,
+    pub sk: Option<Vec<u8>>, // the subject key id, sealed under the data key
     pub reason: Option<&'a str>,
     pub source: Option<&'a str>,
     pub nonce: [u8; 12],
     pub ct: Vec<u8>,
 }
 
-/// Seal `line` under `sealer` (the data key's, or the subject key's when `skid` is given).
+/// Seal `line` under the data key, or under the subject key when `subject` (its id and key) is
+/// given; the id is then sealed under the data key with the same nonce.
+#[allow(clippy::too_many_arguments)]
 pub fn seal<'a>(
-    sealer: &Sealer,
+    data: &Sealer,
+    subject: Option<(&str, &Sealer)>,
     line: &[u8],
     kid: &'a str,
     ingested: f64,
     reason: Option<&'a str>,
     source: Option<&'a str>,
-    skid: Option<&'a str>,
     nonce: [u8; 12],
 ) -> Envelope<'a> {
+    let skid = subject.map(|(id, _)| id);
+    let sealer = subject.map_or(data, |(_, s)| s);
     let ct = sealer.encrypt(&nonce, line, &aad(kid, skid, reason));
+    let sk = skid.map(|id| data.encrypt(&nonce, id.as_bytes(), &sk_aad(kid)));
     Envelope {
         kid,
         ingested: json::py_round3(ingested),
-        skid,
+        sk,
         reason,
         source,
         nonce,
@@ -78,6 +88,10 @@ pub fn seal<'a>(
 impl Envelope<'_> {
     pub fn nonce_b64(&self) -> String {
         STANDARD.encode(self.nonce)
+    }
+
+    pub fn sk_b64(&self) -> Option<String> {
+        self.sk.as_ref().map(|sk| STANDARD.encode(sk))
     }
 
     pub fn ct_b64(&self) -> String {
@@ -92,9 +106,10 @@ impl Envelope<'_> {
         json::write_str(out, self.kid);
         out.extend_from_slice(b",\"ingested\":");
         json::write_f64(out, self.ingested);
-        if let Some(skid) = self.skid {
-            out.extend_from_slice(b",\"sk\":");
-            json::write_str(out, skid);
+        if let Some(sk) = &self.sk {
+            out.extend_from_slice(b",\"sk\":\"");
+            out.extend_from_slice(STANDARD.encode(sk).as_bytes());
+            out.push(b'"');
         }
         if let Some(reason) = self.reason {
             out.extend_from_slice(b",\"reason\":");

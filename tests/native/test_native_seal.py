@@ -32,8 +32,8 @@ def reference_seal(line: bytes, nonce: bytes, ingested: float, reason, source, s
 
 
 def native_seal(line: bytes, nonce: bytes, ingested: float, reason, source, subject: bool) -> tuple[dict, bytes]:
-    skid, secret = ("skid-Ab3.9f8e", SUBJECT_SECRET) if subject else (None, KEY.secret)
-    args = (line, KEY.kid, secret, ingested, reason, source, skid, nonce)
+    skid, subject_secret = ("skid-Ab3.9f8e", SUBJECT_SECRET) if subject else (None, None)
+    args = (line, KEY.kid, KEY.secret, ingested, reason, source, skid, nonce, subject_secret)
     return native.module().seal(*args), native.module().seal_json(*args)
 
 
