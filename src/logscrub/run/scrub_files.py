@@ -36,6 +36,7 @@ class Summary:
     aggregates: int = 0
     suppressed: int = 0  # buckets under k, folded into (other) or left out with their window
     late: int = 0  # requests that reached a window already written (counted in rollups only)
+    undercounted: int = 0  # rollup records leaving out fewer than k visitors no shorter window showed
     seconds: float = 0.0
     format: str = ""
 
@@ -53,6 +54,7 @@ class Summary:
             f"rejected:   {sum(self.rejected.values())}"
             + (f" ({', '.join(f'{r}: {n}' for r, n in self.rejected.most_common())})" if self.rejected else ""),
             f"aggregates: {self.aggregates} records ({self.suppressed} buckets under k folded or left out"
+            + (f"; {self.undercounted} rollup records short by under k" if self.undercounted else "")
             + (f"; {self.late} late requests in rollups only)" if self.late else ")"),
             f"accounted:  {'yes' if self.accounted else 'NO'} (events + withheld + rejected = lines read)",
             f"time:       {self.seconds:.2f}s ({rate:,.0f} lines/s)",
@@ -111,6 +113,7 @@ def scrub(
     summary.aggregates = sum(level.emitted for level in owner.levels)
     summary.suppressed = sum(level.suppressed for level in owner.levels)
     summary.late = owner.base.late
+    summary.undercounted = sum(level.undercounted for level in owner.levels)
     show.close()
     summary.seconds = time.perf_counter() - started
     return summary
