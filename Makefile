@@ -44,7 +44,7 @@ unit-pythons: $(foreach v,$(EXTRA_PYTHONS),unit-python-$(v))
 
 unit-python-%: .venv-%/.installed-stamp promtool
 	.venv-$*/bin/logscrub --version | grep -q '(core: python)'
-	LOGSCRUB_EXPECT_CORE=python .venv-$*/bin/python -m pytest -q -m 'not kafka' -p no:cacheprovider
+	EXPECT_LOGSCRUB_CORE=python .venv-$*/bin/python -m pytest -q -m 'not kafka' -p no:cacheprovider
 
 # python3.X from PATH; when that command does not run (a pyenv shim for a version that is not
 # selected), pyenv's newest 3.X through PYENV_VERSION.

@@ -1,6 +1,6 @@
 """Which core runs, and that it says so: runs with or without the compiled core installed.
 
-CI sets LOGSCRUB_EXPECT_CORE (native where cargo is on PATH, python where it is not): the compiled
+CI sets EXPECT_LOGSCRUB_CORE (native where cargo is on PATH, python where it is not): the compiled
 core is optional at install, so a build that failed quietly would otherwise pass as pure Python.
 """
 
@@ -16,9 +16,9 @@ from logscrub import __version__, native
 
 
 def test_the_expected_core_runs():
-    expected = os.environ.get("LOGSCRUB_EXPECT_CORE")
+    expected = os.environ.get("EXPECT_LOGSCRUB_CORE")
     if not expected:
-        pytest.skip("LOGSCRUB_EXPECT_CORE is not set (CI sets it)")
+        pytest.skip("EXPECT_LOGSCRUB_CORE is not set (CI sets it)")
     assert native.core() == expected, native.describe()
 
 
