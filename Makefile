@@ -1,5 +1,7 @@
 # Every target sets up what it needs: a fresh machine needs only python3.11, a JDK 17 and Maven
-# (and Python 3.12 and 3.13, from PATH or pyenv, for unit-pythons).
+# (and Python 3.12 and 3.13, from PATH or pyenv, for unit-pythons). With cargo on PATH the compiled
+# per-line core (native/, Rust) is built into the venv too; without it everything installs and runs
+# on the pure-Python core.
 PYTHON ?= python3.11
 VENV   := .venv
 BIN    := $(VENV)/bin
@@ -9,7 +11,9 @@ STAMP  := $(VENV)/.installed-stamp
 
 all: test
 
-$(STAMP): pyproject.toml
+NATIVE_SRC := setup.py native/Cargo.toml native/Cargo.lock $(wildcard native/src/*.rs)
+
+$(STAMP): pyproject.toml $(NATIVE_SRC)
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
 	$(BIN)/pip install -q -e '.[test]'
@@ -29,7 +33,9 @@ test: venv kafka-jars promtool
 unit: venv promtool
 	$(BIN)/python -m pytest -m 'not kafka'
 
-## The tests that need no broker on each other supported Python, in its own virtualenv (.venv-3.12, ...).
+## The tests that need no broker on each other supported Python, in its own virtualenv (.venv-3.12, ...),
+## installed as on a machine without a Rust toolchain (cargo off PATH): the pure-Python core, which
+## `logscrub --version` must name, while the compiled core's own tests skip and say why.
 EXTRA_PYTHONS ?= 3.12 3.13
 
 unit-pythons: $(foreach v,$(EXTRA_PYTHONS),unit-python-$(v))
@@ -37,7 +43,8 @@ unit-pythons: $(foreach v,$(EXTRA_PYTHONS),unit-python-$(v))
 .PRECIOUS: .venv-%/.installed-stamp  # not an intermediate file to delete after the run
 
 unit-python-%: .venv-%/.installed-stamp promtool
-	.venv-$*/bin/python -m pytest -q -m 'not kafka' -p no:cacheprovider
+	.venv-$*/bin/logscrub --version | grep -q '(core: python)'
+	EXPECT_LOGSCRUB_CORE=python .venv-$*/bin/python -m pytest -q -m 'not kafka' -p no:cacheprovider
 
 # python3.X from PATH; when that command does not run (a pyenv shim for a version that is not
 # selected), pyenv's newest 3.X through PYENV_VERSION.
@@ -48,9 +55,10 @@ unit-python-%: .venv-%/.installed-stamp promtool
 	  if [ -z "$$version" ]; then echo "$$py: neither on PATH nor installed with pyenv" >&2; exit 1; fi; \
 	  export PYENV_VERSION=$$version; \
 	fi; \
+	export PATH="$$(scripts/path-without-cargo.sh)"; \
 	set -x; rm -rf .venv-$*; $$py -m venv .venv-$* && \
 	.venv-$*/bin/pip install -q --upgrade pip && \
-	.venv-$*/bin/pip install -q -e '.[test]'
+	.venv-$*/bin/pip install -q '.[test]'  # not editable: the source tree may hold the compiled core
 	touch $@
 
 ## promtool for the alert-rule tests: on the PATH, or Debian's prometheus package unpacked into
@@ -90,10 +98,18 @@ soak: venv kafka-jars
 	$(BIN)/python -m bench.soak
 
 clean:
-	rm -rf $(VENV) .venv-* .kafka out .pytest_cache .hypothesis .tools
+	rm -rf $(VENV) .venv-* .kafka out .pytest_cache .hypothesis .tools build native/target src/logscrub/*.so
 
-## Coverage-guided fuzzing of the per-line pipeline with atheris for FUZZ_SECONDS (60).
+## Coverage-guided fuzzing with atheris for FUZZ_SECONDS (60) each: the per-line pipeline, then the
+## compiled core against the reference (differential). New inputs are kept in fuzz/corpus.
 .PHONY: fuzz
 fuzz: venv
 	$(BIN)/pip install -q -e '.[fuzz]'
-	$(BIN)/python fuzz/fuzz_scrub.py -max_total_time=$${FUZZ_SECONDS:-60} -max_len=4096
+	$(BIN)/python fuzz/fuzz_scrub.py -max_total_time=$${FUZZ_SECONDS:-60} -max_len=4096 fuzz/corpus
+	$(BIN)/python fuzz/fuzz_native.py -max_total_time=$${FUZZ_SECONDS:-60} -max_len=4096 fuzz/corpus
+
+## Each compiled piece against its Python reference, in µs per call on the generated logs: bench/native.md.
+.PHONY: bench-native
+bench-native: venv
+	$(BIN)/python -m bench.native
+

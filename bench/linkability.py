@@ -35,6 +35,7 @@ class Scrubbed:
     events: list[dict[str, Any]]
     truth: list[Truth]
     rejected: int
+    withheld: int = 0  # in aggregates, no event: alone in the last-resort group
 
     def by_address(self, placeholders: Sequence[str] = ("(rare)",)) -> Figures:
         """Invariant 2 as defined: a group is linked when one full client address sent all of it."""
@@ -54,15 +55,16 @@ def scrub(log: Log, env: Mapping[str, str] | None = None) -> Scrubbed:
     now = time.time()
     events: list[dict[str, Any]] = []
     truth: list[Truth] = []
-    rejected = 0
+    rejected = withheld = 0
     for line, who in zip(log.lines, log.truth, strict=True):
         o = scrubber.process(line.encode(), now)
         if o.event is None:
-            rejected += 1
+            withheld += o.withheld
+            rejected += not o.withheld
             continue
         events.append(o.event)
         truth.append(who)
-    return Scrubbed(events, truth, rejected)
+    return Scrubbed(events, truth, rejected, withheld)
 
 
 def baseline(log: Log, env: Mapping[str, str] | None = None) -> Scrubbed:

@@ -16,7 +16,7 @@ import atheris
 
 with atheris.instrument_imports():
     from logscrub.crypto import envelope
-from logscrub.scrub import build
+    from logscrub.scrub import build
     from logscrub.config import load
     from logscrub.parsing.formats import REJECT_REASONS
 

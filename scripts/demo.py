@@ -94,7 +94,10 @@ def main() -> int:
         _show(f"{t.security.name} (raw lines, AES-GCM sealed per client under keys shared in {t.keys.name})",
               read_topic(cfg.kafka, t.security.name), 1)
         _show(f"{t.rejected.name} (lines that did not parse, sealed, reason in clear)", rejected, 1)
-        print(f"\n== accounted: {len(events)} events + {len(rejected)} rejected = {stats.lines_sent} lines shipped")
+        sealed = len(seen) - len(rejected)
+        print(f"\n== accounted: {len(events)} events + {sealed - len(events)} withheld + {len(rejected)} rejected = "
+              f"{stats.lines_sent} lines shipped (a withheld line counts in aggregates, its event would have followed "
+              "one client)")
         print("\n== a responder's search (logscrub security search --status 500 --output table), audited in "
               f"{t.audit.name}")
         subprocess.run([sys.executable, "-m", "logscrub", "security", "search", "--status", "500", "--output", "table"],

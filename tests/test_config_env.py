@@ -53,6 +53,8 @@ def test_keys_under_a_mapping_setting_and_unrelated_variables_pass():
     assert cfg.input.json_fields == {"client": "ip"}
 
 
-def test_the_master_key_variables_are_known_and_are_the_ones_crypto_reads():
-    assert set(OTHER_VARIABLES) == {master.ENV, master.ENV_FILE}
-    load(None, {master.ENV: "anything", master.ENV_FILE: "/nowhere"})  # not settings, and not refused
+def test_the_other_variables_are_known_and_are_the_ones_crypto_and_the_core_switch_read():
+    from logscrub import native
+
+    assert set(OTHER_VARIABLES) == {master.ENV, master.ENV_FILE, native.ENV}
+    load(None, {master.ENV: "anything", master.ENV_FILE: "/nowhere", native.ENV: "0"})  # not refused

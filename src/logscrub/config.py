@@ -412,7 +412,7 @@ def load(path: str | Path | None = None, env: Mapping[str, str] | None = None) -
 
 # LOGSCRUB_* variables that are not settings: the master key is never part of the config
 # (crypto/master.py reads them; a test checks the two lists agree).
-OTHER_VARIABLES = ("LOGSCRUB_MASTER_KEY", "LOGSCRUB_MASTER_KEY_FILE")
+OTHER_VARIABLES = ("LOGSCRUB_MASTER_KEY", "LOGSCRUB_MASTER_KEY_FILE", "LOGSCRUB_NATIVE")  # read elsewhere
 
 
 def _apply_env(data: dict[str, Any], env: Mapping[str, str]) -> None:

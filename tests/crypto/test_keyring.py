@@ -50,6 +50,17 @@ def test_key_made_for_a_past_period_is_not_born_dead():
     assert ring.get(old.kid) is None
 
 
+def test_a_key_for_a_line_dated_years_ahead_dies_as_tomorrows_would():
+    """Red-team finding: a line dated 2031 kept its visitor key on disk until 2031, past `keys expire`."""
+    clock = Clock(86400 * 100 + 5)
+    ring = KeyRing("visitor", rotation=86400, lifetime=86400 + 3600, clock=clock)
+    tomorrow = ring.current(86400 * 101 + 10)
+    far = ring.current(86400 * 2000)
+    assert tomorrow.expires == far.expires == 86400 * 101 + 86400 + 3600
+    clock.t = far.expires
+    assert ring.get(far.kid) is None and ring.get(tomorrow.kid) is None
+
+
 def test_destroyed_keys_leave_the_file_and_records_become_unreadable(tmp_path):
     path = tmp_path / "keys.json"
     clock = Clock(3600 * 50)

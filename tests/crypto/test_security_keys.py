@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import os
 
+import orjson
 import pytest
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
@@ -99,7 +100,7 @@ def test_a_pending_subject_key_opens_what_was_sealed_under_it():
     subject = keys.for_subject(d, b"\x01\x02\x03\x04")
     env = envelope.seal(b"203.0.113.9 - - line", d, 1.0, None, "0:1", subject)
     ((record, wrapped),) = keys.take_pending()
-    assert record == subjects.subject_record(d.kid, env["sk"])
+    assert record == subjects.subject_record(d.kid, envelope.subject_key_id(env, d))
     assert envelope.open_sealed(env, d, subjects.unwrap(d, record, wrapped)) == b"203.0.113.9 - - line"
 
 
@@ -113,13 +114,39 @@ def test_an_envelope_sealed_per_subject_needs_both_keys():
     d = data_key()
     skid, secret = "sid.1", os.urandom(32)
     env = envelope.seal(b"203.0.113.9 - - line", d, 1.0, None, "0:1", (skid, AESGCM(secret)))
-    assert env["sk"] == skid and env["v"] == envelope.VERSION
+    assert env["v"] == envelope.VERSION and envelope.subject_key_id(env, d) == skid
     assert envelope.open_sealed(env, d, secret) == b"203.0.113.9 - - line"
     for bad in (None, os.urandom(32)):
         with pytest.raises(envelope.EnvelopeError):
             envelope.open_sealed(env, d, bad)
+    other = envelope.seal(b"x", d, 1.0, None, "0:2", ("other.1", AESGCM(secret)))
     with pytest.raises(envelope.EnvelopeError):
-        envelope.open_sealed({**env, "sk": "other.1"}, d, secret)  # the subject key id is authenticated
+        envelope.open_sealed({**env, "sk": other["sk"]}, d, secret)  # the subject key id is authenticated
+
+
+def test_the_subject_key_id_is_sealed_per_record():
+    """In clear, one id per client and data period chained a client's records (and, by their order,
+    the analytics events beside them): each record's id reads differently, and only the data key
+    reads it."""
+    d = data_key()
+    subject = ("sid.1", AESGCM(os.urandom(32)))
+    envs = [envelope.seal(b"line", d, 1.0, None, f"0:{i}", subject) for i in range(50)]
+    assert len({e["sk"] for e in envs}) == 50
+    assert all("sid" not in orjson.dumps(e).decode() for e in envs)
+    assert {envelope.subject_key_id(e, d) for e in envs} == {"sid.1"}
+    with pytest.raises(envelope.EnvelopeError):
+        envelope.subject_key_id(envs[0], data_key("d2"))
+
+
+def test_version_2_records_are_still_read():
+    """Records sealed before an upgrade (subject key id in clear) open until their window ends."""
+    d, secret = data_key(), os.urandom(32)
+    nonce = os.urandom(12)
+    ct = AESGCM(secret).encrypt(nonce, b"old line", f"logscrub/2|{d.kid}|sid.1|".encode())
+    env = {"v": 2, "kid": d.kid, "ingested": 1.0, "sk": "sid.1",
+           "nonce": base64.b64encode(nonce).decode(), "ct": base64.b64encode(ct).decode()}  # fmt: skip
+    assert envelope.subject_key_id(env, d) == "sid.1"
+    assert envelope.open_sealed(env, d, secret) == b"old line"
 
 
 def test_subject_keys_held_in_memory_are_bounded(monkeypatch):

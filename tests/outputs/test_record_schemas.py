@@ -240,13 +240,13 @@ def test_schema_lists_every_schema_with_its_topic_as_configured(capsys, monkeypa
     assert rows[0].split()[:3] == ["name", "topic", "told"]
     assert [r.split()[:2] for r in rows[1:]] == [
         ["logscrub.event/2", "acme.events"], ["logscrub.traffic/2", "analytics.traffic"],
-        ["logscrub.sealed/2", "security.raw"], ["logscrub.rejected/2", "logs.rejected"],
+        ["logscrub.sealed/3", "security.raw"], ["logscrub.rejected/3", "logs.rejected"],
     ]  # fmt: skip
 
 
 @pytest.mark.parametrize("name,file", [("logscrub.traffic/2", "traffic-2.schema.json"),
                                        ("analytics.events", "event-2.schema.json"),
-                                       ("logs.rejected", "rejected-2.schema.json")])
+                                       ("logs.rejected", "rejected-3.schema.json")])
 def test_schema_prints_the_file_as_kept(capsys, name: str, file: str) -> None:
     assert main(["schema", name]) == 0
     printed = capsys.readouterr().out
@@ -258,6 +258,6 @@ def test_an_unknown_schema_is_one_line_and_exit_2() -> None:
     done = subprocess.run([sys.executable, "-m", "logscrub", "schema", "logscrub.event/1"], capture_output=True,
                           text=True, timeout=60, check=False)
     assert done.returncode == 2 and done.stdout == ""
-    assert re.fullmatch(r"logscrub: no schema called 'logscrub.event/1': one of .*logscrub.rejected/2, or its "
+    assert re.fullmatch(r"logscrub: no schema called 'logscrub.event/1': one of .*logscrub.rejected/3, or its "
                         r"topic's name\n", done.stderr)
 

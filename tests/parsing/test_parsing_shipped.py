@@ -54,3 +54,13 @@ def test_a_record_longer_than_the_limit_is_not_opened_whatever_it_wraps():
     assert len(inner.encode()) <= MAX < len(record)
     assert unwrap(record, MAX) == record
     assert unwrap(record, len(record)) == inner.encode()
+
+
+def test_a_text_line_is_keyed_by_its_client_address():
+    """logscrub ship's record key: a client's lines reach one partition (one worker, in order)."""
+    from logscrub.parsing.shipped import client_key
+
+    assert client_key(b'203.0.113.9 - - [28/Nov/2026:10:00:00 +0000] "GET / HTTP/1.1" 200 5') == b"203.0.113.9"
+    assert client_key(b"www.example.com:443 2001:db8::1 - - [28/Nov/2026:10:00:00 +0000] ...") == b"2001:db8::1"
+    assert client_key(b'{"remote_addr": "203.0.113.9"}') is None  # JSON: round robin
+    assert client_key(b"garbage line") is None and client_key(b"") is None

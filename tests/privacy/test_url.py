@@ -322,3 +322,13 @@ def test_hostile_depth_is_bounded() -> None:
     generalize = PathGeneralizer(max_segments=4)
     assert generalize("/a" * 100_000 + "/users/jdoe")[0] == "/a/a/a/a/{more}"
     assert generalize("/" * 100_000 + "x")[0] == "/{more}"
+
+
+def test_an_encoded_dot_segment_gives_the_same_template_every_time() -> None:
+    """A segment that decodes to a dot segment and a slash (``%2E%2F``) is resolved wherever it comes:
+    the segment cache once kept it as a word, so the next path holding it published ``.`` or ``..``."""
+    generalize = PathGeneralizer()
+    assert generalize("/a/%2E%2F/b")[0] == "/a/b"
+    assert generalize("/c/%2E%2F/d")[0] == "/c/d"
+    assert generalize("/x/a/%2E%2E%2F/c")[0] == "/x/c"
+    assert generalize("/y/b/%2E%2E%2F/d")[0] == "/y/d"

@@ -19,7 +19,8 @@ def test_every_line_is_written_once_in_order(tmp_path):
     rejected = [orjson.loads(r)["src"] for r in out["logs.rejected.jsonl"]]
     assert sorted(map(int, sealed + rejected)) == list(range(1, n + 1))
     assert sealed == sorted(sealed, key=int)
-    assert len(out["analytics.events.jsonl"]) == len(sealed) == summary.events
+    assert len(out["analytics.events.jsonl"]) == summary.events
+    assert len(sealed) == summary.events + summary.withheld and summary.withheld < n / 1000
     assert len(rejected) == sum(summary.rejected.values()) and rejected
     assert summary.lines == n and summary.accounted
 

@@ -25,7 +25,7 @@ def scrubber(fmt: str = "combined", **env: str):
 
 def outcome(s, line: bytes):
     o = s.process(line, 1e9)
-    assert (o.event is None) != (o.reason is None)
+    assert (o.update is None) == (o.event is None and not o.withheld) != (o.reason is None)
     return o
 
 
@@ -94,8 +94,9 @@ field_text = st.lists(
 
 def published_strings(o) -> list[str]:
     """Every string an analyst receives from this line: each event field and aggregate dimension."""
-    found = [v for v in o.event.values() if isinstance(v, str)]
-    found += [v for v in (o.event.get("query") or {}).values()]
+    event = o.event or {}  # none when withheld: its aggregate update is still published
+    found = [v for v in event.values() if isinstance(v, str)]
+    found += [v for v in (event.get("query") or {}).values()]
     found += [value for _, value in o.update.dims]
     return found
 

@@ -31,6 +31,13 @@ def line(ip="203.0.113.77", m=0, s=7):
     return LINE.format(ip=ip, m=m, s=s).encode()
 
 
+def crowded(s):
+    """``s`` once another client's event sits in the group showing no field: from then on a client's
+    events there are not alone, and none is withheld (its path and agent count for nothing else)."""
+    s.process(b'198.51.100.250 - - [28/Nov/2026:10:00:00 +0000] "GET /crowd HTTP/1.1" 200 1 "-" "crowd/1"', 1e9)
+    return s
+
+
 def shared(s, ip_format="203.0.113.{}", clients=K, **kw):
     """The outcome once ``clients`` distinct clients sent the line: its values are then publishable."""
     for i in range(1, clients + 1):
@@ -58,14 +65,14 @@ def test_the_first_client_of_a_day_publishes_no_description_path_or_referrer():
 
 
 def test_one_address_is_one_client_however_often_it_comes():
-    s = scrubber()
+    s = crowded(scrubber())
     for i in range(20):
         o = s.process(line(m=i), 1e9, f"0:{i}")
     assert o.event["path"] == "(rare)" and o.event["browser"] == "(rare)"
 
 
 def test_an_ipv6_device_is_one_client_across_its_64():
-    s = scrubber()
+    s = crowded(scrubber())
     o = shared(s, "2001:db8:1:2::{}")  # privacy extensions: new interface ids, one /64
     assert o.event["path"] == "(rare)"
     assert shared(s, "2001:db8:1:{}::1").event["path"] == "/products/{id}"  # five /64s: five clients
@@ -80,6 +87,19 @@ def test_a_group_never_holds_two_events_of_one_client_alone():
     second = s.process(other.format(ip="198.51.100.9", m=2, s=0).encode(), 1e9)
     assert first.event["browser_major"] is None or second.event["browser_major"] is None
     assert first.event["browser"] == second.event["browser"] == "Firefox"  # a group others share
+
+
+def test_the_group_showing_no_field_never_holds_two_events_of_one_client_alone():
+    """The last resort is a group too: a client's second event there, with nobody else's, is withheld
+    (counted in aggregates, sealed, no event); once another client's event is there, none is."""
+    s = scrubber()
+    first, second = (s.process(line(m=i), 1e9, f"0:{i}") for i in (1, 2))
+    assert first.event["browser"] == "(rare)" and first.event["path"] == "(rare)"
+    assert second.event is None and second.withheld and second.reason is None
+    assert second.update is not None and second.sealed["kid"]  # aggregates count it; responders find it
+    crowded(s)
+    third = s.process(line(m=3), 1e9, "0:3")
+    assert third.event is not None and not third.withheld
 
 
 def test_client_networks_and_pseudonyms_only_when_asked_for():
@@ -100,7 +120,7 @@ def test_garbage_client_address_still_makes_an_event():
 
 
 def test_event_ids_are_the_same_for_a_replayed_line_and_say_nothing_of_it():
-    s = scrubber()
+    s = crowded(scrubber())
     a, again, b = (s.process(line(), 1e9, src).event["id"] for src in ("3:1200", "3:1200", "3:1201"))
     assert a == again != b and "1200" not in a
     assert scrubber().process(line(), 1e9, "3:1200").event["id"] != a  # keyed: another key, another id
@@ -121,7 +141,7 @@ def test_sites_outside_the_allowlist_are_other():
 
 
 def test_pseudonyms_and_visitor_hashes_rotate_daily():
-    s = scrubber(LOGSCRUB_EVENTS__CLIENT="pseudonym")
+    s = crowded(scrubber(LOGSCRUB_EVENTS__CLIENT="pseudonym"))
     day1 = s.process(line(), 1e9)
     same_day = s.process(line(m=59), 1e9)
     assert day1.event["client"] == same_day.event["client"]
@@ -209,7 +229,7 @@ def test_hashes_and_pseudonyms_of_a_destroyed_key_are_not_reused():
     clock = [1e9]
     cfg = load(None, env={"LOGSCRUB_EVENTS__CLIENT": "pseudonym"})
     visitor = KeyRing("visitor", 86400, 86400 + 3600, clock=lambda: clock[0])
-    s = Scrubber(cfg, make_parser("combined"), visitor, build.key_rings(cfg, None)[1])
+    s = crowded(Scrubber(cfg, make_parser("combined"), visitor, build.key_rings(cfg, None)[1]))
     before = s.process(line(), clock[0])
     again = s.process(line(), clock[0])
     assert (again.event["client"], again.update.visitor) == (before.event["client"], before.update.visitor)

@@ -9,7 +9,7 @@ import sys
 from collections.abc import Sequence
 from typing import Any
 
-from logscrub import __version__
+from logscrub import __version__, native
 from logscrub.cli import errors
 from logscrub.cli import responders as security_cli
 from logscrub.cli.errors import EXIT_CONFIG, EXIT_FAILED
@@ -46,7 +46,7 @@ def _parser() -> argparse.ArgumentParser:
         "raw lines encrypted for a short security window.",
         epilog=errors.EXIT_STATUSES,
     )
-    p.add_argument("--version", action="version", version=f"logscrub {__version__}")
+    p.add_argument("--version", action="version", version=f"logscrub {__version__} (core: {native.core()})")
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     s = sub.add_parser(

@@ -132,14 +132,16 @@ class KeyRing:
 
     def _new(self, period: int) -> Key:
         now = self.clock()
+        current = int(now // self.rotation)
         start = time.strftime("%Y%m%dT%H%M%S", time.gmtime(period * self.rotation))
         return Key(
             kid=f"{self.name}-{start}-{secrets.token_hex(4)}",
             period=period,
             secret=secrets.token_bytes(KEY_BYTES),
             created=now,
-            # A key made now for a past period (late or replayed data) lives as if made for this one.
-            expires=max(period, int(now // self.rotation)) * self.rotation + self.lifetime,
+            # A key made now for a past period (late or replayed data) lives as if made for this one;
+            # for a period beyond the next (a line dated years ahead), as if made for the next one.
+            expires=min(max(period, current), current + 1) * self.rotation + self.lifetime,
         )
 
     def _remember(self, key: Key) -> None:

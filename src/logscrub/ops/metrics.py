@@ -95,6 +95,12 @@ class WorkerMetrics:
             "Lines of restricted subjects: sealed to the security topic, kept out of analytics.",
             registry=r,
         )
+        self.withheld = Counter(
+            "logscrub_worker_withheld_events",
+            "Lines counted in aggregates and sealed, whose event was withheld: it would have been a second "
+            "event of one client alone in the group showing no field.",
+            registry=r,
+        )
         self.batch_seconds = Histogram(
             "logscrub_worker_batch_seconds",
             "Time to scrub a batch of raw lines and hand all its outputs to the producer.",
@@ -159,13 +165,22 @@ class WorkerMetrics:
         }
 
     def batch(
-        self, lines: int, events: int, rejected: Mapping[str, int], partials: int, seconds: float, restricted: int = 0
+        self,
+        lines: int,
+        events: int,
+        rejected: Mapping[str, int],
+        partials: int,
+        seconds: float,
+        restricted: int = 0,
+        withheld: int = 0,
     ) -> None:
-        """One scrubbed batch: each event, and each restricted line, also sealed its raw line to the security topic."""
+        """One scrubbed batch: each event, withheld and restricted line also sealed its raw line to the
+        security topic."""
         self.lines_in.inc(lines)
         self.records_out.labels("events").inc(events)
-        self.records_out.labels("security").inc(events + restricted)
+        self.records_out.labels("security").inc(events + withheld + restricted)
         self.restricted.inc(restricted)
+        self.withheld.inc(withheld)
         self.records_out.labels("partials").inc(partials)
         self.records_out.labels("rejected").inc(sum(rejected.values()))
         for reason, n in rejected.items():

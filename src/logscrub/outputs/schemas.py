@@ -33,9 +33,9 @@ SCHEMAS: tuple[RecordSchema, ...] = (
                  "one anonymized request"),
     RecordSchema("logscrub.traffic/2", "traffic", "traffic-2.schema.json", '"schema": "logscrub.traffic/2"',
                  "a window's bucket (requests, bytes, status, visitors) or a rollup's (visitors)"),
-    RecordSchema("logscrub.sealed/2", "security", "sealed-2.schema.json", '"v": 2',
+    RecordSchema("logscrub.sealed/3", "security", "sealed-3.schema.json", '"v": 3',
                  "a sealed raw line that parsed (raw zone)"),
-    RecordSchema("logscrub.rejected/2", "rejected", "rejected-2.schema.json", '"v": 2 and "reason"',
+    RecordSchema("logscrub.rejected/3", "rejected", "rejected-3.schema.json", '"v": 3 and "reason"',
                  "a sealed line that did not parse, with its reason (raw zone)"),
 )  # fmt: skip
 

@@ -11,6 +11,8 @@ worker each record value, so a line in a file and the same line shipped give the
 
 from __future__ import annotations
 
+import ipaddress
+
 import orjson
 
 _WRAPPER_FIELDS = ("message", "log")
@@ -43,3 +45,20 @@ def unwrap(record: bytes | None, max_bytes: int) -> bytes:
             if isinstance(inner, str):
                 return inner.encode("utf-8", "surrogatepass")
     return record
+
+
+def client_key(line: bytes) -> bytes | None:
+    """The record key ``logscrub ship`` gives a text line: its client address as logged, the first
+    of its first two fields that reads as one (vhost_combined starts with the host), so all of a
+    client's lines reach one partition and one worker, in order. The workers then never race on
+    whether a group already holds another of its events (docs/privacy.md). None for JSON lines
+    and lines with no address up front: those go round robin."""
+    if line[:1] == b"{":
+        return None
+    for token in line[:128].split(b" ", 2)[:2]:
+        try:
+            ipaddress.ip_address(token.decode("ascii"))
+        except (UnicodeDecodeError, ValueError):
+            continue
+        return token
+    return None

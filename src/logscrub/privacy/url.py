@@ -495,7 +495,7 @@ class PathGeneralizer:
             placeholder = classify_segment(part)
             kept = kept and placeholder is None
             pieces.append((published if placeholder is None else placeholder, part, self._may_start(part)))
-        if len(pieces) == 1 and kept and text not in (".", ".."):
+        if len(pieces) == 1 and kept and pieces[0][1] not in (".", ".."):  # a dot segment is resolved, never kept
             if len(self._kept) >= _CACHE_SIZE:  # words repeat across paths that ids make unique
                 self._kept.clear()
             self._kept[raw] = pieces[0]

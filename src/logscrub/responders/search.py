@@ -102,7 +102,11 @@ def _open(raw: Raw, keys: Keys, counts: Counter[str]) -> tuple[dict[str, Any], b
         counts[KEY_GONE] += 1
         return None
     secret = None
-    skid = env.get("sk")
+    try:
+        skid = envelope.subject_key_id(env, data_key)
+    except envelope.EnvelopeError:
+        counts[DAMAGED] += 1
+        return None
     if skid is not None:
         wrapped = keys.subject_keys.get(kid, {}).get(skid)
         secret = subjects.unwrap(data_key, subjects.subject_record(kid, skid), wrapped) if wrapped else None

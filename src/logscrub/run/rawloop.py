@@ -140,7 +140,8 @@ class RawLoop:
         await delivered(deliveries)
         await self._commit(commits)
         self.metrics.batch(
-            routed.lines, routed.events, routed.rejected, len(partials), time.perf_counter() - started, routed.restricted
+            routed.lines, routed.events, routed.rejected, len(partials), time.perf_counter() - started,
+            routed.restricted, routed.withheld,
         )
 
     def _marks_to_send(self, batches: dict[TopicPartition, list[Any]]) -> dict[str, int]:

@@ -31,16 +31,18 @@ _BATCH_MASK = 0xFFF  # lines between writes, key expiry and window closing: 4,09
 class Summary:
     lines: int = 0
     events: int = 0
+    withheld: int = 0  # lines counted in aggregates whose event would have followed one client
     rejected: Counter[str] = field(default_factory=Counter)
     aggregates: int = 0
     suppressed: int = 0  # buckets under k, folded into (other) or left out with their window
     late: int = 0  # requests that reached a window already written (counted in rollups only)
+    undercounted: int = 0  # rollup records leaving out fewer than k visitors no shorter window showed
     seconds: float = 0.0
     format: str = ""
 
     @property
     def accounted(self) -> bool:
-        return self.events + sum(self.rejected.values()) == self.lines
+        return self.events + self.withheld + sum(self.rejected.values()) == self.lines
 
     def render(self) -> str:
         rate = self.lines / self.seconds if self.seconds else 0.0
@@ -48,11 +50,13 @@ class Summary:
             f"format:     {self.format}",
             f"lines read: {self.lines}",
             f"events:     {self.events}",
+            f"withheld:   {self.withheld} (in aggregates; alone in the last-resort group, each would follow a client)",
             f"rejected:   {sum(self.rejected.values())}"
             + (f" ({', '.join(f'{r}: {n}' for r, n in self.rejected.most_common())})" if self.rejected else ""),
             f"aggregates: {self.aggregates} records ({self.suppressed} buckets under k folded or left out"
+            + (f"; {self.undercounted} rollup records short by under k" if self.undercounted else "")
             + (f"; {self.late} late requests in rollups only)" if self.late else ")"),
-            f"accounted:  {'yes' if self.accounted else 'NO'} (events + rejected = lines read)",
+            f"accounted:  {'yes' if self.accounted else 'NO'} (events + withheld + rejected = lines read)",
             f"time:       {self.seconds:.2f}s ({rate:,.0f} lines/s)",
         ]
         return "\n".join(lines)
@@ -104,10 +108,12 @@ def scrub(
     keyfile.expire()
     summary.lines = routed.lines
     summary.events = routed.events
+    summary.withheld = routed.withheld
     summary.rejected = routed.rejected
     summary.aggregates = sum(level.emitted for level in owner.levels)
     summary.suppressed = sum(level.suppressed for level in owner.levels)
     summary.late = owner.base.late
+    summary.undercounted = sum(level.undercounted for level in owner.levels)
     show.close()
     summary.seconds = time.perf_counter() - started
     return summary

@@ -33,6 +33,7 @@ from logscrub.files.spool import Segment, Spool, SpoolBusy
 from logscrub.kafka.refusals import refusal, refused_clearly
 from logscrub.kafka.settings import kafka_python_kwargs
 from logscrub.ops.metrics import Health, MetricsError, MetricsServer, ShipperMetrics
+from logscrub.parsing.shipped import client_key
 
 log = logging.getLogger("logscrub.ship")
 
@@ -291,6 +292,10 @@ class _Connector:
         return result[0] if result else None
 
 
+def _no_key(_line: bytes) -> None:
+    return None
+
+
 class _Shipment:
     def __init__(
         self,
@@ -308,6 +313,8 @@ class _Shipment:
         self.cfg = cfg
         self.topic = cfg.topics.raw.name
         self.window_s = float(cfg.security.window)
+        # Behind trusted proxies the first address is a proxy's: keyed by it, a few partitions would take all.
+        self.key = _no_key if cfg.ip.trusted_proxies else client_key
         self.producer = producer  # None while connecting, and between a failure and a new producer
         self.connector = _Connector(cfg.kafka, self.topic)
         self.connected_once = producer is not None
@@ -669,7 +676,7 @@ class _Shipment:
     def _send(self, entry: _Entry) -> None:
         assert self.producer is not None
         try:
-            future = self.producer.send(self.topic, entry.line.data)
+            future = self.producer.send(self.topic, entry.line.data, key=self.key(entry.line.data))
         except KafkaError as e:
             self._give_up_producer(e)
             return

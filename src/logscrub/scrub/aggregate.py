@@ -5,6 +5,10 @@ A bucket counts requests, bytes and status classes, estimates distinct visitors 
 DataSketches HLL sketch (mergeable across workers and windows), and holds up to k keyed client
 hashes: that is how many clients it rests on. Suppression is decided on a whole window, never on a
 partial. How late lines and rollups keep every difference above k: docs/privacy.md.
+
+A rollup bucket also knows which of its visitors shorter windows already published under the same
+value (``covered``): it counts the others only when they are at least k, or a rollup minus its
+published minutes would count the few who came in the minutes held back.
 """
 
 from __future__ import annotations
@@ -48,7 +52,7 @@ class Bucket:
     """Counts, distinct visitors and up to k clients. Visitors are an exact set while few (most
     buckets), an HLL sketch past ``SMALL``: sets cost a fraction of a sketch to update and ship."""
 
-    __slots__ = ("requests", "bytes", "status", "seen", "sketch", "clients")
+    __slots__ = ("requests", "bytes", "status", "seen", "sketch", "clients", "covered")
 
     def __init__(self) -> None:
         self.requests = 0
@@ -57,6 +61,7 @@ class Bucket:
         self.seen: set[int] | None = set()  # visitor hashes, until there are more than SMALL
         self.sketch: Any = None  # the HLL sketch after that
         self.clients: set[int] = set()  # at most k of them: a bucket needs to know only whether it has k
+        self.covered: set[int] | Any = None  # visitors a shorter window published: a set, a sketch past SMALL
 
     def grow(self) -> None:
         """The visitors as a sketch from now on (there are more than SMALL)."""
@@ -75,10 +80,15 @@ class Bucket:
         return sketch
 
     def to_list(self) -> list[Any]:
+        """``[requests, bytes, status, sketch | None, clients, seen | None]``, then ``covered`` when
+        there is one (a list, or a sketch in base64)."""
         if self.seen is not None:
-            return [self.requests, self.bytes, self.status, None, list(self.clients), list(self.seen)]
-        sketch = b2a_base64(self.sketch.serialize_compact(), newline=False).decode()
-        return [self.requests, self.bytes, self.status, sketch, list(self.clients)]
+            out = [self.requests, self.bytes, self.status, None, list(self.clients), list(self.seen)]
+        else:
+            out = [self.requests, self.bytes, self.status, _b64(self.sketch), list(self.clients), None]
+        if self.covered:
+            out.append(list(self.covered) if isinstance(self.covered, set) else _b64(self.covered))
+        return out
 
     @classmethod
     def from_list(cls, data: list[Any]) -> Bucket:
@@ -87,9 +97,28 @@ class Bucket:
         if data[3] is None:
             b.seen, b.sketch = {int(v) for v in data[5]}, None
         else:
-            b.seen, b.sketch = None, datasketches.hll_sketch.deserialize(base64.b64decode(data[3]))
+            b.seen, b.sketch = None, _sketch(data[3])
         b.clients = {int(c) for c in data[4]}
+        covered = data[6] if len(data) > 6 else None
+        b.covered = _sketch(covered) if isinstance(covered, str) else {int(v) for v in covered or ()} or None
         return b
+
+    def cover(self) -> None:
+        """This bucket was published with all its visitors: the next span counts them as shown."""
+        self.covered = self.seen if self.seen is not None else self.sketch
+
+    def uncovered(self) -> int:
+        """How many of the visitors no shorter window published under this value (an estimate past SMALL)."""
+        if not self.covered:
+            return self.visitors
+        if self.seen is not None and isinstance(self.covered, set):
+            return len(self.seen - self.covered)
+        return max(0, _estimate(self.hll(), _as_sketch(self.covered)) - _estimate(_as_sketch(self.covered)))
+
+    def covered_visitors(self) -> int:
+        if not self.covered:
+            return 0
+        return len(self.covered) if isinstance(self.covered, set) else _estimate(self.covered)
 
     def merge_all(self, others: Iterable[Bucket], k: int) -> None:
         """One union for all sketches: the same as merging one by one, without a union per bucket."""
@@ -100,6 +129,8 @@ class Bucket:
             self.status = [a + b for a, b in zip(self.status, other.status, strict=True)]
             if len(self.clients) < k:
                 self.clients.update(other.clients)
+            if other.covered:
+                self.covered = _union_of(self.covered, other.covered)
             if self.seen is not None and other.seen is not None:
                 self.seen |= other.seen
                 if len(self.seen) > SMALL:
@@ -118,6 +149,45 @@ class Bucket:
     @property
     def visitors(self) -> int:
         return len(self.seen) if self.seen is not None else round(self.sketch.get_estimate())
+
+
+def _b64(sketch: Any) -> str:
+    return b2a_base64(sketch.serialize_compact(), newline=False).decode()
+
+
+def _sketch(text: str) -> Any:
+    return datasketches.hll_sketch.deserialize(base64.b64decode(text))
+
+
+def _as_sketch(visitors: set[int] | Any) -> Any:
+    if not isinstance(visitors, set):
+        return visitors
+    sketch = datasketches.hll_sketch(LG_K, _HLL_8)
+    for v in visitors:
+        sketch.update(v)
+    return sketch
+
+
+def _estimate(*sketches: Any) -> int:
+    """The distinct count of the sketches' union, always through a union: equal registers then give
+    equal estimates, however each sketch was built."""
+    union = datasketches.hll_union(LG_K)
+    for sketch in sketches:
+        union.update(sketch)
+    return round(union.get_result(_HLL_8).get_estimate())
+
+
+def _union_of(a: set[int] | Any, b: set[int] | Any) -> set[int] | Any:
+    """Two covered sets (or sketches) as one: a set while it holds at most SMALL visitors."""
+    if not a:
+        return set(b) if isinstance(b, set) else b
+    if isinstance(a, set) and isinstance(b, set):
+        a |= b
+        return a if len(a) <= SMALL else _as_sketch(a)
+    union = datasketches.hll_union(LG_K)
+    union.update(_as_sketch(a))
+    union.update(_as_sketch(b))
+    return union.get_result(_HLL_8)
 
 
 @dataclass
@@ -177,6 +247,7 @@ class TrafficAggregator:
         self.emitted = 0  # records published
         self.suppressed = 0  # buckets not published as themselves (folded into (other), or a window under k)
         self.late = 0  # requests that reached an emitted window (kept for rollups only)
+        self.undercounted = 0  # rollup records counting only the visitors shorter windows published
         self._open: dict[tuple[str, int], dict[tuple[str, str], Bucket]] = {}
         self._touched: dict[tuple[str, int], float] = {}
         self._closed: dict[tuple[str, int], None] = {}  # recently emitted windows, oldest first
@@ -333,7 +404,7 @@ class TrafficAggregator:
         total = c.buckets.get(_TOTAL_KEY)
         if total is None or len(total.clients) < k:
             self.suppressed += len(c.buckets)  # the whole window rests on fewer than k clients
-            return
+            return  # nothing published: each bucket's covered visitors go on as they are
         kept: list[tuple[str, str, Bucket]] = [(TOTAL, "", total)]
         for dim, buckets in self._by_dimension(c).items():
             small = [b for _, b in buckets if len(b.clients) < k]
@@ -367,10 +438,24 @@ class TrafficAggregator:
                 rec["requests"] = b.requests
                 rec["bytes"] = b.bytes
                 rec["status"] = dict(zip(STATUS_CLASSES, b.status, strict=True))
-            rec["visitors"] = b.visitors
-            if self.publish_sketches:
-                rec["visitors_sketch"] = b2a_base64(b.hll().serialize_compact(), newline=False).decode()
+            rec["visitors"] = self._visitors(b)
+            if self.publish_sketches:  # of the visitors counted: those ``_visitors`` left covered
+                rec["visitors_sketch"] = _b64(_as_sketch(b.covered or set()))
             yield rec
+
+    def _visitors(self, b: Bucket) -> int:
+        """The visitors a record publishes. A base window's: all of them. A rollup's: those shorter
+        windows published under the same value, plus the rest only if they are at least k (else
+        its number minus theirs would count a few people; analysts get a count short by under k)."""
+        if not self.rollup:
+            b.cover()
+            return b.visitors
+        uncovered = b.uncovered()
+        if uncovered == 0 or uncovered >= self.k:
+            b.cover()
+            return b.visitors
+        self.undercounted += 1
+        return b.covered_visitors()
 
     def _by_dimension(self, c: Closed) -> dict[str, list[tuple[str, Bucket]]]:
         out: dict[str, list[tuple[str, Bucket]]] = {}

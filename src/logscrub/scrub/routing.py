@@ -1,7 +1,8 @@
 """The one routing rule: which outcome of a line goes to which output, for every driver.
 
 An event goes to ``events`` (and its aggregate update to the traffic aggregator) with its sealed
-line to ``security``; a restricted client's line only to ``security``; a rejected line, sealed with
+line to ``security``; a restricted client's line only to ``security``; a withheld event's line to ``security`` and its update to the aggregator;
+a rejected line, sealed with
 its reason, to ``rejected``. Records are serialized here, so drivers only move bytes; a batch's
 events leave in random order with their coarse time as timestamp (nothing ties them to raw lines).
 """
@@ -24,7 +25,9 @@ ROLES = (EVENTS, SECURITY, REJECTED)
 class Routed:
     """The records of a batch of outcomes, by output role, with what a summary or metrics need."""
 
-    __slots__ = ("records", "stamps", "aggregator", "lines", "events", "restricted", "rejected", "latest", "_option")
+    __slots__ = (
+        "records", "stamps", "aggregator", "lines", "events", "withheld", "restricted", "rejected", "latest", "_option"
+    )  # fmt: skip
 
     def __init__(self, aggregator: TrafficAggregator, newline: bool = False) -> None:
         """``newline``: end each record with one (JSON-lines files); Kafka values have none."""
@@ -33,6 +36,7 @@ class Routed:
         self.aggregator = aggregator
         self.lines = 0
         self.events = 0
+        self.withheld = 0  # lines counted in aggregates whose event would have followed a client
         self.restricted = 0
         self.rejected: Counter[str] = Counter()
         self.latest = -1  # the latest window start of an event so far: where event time is
@@ -41,14 +45,17 @@ class Routed:
     def add(self, o: Outcome) -> None:
         self.lines += 1
         dumps, option = orjson.dumps, self._option
-        if o.event is not None:
-            self.records[EVENTS].append(dumps(o.event, option=option))
-            self.stamps.append(o.timestamp_ms)
+        if o.update is not None:
+            if o.event is not None:
+                self.records[EVENTS].append(dumps(o.event, option=option))
+                self.stamps.append(o.timestamp_ms)
+                self.events += 1
+            else:
+                self.withheld += 1
             self.records[SECURITY].append(dumps(o.sealed, option=option))
-            self.aggregator.add(o.update)  # type: ignore[arg-type]
-            self.events += 1
-            if o.update.window > self.latest:  # type: ignore[union-attr]
-                self.latest = o.update.window  # type: ignore[union-attr]
+            self.aggregator.add(o.update)
+            if o.update.window > self.latest:
+                self.latest = o.update.window
         elif o.restricted:
             self.records[SECURITY].append(dumps(o.sealed, option=option))
             self.restricted += 1

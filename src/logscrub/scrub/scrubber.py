@@ -51,14 +51,17 @@ _ALL_RARE = (RARE, RARE, None, RARE, None, RARE, None, None, None, None)
 
 @dataclass(slots=True)
 class Outcome:
-    """What one line becomes: an event, a rejection (``reason``), or ``restricted`` (neither)."""
+    """What one line becomes: an event, a rejection (``reason``), ``restricted`` (neither), or
+    ``withheld`` (an update but no event: it would have been a second event of one client alone in
+    its group)."""
 
     event: dict[str, Any] | None
     update: AggUpdate | None
-    sealed: dict[str, Any]  # for security.raw when an event or restricted, for logs.rejected when a rejection
+    sealed: dict[str, Any]  # for security.raw unless a rejection, then for logs.rejected
     reason: str | None = None
     restricted: bool = False  # the client asked to be kept out of analytics: sealed only
     timestamp_ms: int | None = None  # the event's coarse time, for its record's timestamp
+    withheld: bool = False
 
 
 class _Client:
@@ -127,6 +130,7 @@ class Scrubber:
         self._day: DayVocabulary | None = None
         self._period = -1  # the latest visitor-key period seen
         self._ids_key = b""
+        self._all_rare = 0  # the group of events showing no field: its hash under the day's key
         self._clients: dict[Any, _Client] = {}
         self._visitors: dict[tuple[Any, str | None], int] = {}  # (client, user agent) -> visitor hash
         self._levels: dict[tuple[Any, ...], tuple[int, ...]] = {}  # description -> its levels' value hashes
@@ -155,7 +159,7 @@ class Scrubber:
         if self.restricted is not None and self.restricted(client.packed):
             return Outcome(None, None, sealed, None, True)  # nothing derived from it: not even a count
         event, update = self._anonymize(req, slot, client, client_key, vkey.secret, source)
-        return Outcome(event, update, sealed, timestamp_ms=slot[3])
+        return Outcome(event, update, sealed, timestamp_ms=slot[3], withheld=event is None)
 
     def _reject(self, line: bytes, key: Key, now: float, reason: str, source: str | None) -> Outcome:
         return Outcome(None, None, self._seal(line, key, now, reason, source, _leading_address(line)), reason)
@@ -176,11 +180,12 @@ class Scrubber:
             self._day.seed(before.published_values())  # yesterday's vocabulary starts today's
         self._period = max(self._period, vkey.period)
         self._ids_key = hashlib.blake2b(b"logscrub/event-id", key=vkey.secret, digest_size=32).digest()
+        self._all_rare = self._day.value(("c", *_ALL_RARE))
 
     def _anonymize(
         self, req: Request, slot: tuple[str, int, float, int], client: _Client, client_key: Any, secret: bytes,
         source: str | None,
-    ) -> tuple[dict[str, Any], AggUpdate]:
+    ) -> tuple[dict[str, Any] | None, AggUpdate]:
         day = self._day
         assert day is not None
         who = client.identity
@@ -206,9 +211,25 @@ class Scrubber:
         for i, h in enumerate(hashes):  # every level counts this client; the finest it may join wins
             if day.shown(h, who) and i < level and day.joins(h, who):
                 level = i
+        # The last resort, every field (rare), is a group too: a client alone in it gets one event there.
+        withheld = level == len(hashes) and not day.joins(self._all_rare, who)
         shown = self._shown.get((description, level)) or self._described(description, level)
         shown_path = path if path is None or day.shown(day.value(("p", site, path)), who) else RARE
         shown_ref = ref_domain if ref_domain is None or day.shown(day.value(("r", site, ref_domain)), who) else RARE
+
+        dims = (  # in DIMENSIONS order
+            ("path", path or "(none)"),
+            ("country", geo.country or "(unknown)"),
+            ("browser", browser_value),
+            ("os", os_value),
+            ("device", ua.device),
+            ("referrer", ref_domain or _REFERRER_VALUE.get(ref_class) or f"({ref_class})"),
+        )
+        if self._dim_index is not None:
+            dims = tuple(map(dims.__getitem__, self._dim_index))
+        update = AggUpdate(site, slot[1], visitor, who, req.bytes, status_class, dims)
+        if withheld:
+            return None, update
 
         event: dict[str, Any] = {"schema": EVENT_SCHEMA}
         if source is not None:  # the same for a replayed line, and says nothing without the day's key
@@ -240,18 +261,7 @@ class Scrubber:
             event["query"] = query
         if req.duration is not None:
             event["duration_ms"] = round(req.duration * 1000)
-
-        dims = (  # in DIMENSIONS order
-            ("path", path or "(none)"),
-            ("country", geo.country or "(unknown)"),
-            ("browser", browser_value),
-            ("os", os_value),
-            ("device", ua.device),
-            ("referrer", ref_domain or _REFERRER_VALUE.get(ref_class) or f"({ref_class})"),
-        )
-        if self._dim_index is not None:
-            dims = tuple(map(dims.__getitem__, self._dim_index))
-        return event, AggUpdate(site, slot[1], visitor, who, req.bytes, status_class, dims)
+        return event, update
 
     def _level_hashes(self, description: tuple[Any, ...], day: DayVocabulary) -> tuple[int, ...]:
         """Each level's hash, of the fields it publishes: levels publishing the same fields (no

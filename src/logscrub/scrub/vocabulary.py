@@ -144,8 +144,10 @@ class Vocabulary:
         day = self._days.get(kid)
         if day is None:
             day = self._days[kid] = DayVocabulary(self.k, secret, self.max_values)
-            while len(self._days) > DAYS_KEPT:  # the oldest day goes (key ids start with their period)
-                del self._days[min(self._days, key=_period_of)]
+            # The oldest day goes (key ids start with their period); never the day a key holder is
+            # about to use, however old (input read newest first), only one heard of from others.
+            while len(self._days) > DAYS_KEPT:
+                del self._days[min((d for d in self._days if secret is None or d != kid), key=_period_of)]
         elif secret is not None and day._secret is None:
             day._secret = secret
         return day
