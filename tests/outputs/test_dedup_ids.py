@@ -1,7 +1,7 @@
 """The `id` of analytics records (issue 16 item 3): the same for a replayed duplicate, different for
 different records, and nothing without the day's key. The worker side (a SIGKILL replay) is in
-tests/integration/test_worker.py; two known gaps are pinned here as strict xfails, so they show in
-every run until fixed and the markers must go when they are."""
+tests/integration/test_worker.py. Two gaps found here are closed: an id keyed on the line number
+alone (two scrub runs of one day), and a referrer value named like the folded bucket."""
 
 from __future__ import annotations
 
@@ -28,6 +28,7 @@ def _scrubber():
 
 def test_a_replayed_line_has_its_first_id_and_another_position_another() -> None:
     s = _scrubber()
+    s.process(LINE.replace(b"203.0.113.9", b"198.51.100.1"), 1e9, "0:1")  # another client: nothing withheld
     first, replay, other = (s.process(LINE, 1e9, src).event["id"] for src in ("0:17", "0:17", "0:18"))
     assert first == replay != other
     assert len(first) == 20 and int(first, 16) >= 0
@@ -57,8 +58,6 @@ def test_one_scrub_run_gives_every_event_its_own_id(tmp_path: Path, keys: Path) 
     assert len({e["id"] for e in events}) == len(events) > 4000
 
 
-@pytest.mark.xfail(strict=True, reason="scrub's id is keyed on the line number within the run: two runs on "
-                   "one day (the keys file keeps today's visitor key) give different lines the same ids")
 def test_two_scrub_runs_on_one_day_give_different_lines_different_ids(tmp_path: Path, keys: Path) -> None:
     now = datetime.now(UTC)
     start = max(now - timedelta(minutes=10), now.replace(hour=0, minute=0, second=0, microsecond=0))
@@ -71,9 +70,6 @@ def test_two_scrub_runs_on_one_day_give_different_lines_different_ids(tmp_path: 
     assert not {e["id"] for e in a} & {e["id"] for e in b}
 
 
-@pytest.mark.xfail(strict=True, reason='a referrer of class "other" without a domain is published as the value '
-                   '"(other)", the name of the folded bucket too: one window then has two referrer records '
-                   "with one id (seen in the bundled sample)")
 def test_one_scrub_run_gives_every_traffic_record_its_own_id(tmp_path: Path, keys: Path) -> None:
     _run(tmp_path, "out", [SAMPLE], keys)
     traffic = [orjson.loads(x) for x in (tmp_path / "out" / "analytics.traffic.jsonl").read_bytes().splitlines()]

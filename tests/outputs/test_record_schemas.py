@@ -91,7 +91,8 @@ WINDOW = {
 ROLLUP = {k: v for k, v in WINDOW.items() if k not in ("requests", "bytes", "status")} | {
     "span": "1h", "window_end": "2026-11-28T11:00:00Z"
 }
-SEALED = {"v": 2, "kid": "data-20261128T100000-0a1b2c3d", "sk": "qGnbEZhxc98t.ad06963f", "ingested": 1.5,
+SEALED = {"v": 3, "kid": "data-20261128T100000-0a1b2c3d", "sk": "xJ3FJuRO9pm+iZw29GQuJgn6GRK639VK96rNkEbSz5hXBOyw8g==",
+          "ingested": 1.5,
           "src": "0:17", "nonce": "So8rT+ydQ8v8dDu6", "ct": "8Z67ke8iJ94SDk3hSfgyCqTLVJbxXeDpwClSM21b0t2D"}
 
 

@@ -36,7 +36,8 @@ OTHER = "(other)"
 RARE = "(rare)"  # a value fewer than k clients showed today
 _NO_GEO = GeoInfo(None, None, None)
 _STATUS_CLASS = {code: f"{code // 100}xx" for code in range(100, 600)}
-_REFERRER_VALUE = {"none": "(direct)"}  # aggregate value of a referrer without a domain, by class
+# Aggregate value of a referrer without a domain, by class; never "(other)", the folded bucket's name.
+_REFERRER_VALUE = {"none": "(direct)", "other": "(no domain)"}
 _CACHE_MAX = 65536  # entries per cache below; a full cache is emptied, not evicted entry by entry
 # The fields that describe the client, in this order in a description tuple.
 DESCRIPTION = ("site", "browser", "browser_major", "os", "os_major", "device", "bot", "country", "asn", "as_org")
@@ -158,7 +159,7 @@ class Scrubber:
         sealed = self._seal(line, key, now, None, source, client.packed)
         if self.restricted is not None and self.restricted(client.packed):
             return Outcome(None, None, sealed, None, True)  # nothing derived from it: not even a count
-        event, update = self._anonymize(req, slot, client, client_key, vkey.secret, source)
+        event, update = self._anonymize(req, slot, client, client_key, vkey.secret, source, line)
         return Outcome(event, update, sealed, timestamp_ms=slot[3], withheld=event is None)
 
     def _reject(self, line: bytes, key: Key, now: float, reason: str, source: str | None) -> Outcome:
@@ -184,7 +185,7 @@ class Scrubber:
 
     def _anonymize(
         self, req: Request, slot: tuple[str, int, float, int], client: _Client, client_key: Any, secret: bytes,
-        source: str | None,
+        source: str | None, line: bytes,
     ) -> tuple[dict[str, Any] | None, AggUpdate]:
         day = self._day
         assert day is not None
@@ -233,7 +234,10 @@ class Scrubber:
 
         event: dict[str, Any] = {"schema": EVENT_SCHEMA}
         if source is not None:  # the same for a replayed line, and says nothing without the day's key
-            event["id"] = hashlib.blake2b(source.encode(), key=self._ids_key, digest_size=10).hexdigest()
+            # The line too: scrub's source is a line number, and two runs of one day share the key.
+            event["id"] = hashlib.blake2b(
+                b"%s\0%s" % (source.encode(), line), key=self._ids_key, digest_size=10
+            ).hexdigest()
         event |= {
             "time": slot[0],
             "site": shown[0],
