@@ -137,11 +137,12 @@ def emails(rng: random.Random, n: int) -> list[tuple[str, str]]:
 
 
 def phones(rng: random.Random, n: int) -> list[tuple[str, str]]:
-    """(segment, its digits): local and international formats, spaced, dotted, dashed, bracketed."""
+    """(segment, its digits): local and international formats, spaced, dotted, dashed, bracketed; North
+    American numbers dotted too (415.555.0172), the shape of a version number."""
     out = []
     for _ in range(n):
         digits = [str(rng.randint(0, 9)) for _ in range(9)]
-        kind = rng.randrange(7)
+        kind = rng.randrange(9)
         if kind == 0:  # French mobile, dotted/spaced/dashed
             number = "0" + rng.choice("67") + "".join(digits[:8])
             sep = rng.choice([".", "%20", "-", ""])
@@ -161,6 +162,11 @@ def phones(rng: random.Random, n: int) -> list[tuple[str, str]]:
         elif kind == 5:
             number = "07" + "".join(digits[:9])
             text = f"{number[:5]}%20{number[5:]}"
+        elif kind in (7, 8):  # North American, 3.3.4 digits, with or without its country code
+            number = str(rng.randint(2, 9)) + "".join(digits)
+            sep = "." if kind == 7 else rng.choice(["-", "%20"])
+            prefix = rng.choice(["", "", "1" + sep, "+1" + sep])
+            text = prefix + sep.join((number[:3], number[3:6], number[6:]))
         else:
             number = "0" + "".join(digits[:9])
             text = "tel:" + "-".join(number[i:i + 2] for i in range(0, 10, 2))

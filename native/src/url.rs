@@ -52,6 +52,7 @@ struct Patterns {
     short_date: Regex,
     phone: Regex,
     phone_in: Fancy,
+    dotted_phone: Regex,
     mac: Regex,
     mac_bare: Regex,
     coordinates: Fancy,
@@ -140,6 +141,7 @@ fn patterns() -> &'static Patterns {
                 whole(r"(?:tel:)?\+?\(?\d{1,4}\)?(?:[ .\-+_]{0,3}\(?\d{1,4}\)?){2,}|(?:tel:)?\+\d{7,15}")
             )),
             phone_in: fancy(r"(?<![\d.])\+?\(?\d{1,4}\)?(?:[ .\-+_]{1,3}\(?\d{1,4}\)?){3,}(?![\d.])"),
+            dotted_phone: re(&whole(r"\d{3}\.\d{3}\.\d{4}")),
             mac: re(&mac),
             mac_bare: re(&whole(r"[0-9A-Fa-f]{12}")),
             coordinates: fancy(r"(?<![\d.])([-+]?\d{1,2}\.\d{2,})\s*[,;\s]\s*([-+]?\d{1,3}\.\d{2,})(?![\d.])"),
@@ -519,7 +521,7 @@ pub fn classify_segment(text: &str, domains: &mut dyn Domains) -> R<Option<&'sta
         if is_date(text, &runs)? {
             return Ok(Some("{date}"));
         }
-        if p.year_month.is_match(text) || p.version.is_match(text) {
+        if p.year_month.is_match(text) || (p.version.is_match(text) && !p.dotted_phone.is_match(text)) {
             return Ok(None);
         }
     }

@@ -176,6 +176,8 @@ def test_embedded_ipv4_in_paths(generalize: PathGeneralizer) -> None:
         ("06.12.34.56.78", "{phone}"), ("06 12 34 56 78", "{phone}"), ("06-12-34-56-78", "{phone}"),
         ("(555) 123-4567", "{phone}"), ("+33 6 12 34 56 78", "{phone}"), ("+1-555-0100", "{phone}"),
         ("tel:+33612345678", "{phone}"), ("call-06-12-34-56-78", "{phone}"),
+        ("415.555.0172", "{phone}"), ("1.415.555.0172", "{phone}"), ("+1.415.555.0172", "{phone}"),
+        ("415-555-0172", "{phone}"), ("415%20555%200172", "{phone}"), ("+1%20415%20555%200172", "{phone}"),
         ("00:1A:2B:3C:4D:5E", "{mac}"), ("00-1a-2b-3c-4d-5e", "{mac}"), ("001a.2b3c.4d5e", "{mac}"),
         ("001A2B3C4D5E", "{mac}"),
         ("48.8566,2.3522", "{geo}"), ("@48.85,2.35,15z", "{geo}"), ("48.8566;2.3522", "{geo}"),
@@ -203,6 +205,23 @@ def test_class_examples(segment: str, placeholder: str) -> None:
 )
 def test_ordinary_segments_stay(segment: str) -> None:
     assert classify_segment(segment) is None
+
+
+@pytest.mark.parametrize(
+    ("target", "expected"),
+    [
+        ("/call/415.555.0172", "/call/{phone}"),
+        ("/v1.2.3/", "/v1.2.3/"),
+        ("/2.0/", "/2.0/"),
+        ("/js/jquery-3.6.0.min.js", "/js/jquery-3.6.0.min.js"),
+        ("/ajax/libs/jquery/3.7.1/jquery.min.js", "/ajax/libs/jquery/3.7.1/jquery.min.js"),
+        ("/chrome/120.0.6099/", "/chrome/120.0.6099/"),
+        ("/dist/app.min.js", "/dist/app.min.js"),
+    ],
+)
+def test_a_dotted_phone_is_not_a_version(target: str, expected: str) -> None:
+    """3.3.4 digits with dots is a North-American phone number; versions are numbered otherwise."""
+    assert PathGeneralizer()(target)[0] == expected
 
 
 def test_year_and_year_month_alone_are_kept() -> None:

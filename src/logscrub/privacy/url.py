@@ -67,6 +67,9 @@ _PHONE = re.compile(r"(?:tel:)?\+?\(?\d{1,4}\)?(?:[ .\-+_]{0,3}\(?\d{1,4}\)?){2,
 _PHONE_CHARS = frozenset("0123456789 .-+_()")
 _PHONE_SEPARATORS = frozenset(" .-+_")
 _PHONE_IN = re.compile(r"(?<![\d.])\+?\(?\d{1,4}\)?(?:[ .\-+_]{1,3}\(?\d{1,4}\)?){3,}(?![\d.])")
+# North-American numbers written with dots (415.555.0172) have a version's shape; no version is
+# numbered 3.3.4 digits, so that shape is a phone's.
+_DOTTED_PHONE = re.compile(r"\d{3}\.\d{3}\.\d{4}")
 _MAC = re.compile(
     r"(?<![0-9A-Fa-f])(?:[0-9A-Fa-f]{2}([:-])[0-9A-Fa-f]{2}(?:\1[0-9A-Fa-f]{2}){4}(?:(?:\1[0-9A-Fa-f]{2}){2})?"
     r"|[0-9A-Fa-f]{4}\.[0-9A-Fa-f]{4}\.[0-9A-Fa-f]{4})(?![0-9A-Fa-f])"
@@ -289,7 +292,7 @@ def classify_segment(text: str) -> str | None:
     if runs:
         if _is_date(text, runs):
             return "{date}"
-        if _YEAR_MONTH.fullmatch(text) or _VERSION.fullmatch(text):
+        if _YEAR_MONTH.fullmatch(text) or (_VERSION.fullmatch(text) and not _DOTTED_PHONE.fullmatch(text)):
             return None
     if (":" in text or "-" in text or "." in text) and _MAC.search(text):
         return "{mac}"
