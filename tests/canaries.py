@@ -130,7 +130,8 @@ def emails(rng: random.Random, n: int) -> list[tuple[str, str]]:
                             f"{_syllables(rng, 2, 3)}{rng.randint(1, 99)}"])
         domain, tld = _syllables(rng, 2, 3), rng.choice(TLDS)
         at = rng.choice(["@", "%40", "%2540", "(at)", "[at]", "{at}", "<at>", "%20at%20", "-at-", "_at_",
-                         "%20(at)%20", "%EF%BC%A0", "＠", "%20%5Bat%5D%20"])
+                         "%20(at)%20", "%EF%BC%A0", "＠", "%20%5Bat%5D%20", ".at.", "+at+", "(a)", "[a]",
+                         "%20(a)%20"])
         dot = rng.choice([".", ".", "%20dot%20", "(dot)", "[dot]", "-dot-"]) if at not in ("@", "%40") else "."
         out.append((f"{local}{at}{domain}{dot}{tld.replace('.', dot)}", local))
     return out

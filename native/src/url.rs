@@ -147,7 +147,9 @@ fn patterns() -> &'static Patterns {
             coordinates: fancy(r"(?<![\d.])([-+]?\d{1,2}\.\d{2,})\s*[,;\s]\s*([-+]?\d{1,3}\.\d{2,})(?![\d.])"),
             at_not_email: re(r"[A-Za-z]@(?:\d+\.\d+(?:\.\d+)*(?:[-+][\w.]+)?|[1-4]x(?:\.[A-Za-z0-9]{1,5})?)\z"),
             at_bracketed: re(r"(?i)[(\[{<]\s*at\s*[)\]}>]"),
-            at_word: fancy(r"(?i)(?<=[A-Za-z0-9])(?:\s+|\s*[-_]\s*)at(?:\s+|\s*[-_]\s*)(?=[A-Za-z0-9])"),
+            at_word: fancy(
+                r"(?i)(?<=[A-Za-z0-9])(?:(?:\s+|\s*[-_.+]\s*)at(?:\s+|\s*[-_.+]\s*)|\s*[(\[{<]\s*a\s*[)\]}>]\s*)(?=[A-Za-z0-9])",
+            ),
             dot_word: re(r"(?i)\s*[(\[{<]\s*dot\s*[)\]}>]\s*|(?:\s+|\s*[-_]\s*)dot(?:\s+|\s*[-_]\s*)"),
             domain_start: re(r"\A[A-Za-z0-9][A-Za-z0-9.-]*"),
             secret: re(concat!(
@@ -385,10 +387,10 @@ fn is_obfuscated_email(text: &str, domains: &mut dyn Domains) -> R<bool> {
     if p.at_bracketed.is_match(text) {
         return Ok(true);
     }
-    // `_AT_WORD` needs whitespace, '-' or '_' beside "at".
+    // `_AT_WORD` needs whitespace, '-', '_', '.' or '+' beside "at", or a bracket around "a".
     if !text
         .bytes()
-        .any(|b| matches!(b, b'-' | b'_' | b'\t'..=b'\r' | 0x1c..=b' '))
+        .any(|b| matches!(b, b'-' | b'_' | b'.' | b'+' | b'(' | b'[' | b'{' | b'<' | b'\t'..=b'\r' | 0x1c..=b' '))
     {
         return Ok(false);
     }
@@ -546,7 +548,7 @@ pub fn classify_segment(text: &str, domains: &mut dyn Domains) -> R<Option<&'sta
     if runs.iter().any(|r| r.len() >= 3 && !p.year.is_match(r)) {
         return Ok(Some("{id}"));
     }
-    if text.to_ascii_lowercase().contains("at") && is_obfuscated_email(text, domains)? {
+    if text.bytes().any(|b| b == b'a' || b == b'A') && is_obfuscated_email(text, domains)? {
         return Ok(Some("{email}"));
     }
     for m in p.chunk.find_iter(text) {

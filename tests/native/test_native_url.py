@@ -113,6 +113,7 @@ SEGMENT = st.sampled_from([
     "5f2b7c9e1d3a4b6c8e0f1a2b3c4d5e6f", "123e4567-e89b-12d3-a456-426614174000", "Zx8kQp2mWv", "sk_live_abcdefgh12",
     "AKIAIOSFODNN7EXAMPLE", "GettingStartedWithKafka", "day-4-data-sources.html", "x" * 65, "%C3%A9", "é", "\uff55",
     "a%00b", "%0d%0a", "tab\tx", "key=value", "id=12345", "%25", "%", "%zz", "+", " ", "?", "#", "&", "=", "a" * 20,
+    "415.555.0172", "1.415.555.0172", "jane(a)example.de", "jane.at.example.com", "jane+at+example.com", "example.at",
 ])
 target = st.one_of(
     st.lists(SEGMENT, max_size=10).map(lambda s: "/" + "/".join(s)),
@@ -137,8 +138,9 @@ def test_generated_targets_generalize_alike(t):
 
 
 ascii_text = st.text(alphabet=st.characters(max_codepoint=0x7F), max_size=70)
-words = st.lists(st.sampled_from(list("aAbBzZ019-_.:@=+/~ ") + ["at", "dot", "(at)", "[dot]", "example", "com", "co.uk",
-                                                                "jan", "Sept", "1987", "12", "tel:", "sk_live_", "ghp_"]),
+words = st.lists(st.sampled_from(list("aAbBzZ019-_.:@=+/~ ([") + ["at", "dot", "(at)", "[dot]", "example", "com", "co.uk",
+                                                                  "jan", "Sept", "1987", "12", "tel:", "sk_live_", "ghp_",
+                                                                  "(a)", ".at.", "+at+", "415", "555", "0172"]),
                  max_size=12).map("".join)
 
 
@@ -146,6 +148,10 @@ words = st.lists(st.sampled_from(list("aAbBzZ019-_.:@=+/~ ") + ["at", "dot", "(a
 @given(ascii_text | words | st.text(alphabet="0123456789abcdefABCDEF:.-", max_size=30))
 @example("mirato(at)velunski(dot)com")
 @example("jdoe-at-example-dot-co.uk")
+@example("anna.schmidt(a)beispiel.de")
+@example("jane.doe.at.gmail.com")
+@example("jane.doe+at+gmail.com")
+@example("415.555.0172")
 def test_classify_segment_is_the_references(text):
     decided, placeholder = native.module().classify_segment(text, registrable_domain)
     assert decided

@@ -185,6 +185,8 @@ def test_embedded_ipv4_in_paths(generalize: PathGeneralizer) -> None:
         ("name(at)example.com", "{email}"), ("name[at]example.com", "{email}"), ("name at example.com", "{email}"),
         ("name-at-example.com", "{email}"), ("name＠example.com", "{email}"),
         ("name [at] example [dot] com", "{email}"), ("name at example dot co dot uk", "{email}"),
+        ("anna.schmidt(a)beispiel.de", "{email}"), ("name%20(a)%20example.de", "{email}"), ("name[a]example.com", "{email}"),
+        ("jane.doe.at.gmail.com", "{email}"), ("jane.doe+at+gmail.com", "{email}"), ("name.at.example.co.uk", "{email}"),
         ("Zx8kQp2mWv", "{token}"), ("aB3dE9xQ", "{token}"), ("mfrggzdfmztwq2lkmfrggzdf", "{token}"),
         ("sk_live_4eC39HqLyjWDarjtT1zdp7dc", "{token}"), ("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", "{token}"),
         ("xoxb-2485-aBcDeFgHiJ", "{token}"), ("AKIAIOSFODNN7EXAMPLE", "{token}"), ("jsessionid=0123456789ABCDEF", "{hash}"),
@@ -222,6 +224,18 @@ def test_ordinary_segments_stay(segment: str) -> None:
 def test_a_dotted_phone_is_not_a_version(target: str, expected: str) -> None:
     """3.3.4 digits with dots is a North-American phone number; versions are numbered otherwise."""
     assert PathGeneralizer()(target)[0] == expected
+
+
+@pytest.mark.parametrize(
+    "segment",
+    ["example.at", "www.example.at", "shop.example.at", "look.at.this.html", "look+at+this", "stay+at+home",
+     "meet.at.noon", "what.at.min.js", "Foo_(a)", "section-(a)-rules", "app.min.js", "chat", "update", "data.at.2024.csv",
+     "at.example.com"],
+)
+def test_at_in_words_and_host_names_is_not_an_email(segment: str) -> None:
+    """'.at.', '+at+' and '(a)' make an email only before a registrable domain: not in words, file
+    names or Austrian host names."""
+    assert PathGeneralizer()(f"/sites/{segment}")[0] == f"/sites/{segment}"
 
 
 def test_year_and_year_month_alone_are_kept() -> None:

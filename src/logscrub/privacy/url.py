@@ -79,9 +79,15 @@ _MAC_BARE = re.compile(r"[0-9A-Fa-f]{12}")
 _COORDINATES = re.compile(r"(?<![\d.])([-+]?\d{1,2}\.\d{2,})\s*[,;\s]\s*([-+]?\d{1,3}\.\d{2,})(?![\d.])")
 # What '@' means in asset paths: a package version (vue@3.4.15, on CDNs) or a pixel density (logo@2x.png).
 _AT_NOT_EMAIL = re.compile(r"[A-Za-z]@(?:\d+\.\d+(?:\.\d+)*(?:[-+][\w.]+)?|[1-4]x(?:\.[A-Za-z0-9]{1,5})?)$")
-# Emails written to dodge scrapers: name(at)example.com, name [at] example dot com, name-at-example.com.
+# Emails written to dodge scrapers: name(at)example.com, name [at] example dot com, name-at-example.com,
+# name.at.example.com, name+at+example.com, name(a)example.de. A bracketed "at" is one whatever
+# follows; "at" between separators and a bracketed "a" only before a registrable domain
+# (look-at-this.html, www.example.at and Foo_(a) are not emails).
 _AT_BRACKETED = re.compile(r"[(\[{<]\s*at\s*[)\]}>]", re.IGNORECASE)
-_AT_WORD = re.compile(r"(?<=[A-Za-z0-9])(?:\s+|\s*[-_]\s*)at(?:\s+|\s*[-_]\s*)(?=[A-Za-z0-9])", re.IGNORECASE)
+_AT_WORD = re.compile(
+    r"(?<=[A-Za-z0-9])(?:(?:\s+|\s*[-_.+]\s*)at(?:\s+|\s*[-_.+]\s*)|\s*[(\[{<]\s*a\s*[)\]}>]\s*)(?=[A-Za-z0-9])",
+    re.IGNORECASE,
+)
 _DOT_WORD = re.compile(r"\s*[(\[{<]\s*dot\s*[)\]}>]\s*|(?:\s+|\s*[-_]\s*)dot(?:\s+|\s*[-_]\s*)", re.IGNORECASE)
 _DOMAIN_START = re.compile(r"[A-Za-z0-9][A-Za-z0-9.-]*")
 # Credentials whose vendor prefix says what they are, even where the random part would pass for a word.
@@ -216,7 +222,8 @@ def _is_random_chunk(chunk: str) -> bool:
 
 
 def _is_obfuscated_email(text: str) -> bool:
-    """``name(at)example.com``, ``name [at] example [dot] com``; ``-at-`` / `` at `` only before a real domain."""
+    """``name(at)example.com``, ``name [at] example [dot] com``; ``-at-``, ``.at.``, ``+at+``, `` at ``
+    and ``(a)`` only before a registrable domain, since words and host names hold them too."""
     if _AT_BRACKETED.search(text):
         return True
     for match in _AT_WORD.finditer(text):
@@ -308,7 +315,7 @@ def classify_segment(text: str) -> str | None:
         return "{token}"
     if any(len(run) >= 3 and not _YEAR.fullmatch(run) for run in runs):
         return "{id}"  # user12345, order-7731; not jquery-3.6.0.min.js or puppetconf-2012
-    if "at" in text.lower() and _is_obfuscated_email(text):
+    if ("a" in text or "A" in text) and _is_obfuscated_email(text):  # every spelling of "at" has an 'a'
         return "{email}"
     if any(_is_random_chunk(chunk) for chunk in _CHUNK.findall(text)):
         return "{token}"
