@@ -179,16 +179,19 @@ _MONTH_NAMES = ["jan", "Feb", "march", "Apr", "may", "June", "jul", "aug", "Sept
 
 
 def birth_dates(rng: random.Random, n: int) -> list[str]:
-    """Full dates in one segment, any common order and separator (a year or year-month alone is kept)."""
+    """Full dates in one segment, any common order and separator, with the year in four digits or two
+    (a year or year-month alone is kept)."""
     out = []
     for _ in range(n):
         y, m, d = rng.randint(1930, 2015), rng.randint(1, 12), rng.randint(1, 28)
+        yy, mon = f"{y % 100:02d}", _MONTH_NAMES[m - 1]
         sep = rng.choice(["-", ".", "_", "%20"])
         out.append(rng.choice([
             f"{y}{sep}{m:02d}{sep}{d:02d}", f"{d:02d}{sep}{m:02d}{sep}{y}", f"{m:02d}{sep}{d:02d}{sep}{y}",
             f"{d}{sep}{m}{sep}{y}", f"{d}{sep}{_MONTH_NAMES[m - 1]}{sep}{y}", f"{_MONTH_NAMES[m - 1]}{sep}{d}{sep}{y}",
             f"{d:02d}{_MONTH_NAMES[m - 1]}{y}", f"{y}{sep}{_MONTH_NAMES[m - 1]}{sep}{d:02d}", f"{d:02d}.{m:02d}.{y % 100:02d}",
-            f"born-{y}-{m:02d}-{d:02d}",
+            f"born-{y}-{m:02d}-{d:02d}", f"{d}.{m}.{yy}", f"{d}{sep}{m}{sep}{yy}", f"{m}-{d}-{yy}", f"{d}{mon}{yy}",
+            f"{d}{sep}{mon}{sep}{yy}", f"{mon}{sep}{d}{sep}{yy}",
         ]))
     return out
 

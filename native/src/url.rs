@@ -50,6 +50,7 @@ struct Patterns {
     year_in: Regex,
     full_date: Regex,
     short_date: Regex,
+    short_named_date: Regex,
     phone: Regex,
     phone_in: Fancy,
     dotted_phone: Regex,
@@ -104,10 +105,15 @@ fn patterns() -> &'static Patterns {
             r"(?i)(?:(?:\A|[^0-9])(?:{}|{}|{}|{d}[-._ ]?{mon}[-._ ,]*{y}|{y}[-._ ]?{mon}[-._ ]?{d})|(?:\A|[^0-9a-z]){mon}[-._ ]?{d}(?:st|nd|rd|th)?[-._ ,]*{y})(?:[^0-9]|\z)",
             same_sep(y, m, d), same_sep(d, m, y), same_sep(m, d, y)
         );
+        // `_SHORT_DATE`: day first with any separator, month first with '-', '_' or ' ', or dotted and padded.
         let short_date = format!(
-            r"\A(?:{}|{})\z",
-            ["-", r"\."].iter().map(|sep| format!(r"(?:0[1-9]|[12]\d|3[01]){sep}(?:0[1-9]|1[0-2]){sep}\d\d")).collect::<Vec<_>>().join("|"),
-            ["-", r"\."].iter().map(|sep| format!(r"(?:0[1-9]|1[0-2]){sep}(?:0[1-9]|[12]\d|3[01]){sep}\d\d")).collect::<Vec<_>>().join("|"),
+            r"\A(?:{}|{}|(?:0[1-9]|1[0-2])\.(?:0[1-9]|[12]\d|3[01])\.\d\d)\z",
+            ["-", r"\.", "_", " "].iter().map(|sep| format!(r"{d}{sep}{m}{sep}\d\d")).collect::<Vec<_>>().join("|"),
+            ["-", "_", " "].iter().map(|sep| format!(r"{m}{sep}{d}{sep}\d\d")).collect::<Vec<_>>().join("|"),
+        );
+        // `_SHORT_NAMED_DATE`, its lookarounds as in full_date.
+        let short_named_date = format!(
+            r"(?i)(?:(?:\A|[^0-9]){d}[-._ ]?{mon}[-._ ,]*\d\d|(?:\A|[^0-9a-z]){mon}[-._ ]?{d}(?:st|nd|rd|th)?[-._ ,]+\d\d)(?:[^0-9]|\z)"
         );
         let h2 = "[0-9A-Fa-f]{2}";
         let mac = format!(
@@ -136,6 +142,7 @@ fn patterns() -> &'static Patterns {
             year_in: re(r"(?:\A|[^0-9])(?:19|20)\d\d(?:[^0-9]|\z)"),
             full_date: re(&full_date),
             short_date: re(&short_date),
+            short_named_date: re(&short_named_date),
             phone: re(&format!(
                 "(?i){}",
                 whole(r"(?:tel:)?\+?\(?\d{1,4}\)?(?:[ .\-+_]{0,3}\(?\d{1,4}\)?){2,}|(?:tel:)?\+\d{7,15}")
@@ -457,10 +464,16 @@ fn is_phone(text: &str, runs: &[&str]) -> R<bool> {
 
 fn is_date(text: &str, runs: &[&str]) -> R<bool> {
     let p = patterns();
-    if runs.len() >= 2 && p.year_in.is_match(text) {
-        return Ok(p.full_date.is_match(text));
+    if runs.len() < 2 {
+        return Ok(false);
     }
-    Ok(runs.len() == 3 && p.short_date.is_match(text))
+    if p.year_in.is_match(text) && p.full_date.is_match(text) {
+        return Ok(true);
+    }
+    if runs.len() == 3 && p.short_date.is_match(text) {
+        return Ok(true);
+    }
+    Ok(p.short_named_date.is_match(text))
 }
 
 fn is_ip(text: &str) -> bool {

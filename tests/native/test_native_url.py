@@ -114,6 +114,7 @@ SEGMENT = st.sampled_from([
     "AKIAIOSFODNN7EXAMPLE", "GettingStartedWithKafka", "day-4-data-sources.html", "x" * 65, "%C3%A9", "é", "\uff55",
     "a%00b", "%0d%0a", "tab\tx", "key=value", "id=12345", "%25", "%", "%zz", "+", " ", "?", "#", "&", "=", "a" * 20,
     "415.555.0172", "1.415.555.0172", "jane(a)example.de", "jane.at.example.com", "jane+at+example.com", "example.at",
+    "14.3.87", "3-14-87", "14mar87", "mar-14-87", "3.11.10", "4.17.21",
 ])
 target = st.one_of(
     st.lists(SEGMENT, max_size=10).map(lambda s: "/" + "/".join(s)),
@@ -140,7 +141,8 @@ def test_generated_targets_generalize_alike(t):
 ascii_text = st.text(alphabet=st.characters(max_codepoint=0x7F), max_size=70)
 words = st.lists(st.sampled_from(list("aAbBzZ019-_.:@=+/~ ([") + ["at", "dot", "(at)", "[dot]", "example", "com", "co.uk",
                                                                   "jan", "Sept", "1987", "12", "tel:", "sk_live_", "ghp_",
-                                                                  "(a)", ".at.", "+at+", "415", "555", "0172"]),
+                                                                  "(a)", ".at.", "+at+", "415", "555", "0172", "mar",
+                                                                  "14", "3", "87", "th,"]),
                  max_size=12).map("".join)
 
 
@@ -152,6 +154,9 @@ words = st.lists(st.sampled_from(list("aAbBzZ019-_.:@=+/~ ([") + ["at", "dot", "
 @example("jane.doe.at.gmail.com")
 @example("jane.doe+at+gmail.com")
 @example("415.555.0172")
+@example("14.3.87")
+@example("14mar87")
+@example("0mar-14-87")
 def test_classify_segment_is_the_references(text):
     decided, placeholder = native.module().classify_segment(text, registrable_domain)
     assert decided

@@ -173,6 +173,9 @@ def test_embedded_ipv4_in_paths(generalize: PathGeneralizer) -> None:
         ("1987-03-14", "{date}"), ("14.03.1987", "{date}"), ("03-14-1987", "{date}"), ("14_3_1987", "{date}"),
         ("14-mar-1987", "{date}"), ("March-14-1987", "{date}"), ("14march1987", "{date}"), ("31.05.87", "{date}"),
         ("born-1987-03-14", "{date}"), ("1987 March 14", "{date}"),
+        ("14.3.87", "{date}"), ("3.4.87", "{date}"), ("14-3-87", "{date}"), ("3-14-87", "{date}"), ("03.14.87", "{date}"),
+        ("14mar87", "{date}"), ("14-mar-87", "{date}"), ("14%20March%2087", "{date}"), ("mar-14-87", "{date}"),
+        ("March%2014th,%2087", "{date}"),
         ("06.12.34.56.78", "{phone}"), ("06 12 34 56 78", "{phone}"), ("06-12-34-56-78", "{phone}"),
         ("(555) 123-4567", "{phone}"), ("+33 6 12 34 56 78", "{phone}"), ("+1-555-0100", "{phone}"),
         ("tel:+33612345678", "{phone}"), ("call-06-12-34-56-78", "{phone}"),
@@ -236,6 +239,21 @@ def test_at_in_words_and_host_names_is_not_an_email(segment: str) -> None:
     """'.at.', '+at+' and '(a)' make an email only before a registrable domain: not in words, file
     names or Austrian host names."""
     assert PathGeneralizer()(f"/sites/{segment}")[0] == f"/sites/{segment}"
+
+
+@pytest.mark.parametrize(
+    ("segment", "placeholder"),
+    [
+        ("1.2.3", None), ("3.6.0", None), ("10.15.7", None), ("1.26.4", None), ("3.0.20", None), ("4.17.21", None),
+        ("v3.11.10", None), ("22.04", None), ("nov2023", None), ("june-2024-report", None), ("win10-may-update", None),
+        ("3.11.10", "{date}"), ("2.7.18", "{date}"),
+    ],
+)
+def test_short_dates_and_versions(segment: str, placeholder: str | None) -> None:
+    """A day and month before a two-digit year is a date; a version with a one-digit patch, a month or
+    day out of range (4.17.21: dotted, month first only when zero-padded) or a 'v' is kept. Day first,
+    a version with a two-digit patch cannot be told from a date: it reads as one, the safe side."""
+    assert classify_segment(segment) == placeholder
 
 
 def test_year_and_year_month_alone_are_kept() -> None:

@@ -61,7 +61,16 @@ _FULL_DATE = re.compile(
     rf"|{_D}[-._ ]?{_MON}[-._ ,]*{_Y}|{_MON}[-._ ]?{_D}(?:st|nd|rd|th)?[-._ ,]*{_Y}|{_Y}[-._ ]?{_MON}[-._ ]?{_D})(?!\d)",
     re.IGNORECASE,
 )
-_SHORT_DATE = re.compile(r"(?:0[1-9]|[12]\d|3[01])([-.])(?:0[1-9]|1[0-2])\1\d\d|(?:0[1-9]|1[0-2])([-.])(?:0[1-9]|[12]\d|3[01])\2\d\d")
+# With a two-digit year, as birth dates are often written: 14.3.87, 31-05-87, 3-14-87 (the whole
+# segment), 14mar87, mar-14-87. Month first with dots only when zero-padded (03.14.87): versions are
+# dotted and unpadded (4.17.21). Day first they cannot be told apart: 3.11.10 reads as a date, the
+# safe side; v3.11.10 and versions whose patch has one digit (3.6.0) are versions.
+_SHORT_DATE = re.compile(
+    rf"{_D}([-._ ]){_M}\1\d\d|{_M}([-_ ]){_D}\2\d\d|(?:0[1-9]|1[0-2])\.(?:0[1-9]|[12]\d|3[01])\.\d\d"
+)
+_SHORT_NAMED_DATE = re.compile(
+    rf"(?<!\d)(?:{_D}[-._ ]?{_MON}[-._ ,]*\d\d|{_MON}[-._ ]?{_D}(?:st|nd|rd|th)?[-._ ,]+\d\d)(?!\d)", re.IGNORECASE
+)
 # Phone numbers as people write them: +33 6 12 34 56 78, 06.12.34.56.78, (555) 123-4567, +1-555-0100.
 _PHONE = re.compile(r"(?:tel:)?\+?\(?\d{1,4}\)?(?:[ .\-+_]{0,3}\(?\d{1,4}\)?){2,}|(?:tel:)?\+\d{7,15}", re.IGNORECASE)
 _PHONE_CHARS = frozenset("0123456789 .-+_()")
@@ -258,10 +267,15 @@ def _is_phone(text: str, runs: Sequence[str]) -> bool:
 
 
 def _is_date(text: str, runs: Sequence[str]) -> bool:
-    """A day, month and year in one segment (``1987-03-14``, ``14.03.1987``, ``14-mar-1987``, ``31.05.87``)."""
-    if len(runs) >= 2 and _YEAR_IN.search(text):
-        return _FULL_DATE.search(text) is not None
-    return len(runs) == 3 and _SHORT_DATE.fullmatch(text) is not None
+    """A day, month and year in one segment (``1987-03-14``, ``14.03.1987``, ``14-mar-1987``, ``14.3.87``,
+    ``14mar87``): a day is shared by few enough people to be a birth date."""
+    if len(runs) < 2:
+        return False
+    if _YEAR_IN.search(text) and _FULL_DATE.search(text):
+        return True
+    if len(runs) == 3 and _SHORT_DATE.fullmatch(text):
+        return True
+    return _SHORT_NAMED_DATE.search(text) is not None
 
 
 def classify_segment(text: str) -> str | None:
