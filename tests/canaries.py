@@ -220,6 +220,20 @@ def coordinates(rng: random.Random, n: int) -> list[tuple[str, list[str]]]:
     return out
 
 
+def split_coordinates(rng: random.Random, n: int) -> list[tuple[str, list[str], str]]:
+    """(path part, the numbers in it, its template): a latitude and longitude in segments of their own."""
+    out = []
+    for _ in range(n):
+        places = rng.randint(3, 7)
+        lat, lng = f"{rng.uniform(-89, 89):.{places}f}", f"{rng.uniform(-179, 179):.{places}f}"
+        path, template = rng.choice([
+            (f"{lat}/{lng}", "{geo}/{geo}"), (f"{lng}/{lat}", "{geo}/{geo}"), (f"{lat}%2F{lng}", "{geo}/{geo}"),
+            (f"lat/{lat}/lng/{lng}", "lat/{geo}/lng/{geo}"), (f"{lat}/{lng}/{rng.randint(3, 20)}", "{geo}/{geo}/{id}"),
+        ])
+        out.append((path, [lat, lng], template))
+    return out
+
+
 def embedded_ipv4_clients(rng: random.Random, n: int) -> list[tuple[str, str]]:
     """(IPv6 as logged, the IPv4 it carries): 6to4, Teredo, NAT64, ISATAP, IPv4-compatible."""
     import ipaddress
@@ -299,6 +313,8 @@ def class_lines(seed: int = 12) -> tuple[list[str], list[str], list[str]]:
     for segment, numbers in coordinates(rng, 4):
         placeholder = "{geo}"
         shared(f"/maps/place/{segment}/data", f"/maps/place/{placeholder}/data", *numbers)
+    for path, numbers, template in split_coordinates(rng, 4):
+        shared(f"/weather/{path}", f"/weather/{template}", *numbers)
     # Clients whose IPv6 address carries an IPv4 address, and referrers from private host names.
     for v6, v4 in embedded_ipv4_clients(rng, 12):
         lines.append(line(v6, "/pricing"))

@@ -57,6 +57,7 @@ struct Patterns {
     mac: Regex,
     mac_bare: Regex,
     coordinates: Fancy,
+    degrees: Regex,
     at_not_email: Regex,
     at_bracketed: Regex,
     at_word: Fancy,
@@ -152,6 +153,7 @@ fn patterns() -> &'static Patterns {
             mac: re(&mac),
             mac_bare: re(&whole(r"[0-9A-Fa-f]{12}")),
             coordinates: fancy(r"(?<![\d.])([-+]?\d{1,2}\.\d{2,})\s*[,;\s]\s*([-+]?\d{1,3}\.\d{2,})(?![\d.])"),
+            degrees: re(&whole(r"[-+]?\d{1,3}\.\d{3,}")),
             at_not_email: re(r"[A-Za-z]@(?:\d+\.\d+(?:\.\d+)*(?:[-+][\w.]+)?|[1-4]x(?:\.[A-Za-z0-9]{1,5})?)\z"),
             at_bracketed: re(r"(?i)[(\[{<]\s*at\s*[)\]}>]"),
             at_word: fancy(
@@ -412,6 +414,28 @@ fn is_obfuscated_email(text: &str, domains: &mut dyn Domains) -> R<bool> {
         }
     }
     Ok(false)
+}
+
+/// `url._DEGREES_APART`: the second of a pair at most this many segments after the first.
+const DEGREES_APART: usize = 2;
+
+/// `url._template_coordinates`: `{geo}` for both segments of a latitude and longitude split by '/'.
+fn template_coordinates(decoded: &[String], out: &mut [String]) {
+    let p = patterns();
+    let degrees: Vec<(usize, f64)> = decoded
+        .iter()
+        .enumerate()
+        .filter(|(_, text)| p.degrees.is_match(text))
+        .map(|(i, text)| (i, text.parse::<f64>().expect("a decimal").abs()))
+        .filter(|&(_, value)| value <= 180.0)
+        .collect();
+    for pair in degrees.windows(2) {
+        let ((a, x), (b, y)) = (pair[0], pair[1]);
+        if b - a <= DEGREES_APART && x.min(y) <= 90.0 {
+            out[a] = "{geo}".into();
+            out[b] = "{geo}".into();
+        }
+    }
 }
 
 fn is_coordinates(text: &str) -> R<bool> {
@@ -790,6 +814,7 @@ impl PathGeneralizer {
                 }
             }
         }
+        template_coordinates(&decoded, &mut out);
         if starts.iter().any(|s| *s) {
             self.apply_rules(&decoded, &mut out, &starts);
         }

@@ -96,6 +96,8 @@ def _reference_cases() -> list[str]:
     )
     for value in values:
         cases += classes._around(value)
+    for path, _, _ in canaries.split_coordinates(rng, 60):
+        cases += [f"/x/{path}", f"/{path}/", f"/api/{path}/x/1.234"]
     return cases
 
 
@@ -114,7 +116,8 @@ SEGMENT = st.sampled_from([
     "AKIAIOSFODNN7EXAMPLE", "GettingStartedWithKafka", "day-4-data-sources.html", "x" * 65, "%C3%A9", "é", "\uff55",
     "a%00b", "%0d%0a", "tab\tx", "key=value", "id=12345", "%25", "%", "%zz", "+", " ", "?", "#", "&", "=", "a" * 20,
     "415.555.0172", "1.415.555.0172", "jane(a)example.de", "jane.at.example.com", "jane+at+example.com", "example.at",
-    "14.3.87", "3-14-87", "14mar87", "mar-14-87", "3.11.10", "4.17.21",
+    "14.3.87", "3-14-87", "14mar87", "mar-14-87", "3.11.10", "4.17.21", "48.8566", "-2.3522", "+151.2093", "95.123",
+    "181.123", "0.000", "lat",
 ])
 target = st.one_of(
     st.lists(SEGMENT, max_size=10).map(lambda s: "/" + "/".join(s)),
@@ -134,6 +137,8 @@ target = st.one_of(
 @example("/a/%2E%2F/b")
 @example("/a/%2e%2e%2f%2e%2e/b")
 @example("/" + "a/" * 200)
+@example("/weather/48.8566/2.3522")
+@example("/lat/48.857/lng/-2.352/x/1.234")
 def test_generated_targets_generalize_alike(t):
     assert_same([t])
 

@@ -158,6 +158,13 @@ def test_coordinates(generalize: PathGeneralizer) -> None:
         _assert_hidden(generalize, [*_around(segment), f"/maps/place/{segment}/data"], *numbers)
 
 
+def test_coordinates_split_over_segments(generalize: PathGeneralizer) -> None:
+    rng = random.Random(12)
+    for path, numbers, template in canaries.split_coordinates(rng, N):
+        _assert_hidden(generalize, [f"/x/{path}", f"/api/v1/x/{path}/details", f"/{path}/"], *numbers)
+        assert generalize(f"/weather/{path}")[0] == f"/weather/{template}"
+
+
 def test_embedded_ipv4_in_paths(generalize: PathGeneralizer) -> None:
     rng = random.Random(11)
     for v6, v4 in canaries.embedded_ipv4_clients(rng, N // 3):
@@ -254,6 +261,29 @@ def test_short_dates_and_versions(segment: str, placeholder: str | None) -> None
     day out of range (4.17.21: dotted, month first only when zero-padded) or a 'v' is kept. Day first,
     a version with a two-digit patch cannot be told from a date: it reads as one, the safe side."""
     assert classify_segment(segment) == placeholder
+
+
+@pytest.mark.parametrize(
+    ("target", "expected"),
+    [
+        ("/weather/48.8566/2.3522", "/weather/{geo}/{geo}"),
+        ("/weather/-33.8688/151.2093/today", "/weather/{geo}/{geo}/today"),
+        ("/near/2.3522/48.8566", "/near/{geo}/{geo}"),
+        ("/lat/48.857/lng/2.352", "/lat/{geo}/lng/{geo}"),
+        ("/w/48.8566/x/../2.3522", "/w/{geo}/{geo}"),
+        ("/weather/48.8566", "/weather/48.8566"),  # a latitude alone places no one
+        ("/doi/10.1038/nature-physics", "/doi/10.1038/nature-physics"),
+        ("/x/48.86/2.35", "/x/48.86/2.35"),  # 2 places, about 1 km: a neighbourhood, not a door
+        ("/x/48.8566/a/b/2.3522", "/x/48.8566/a/b/2.3522"),
+        ("/x/95.1234/95.1234", "/x/95.1234/95.1234"),
+        ("/python/3.12/3.12.1/", "/python/3.12/3.12.1/"),
+        ("/ubuntu/22.04/22.10/", "/ubuntu/22.04/22.10/"),
+        ("/2024/11/", "/2024/{id}/"),  # as before: a month segment is a number, and every number an id
+    ],
+)
+def test_coordinates_over_two_segments(target: str, expected: str) -> None:
+    """Decimals of 3 places or more at most one segment apart, one a latitude, the other within 180."""
+    assert PathGeneralizer()(target)[0] == expected
 
 
 def test_year_and_year_month_alone_are_kept() -> None:

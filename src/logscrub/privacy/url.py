@@ -86,6 +86,11 @@ _MAC = re.compile(
 _MAC_BARE = re.compile(r"[0-9A-Fa-f]{12}")
 # Latitude,longitude as maps and apps put them in paths: 48.8566,2.3522; @48.85,2.35,15z; 48.85;2.35.
 _COORDINATES = re.compile(r"(?<![\d.])([-+]?\d{1,2}\.\d{2,})\s*[,;\s]\s*([-+]?\d{1,3}\.\d{2,})(?![\d.])")
+# The same in segments of their own, either order: /weather/48.8566/2.3522, /lat/48.857/lng/2.352.
+# Decimals with 3 places or more (about 100 m) at most one segment apart, both within 180 and one
+# within 90. One alone is kept: a latitude places no one, and DOI prefixes (10.1038) have its shape.
+_DEGREES = re.compile(r"[-+]?\d{1,3}\.\d{3,}")
+_DEGREES_APART = 2  # the second of a pair at most this many segments after the first
 # What '@' means in asset paths: a package version (vue@3.4.15, on CDNs) or a pixel density (logo@2x.png).
 _AT_NOT_EMAIL = re.compile(r"[A-Za-z]@(?:\d+\.\d+(?:\.\d+)*(?:[-+][\w.]+)?|[1-4]x(?:\.[A-Za-z0-9]{1,5})?)$")
 # Emails written to dodge scrapers: name(at)example.com, name [at] example dot com, name-at-example.com,
@@ -240,6 +245,15 @@ def _is_obfuscated_email(text: str) -> bool:
         if domain and "." in domain.group() and registrable_domain(domain.group().strip(".-")):
             return True
     return False
+
+
+def _template_coordinates(decoded: Sequence[str], out: list[str]) -> None:
+    """``{geo}`` for both segments of a latitude and longitude split by '/': a pair locates someone."""
+    degrees = [(i, abs(float(text))) for i, text in enumerate(decoded) if _DEGREES.fullmatch(text)]
+    degrees = [(i, value) for i, value in degrees if value <= 180]
+    for (a, x), (b, y) in zip(degrees, degrees[1:]):
+        if b - a <= _DEGREES_APART and min(x, y) <= 90:
+            out[a] = out[b] = "{geo}"
 
 
 def _is_coordinates(text: str) -> bool:
@@ -476,6 +490,7 @@ class PathGeneralizer:
                         out.append("..")
                         decoded.append("..")
                         starts.append(False)
+        _template_coordinates(decoded, out)
         if any(starts):
             self._apply_rules(decoded, out, starts)
         if len(out) > self._max_segments:
