@@ -114,7 +114,7 @@ fn patterns() -> &'static Patterns {
         );
         // `_SHORT_NAMED_DATE`, its lookarounds as in full_date.
         let short_named_date = format!(
-            r"(?i)(?:(?:\A|[^0-9]){d}[-._ ]?{mon}[-._ ,]*\d\d|(?:\A|[^0-9a-z]){mon}[-._ ]?{d}(?:st|nd|rd|th)?[-._ ,]+\d\d)(?:[^0-9]|\z)"
+            r"(?i)(?:(?:\A|[^0-9]){d}[-._ ]?{mon}[-._ ,]*\d\d|(?:\A|[^0-9a-z]){mon}[-._ ]?{d}(?:st|nd|rd|th)?[-._ ,]+\d\d)(?:[^0-9a-z]|\z)"
         );
         let h2 = "[0-9A-Fa-f]{2}";
         let mac = format!(

@@ -144,11 +144,12 @@ def test_generated_targets_generalize_alike(t):
 
 
 ascii_text = st.text(alphabet=st.characters(max_codepoint=0x7F), max_size=70)
-words = st.lists(st.sampled_from(list("aAbBzZ019-_.:@=+/~ ([") + ["at", "dot", "(at)", "[dot]", "example", "com", "co.uk",
-                                                                  "jan", "Sept", "1987", "12", "tel:", "sk_live_", "ghp_",
-                                                                  "(a)", ".at.", "+at+", "415", "555", "0172", "mar",
-                                                                  "14", "3", "87", "th,"]),
-                 max_size=12).map("".join)
+words = st.lists(
+    st.sampled_from(list("aAbBzZ019-_.:@=+/~ ([") + [
+        "at", "dot", "(at)", "[dot]", "example", "com", "co.uk", "jan", "Sept", "1987", "12", "tel:", "sk_live_", "ghp_",
+        "(a)", ".at.", "+at+", "415", "555", "0172", "mar", "14", "3", "87", "th,"]),
+    max_size=12,
+).map("".join)
 
 
 @settings(max_examples=3000, deadline=None)
@@ -162,6 +163,8 @@ words = st.lists(st.sampled_from(list("aAbBzZ019-_.:@=+/~ ([") + ["at", "dot", "
 @example("14.3.87")
 @example("14mar87")
 @example("0mar-14-87")
+@example("x9feb03")
+@example("a9feb03b")
 def test_classify_segment_is_the_references(text):
     decided, placeholder = native.module().classify_segment(text, registrable_domain)
     assert decided

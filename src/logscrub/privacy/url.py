@@ -12,9 +12,12 @@ whatever the case: ``/users/*`` templates the segment after any ``users``.
 
 Kept on purpose: words, slugs, file names, versions, short numbers mixed
 with letters (``v2``, ``dashboard3``), years and year-months: they describe
-content. A full date (any order) is a possible birth date. Tokens are told
-from words by how often letters, digits and case alternate and by letter
-pairs that words of European languages seldom hold.
+content. A full date (any order, a two-digit year too) is a possible birth
+date. Where a personal value has a version's shape, the value wins: 3.3.4
+digits are a phone, a day and month before a two-digit year a date. A
+latitude and longitude split over two segments are templated as a pair.
+Tokens are told from words by how often letters, digits and case alternate
+and by letter pairs that words of European languages seldom hold.
 """
 
 from __future__ import annotations
@@ -62,14 +65,17 @@ _FULL_DATE = re.compile(
     re.IGNORECASE,
 )
 # With a two-digit year, as birth dates are often written: 14.3.87, 31-05-87, 3-14-87 (the whole
-# segment), 14mar87, mar-14-87. Month first with dots only when zero-padded (03.14.87): versions are
-# dotted and unpadded (4.17.21). Day first they cannot be told apart: 3.11.10 reads as a date, the
-# safe side; v3.11.10 and versions whose patch has one digit (3.6.0) are versions.
+# segment), 14mar87, mar-14-87 (ending the segment or before a non-alphanumeric: hex ids hold
+# 9feb03 by chance, mostly followed by more of it). Month first with dots only when zero-padded
+# (03.14.87): versions are dotted and unpadded (4.17.21). Day first they cannot be told apart:
+# 3.11.10 reads as a date, the safe side; v3.11.10 and versions whose patch has one digit (3.6.0)
+# are versions.
 _SHORT_DATE = re.compile(
     rf"{_D}([-._ ]){_M}\1\d\d|{_M}([-_ ]){_D}\2\d\d|(?:0[1-9]|1[0-2])\.(?:0[1-9]|[12]\d|3[01])\.\d\d"
 )
 _SHORT_NAMED_DATE = re.compile(
-    rf"(?<!\d)(?:{_D}[-._ ]?{_MON}[-._ ,]*\d\d|{_MON}[-._ ]?{_D}(?:st|nd|rd|th)?[-._ ,]+\d\d)(?!\d)", re.IGNORECASE
+    rf"(?<!\d)(?:{_D}[-._ ]?{_MON}[-._ ,]*\d\d|{_MON}[-._ ]?{_D}(?:st|nd|rd|th)?[-._ ,]+\d\d)(?![A-Za-z0-9])",
+    re.IGNORECASE,
 )
 # Phone numbers as people write them: +33 6 12 34 56 78, 06.12.34.56.78, (555) 123-4567, +1-555-0100.
 _PHONE = re.compile(r"(?:tel:)?\+?\(?\d{1,4}\)?(?:[ .\-+_]{0,3}\(?\d{1,4}\)?){2,}|(?:tel:)?\+\d{7,15}", re.IGNORECASE)
