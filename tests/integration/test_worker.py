@@ -30,7 +30,10 @@ def lines(n: int = N, seed: int = 7) -> list[bytes]:
 
 
 def test_every_line_is_accounted_for_and_no_canary_reaches_analytics(pipeline):
-    canary_lines = [line.encode() for line in canaries.combined_lines()]
+    # The fixed canaries, and every generated class with each personal path sent by six clients (k is 5).
+    class_lines, class_forbidden, _ = canaries.class_lines()
+    forbidden = canaries.FORBIDDEN + class_forbidden
+    canary_lines = [line.encode() for line in canaries.combined_lines() + class_lines]
     wrapped = [orjson.dumps({"message": canaries.combined_lines()[0], "host": {"name": "web-1"}})]
     data = lines() + canary_lines
     expected = request_totals(scrubbed_traffic(pipeline.env, data + [canary_lines[0]], pipeline.tmp / "scrub"))
@@ -44,7 +47,8 @@ def test_every_line_is_accounted_for_and_no_canary_reaches_analytics(pipeline):
     security, rejected = pipeline.read("security"), pipeline.read("rejected")
     events = pipeline.read("events")
     assert len(set(sources(security))) + len(set(sources(rejected))) == sent
-    assert len(events) == len(security)  # one sealed raw record per event
+    # One sealed raw record per event, and per withheld line (rare: alone in the last-resort group).
+    assert len(security) - len(security) // 100 <= len(events) <= len(security)
     assert rejected and all(r["reason"] for r in rejected)
     pipeline.wait_for("the aggregates scrub publishes", lambda: request_totals(pipeline.read("traffic")) >= expected)
     assert request_totals(pipeline.read("traffic")) == expected > len(events) // 2
@@ -55,10 +59,10 @@ def test_every_line_is_accounted_for_and_no_canary_reaches_analytics(pipeline):
         assert_valid(records, role)
 
     analytics = b"".join(orjson.dumps(r) for r in events + traffic).lower()
-    for canary in canaries.FORBIDDEN:
+    for canary in forbidden:
         assert canary.lower().encode() not in analytics, canary
     raw_zone = b"".join(orjson.dumps(r) for r in security + rejected).lower()
-    for canary in canaries.FORBIDDEN:
+    for canary in forbidden:
         assert canary.lower().encode() not in raw_zone, canary
 
 
