@@ -357,16 +357,21 @@ pub fn py_float_repr(f: f64) -> String {
     if f.is_infinite() {
         return if f > 0.0 { "inf".into() } else { "-inf".into() };
     }
-    // `{:e}` gives the shortest round-trip digits: d[.ddd]e<exp>.
-    let sci = format!("{:e}", f);
-    let (mantissa, exp) = sci.split_once('e').unwrap();
-    let exp: i32 = exp.parse().unwrap();
-    let (sign, mantissa) = mantissa.strip_prefix('-').map_or(("", mantissa), |m| ("-", m));
-    let digits: String = mantissa.chars().filter(|c| *c != '.').collect();
-    let decpt = exp + 1; // value = 0.digits * 10^decpt
+    let sign = if f.is_sign_negative() { "-" } else { "" };
     if f == 0.0 {
         return format!("{sign}0.0");
     }
+    // The shortest round-trip digits, ties to even as Python's repr (and orjson) pick them; Rust's
+    // `{:e}` rounds such a tie up (562949953421312.25 -> ...312.3, Python ...312.2).
+    let mut buf = zmij::Buffer::new();
+    let text = buf.format_finite(f.abs());
+    let (mantissa, exp) = text.split_once(['e', 'E']).unwrap_or((text, "0"));
+    let exp: i32 = exp.parse().unwrap();
+    let (int, frac) = mantissa.split_once('.').unwrap_or((mantissa, ""));
+    let all = format!("{int}{frac}");
+    let lead = all.bytes().take_while(|&b| b == b'0').count();
+    let digits = all[lead..].trim_end_matches('0').to_string();
+    let decpt = int.len() as i32 + exp - lead as i32; // value = 0.digits * 10^decpt
     if decpt > -4 && decpt <= 16 {
         let n = digits.len() as i32;
         if decpt <= 0 {
