@@ -147,11 +147,14 @@ class ReferrerConfig:
 
 @dataclass(frozen=True)
 class EventsConfig:
-    time_granularity: Duration = Duration(60)
+    # An event's time, and the slot within which no group holds two events of one client alone.
+    time_granularity: Duration = Duration(3600)
     client: str = "none"  # none | network (ip.ipv4_prefix / ipv6_prefix) | pseudonym (keyed, daily)
 
     def validate(self, key: str) -> None:
         _at_least(self.time_granularity, 60, f"{key}.time_granularity")
+        if 86400 % int(self.time_granularity):
+            raise ConfigError(f"{key}.time_granularity", "must divide a day (1m, 10m, 1h, 1d, ...)")
         _choice(self.client, EVENT_CLIENT, f"{key}.client")
 
 

@@ -115,7 +115,7 @@ def clickhouse(out: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[
 def test_the_readme_points_at_the_tables_and_names_every_query() -> None:
     assert readme_ddl() == ROOT / "examples" / "clickhouse" / "tables.sql"
     assert list(readme_queries()) == [
-        "Requests per path per minute", "Status mix per browser",
+        "Requests per path per hour", "Status mix per browser",
         "Daily distinct visitors per site, from the 1d rollups", "Duplicates: rows stored, and events once each",
     ]  # fmt: skip
     assert {file for _, file in readme_inserts()} == {"analytics.events.jsonl", "analytics.traffic.jsonl"}
@@ -150,11 +150,11 @@ def test_a_replay_stores_every_row_twice_and_the_dedup_query_counts_each_event_o
     assert traffic == {"stored": 2 * len(ids), "final": len(ids)}
 
 
-def test_requests_per_path_per_minute(clickhouse, records) -> None:
+def test_requests_per_path_per_hour(clickhouse, records) -> None:
     expected = Counter((_ch_time(e["time"]), e["path"]) for e in records["events"])
-    got = rows(clickhouse, readme_queries()["Requests per path per minute"])
-    assert {(r["minute"], r["path"]): r["requests"] for r in got} == expected
-    assert len(got) == len(expected) > 1000
+    got = rows(clickhouse, readme_queries()["Requests per path per hour"])
+    assert {(r["hour"], r["path"]): r["requests"] for r in got} == expected
+    assert len(got) == len(expected) > 50
     assert sum(r["requests"] for r in got) == len(records["events"])  # each event once, not twice
 
 

@@ -67,7 +67,7 @@ def test_groups_per_day_by_the_client_fields_and_the_smallest() -> None:
 def test_client_counts_in_the_groups_when_it_is_published() -> None:
     r = measured([ev(1, client="198.51.100.0/24"), ev(2, client="198.51.100.0/24"), ev(3, client="203.0.113.0/24")])
     assert (r.days[0].groups, r.days[0].smallest_group) == (2, 1)
-    assert CLIENT_FIELDS[-1] == "client" and len(CLIENT_FIELDS) == 11
+    assert CLIENT_FIELDS[-1] == "client" and len(CLIENT_FIELDS) == 12
 
 
 def test_placeholder_shares_and_what_each_is_of() -> None:

@@ -1,22 +1,22 @@
 """The one routing rule: which outcome of a line goes to which output, for every driver.
 
-An event goes to ``events`` (and its aggregate update to the traffic aggregator) with its sealed
-line to ``security``; a restricted client's line only to ``security``; a withheld event's line to ``security`` and its update to the aggregator;
-a rejected line, sealed with
-its reason, to ``rejected``. Records are serialized here, so drivers only move bytes; a batch's
-events leave in random order with their coarse time as timestamp (nothing ties them to raw lines).
+An event goes, held, to the window owner of its site's day (``slots.py``: it is written with the
+rest of its time slot, shuffled, once the slot is over), its aggregate update to the traffic
+aggregator and its sealed line to ``security``; a restricted or withheld line only to ``security``;
+a rejected line, sealed with its reason, to ``rejected``. Sealed records are serialized here, so
+drivers only move bytes.
 """
 
 from __future__ import annotations
 
-import os
-import random
 from collections import Counter
+from typing import Any
 
 import orjson
 
 from logscrub.scrub.aggregate import TrafficAggregator
 from logscrub.scrub.scrubber import Outcome
+from logscrub.scrub.slots import event_partials
 
 EVENTS, SECURITY, REJECTED = "events", "security", "rejected"  # output roles (TopicsConfig field names)
 ROLES = (EVENTS, SECURITY, REJECTED)
@@ -26,17 +26,17 @@ class Routed:
     """The records of a batch of outcomes, by output role, with what a summary or metrics need."""
 
     __slots__ = (
-        "records", "stamps", "aggregator", "lines", "events", "withheld", "restricted", "rejected", "latest", "_option"
+        "records", "held", "aggregator", "lines", "events", "withheld", "restricted", "rejected", "latest", "_option"
     )  # fmt: skip
 
     def __init__(self, aggregator: TrafficAggregator, newline: bool = False) -> None:
         """``newline``: end each record with one (JSON-lines files); Kafka values have none."""
-        self.records: dict[str, list[bytes]] = {role: [] for role in ROLES}
-        self.stamps: list[int | None] = []  # each event's coarse time (ms), for its record's timestamp
+        self.records: dict[str, list[bytes]] = {SECURITY: [], REJECTED: []}
+        self.held: dict[tuple[str, int], list[dict[str, Any]]] = {}  # (site, slot start) -> its events
         self.aggregator = aggregator
         self.lines = 0
         self.events = 0
-        self.withheld = 0  # lines counted in aggregates whose event would have followed a client
+        self.withheld = 0  # lines sealed only: their event would have followed a client
         self.restricted = 0
         self.rejected: Counter[str] = Counter()
         self.latest = -1  # the latest window start of an event so far: where event time is
@@ -45,17 +45,22 @@ class Routed:
     def add(self, o: Outcome) -> None:
         self.lines += 1
         dumps, option = orjson.dumps, self._option
-        if o.update is not None:
-            if o.event is not None:
-                self.records[EVENTS].append(dumps(o.event, option=option))
-                self.stamps.append(o.timestamp_ms)
-                self.events += 1
-            else:
-                self.withheld += 1
+        if o.event is not None:
+            u = o.update
+            assert u is not None and o.timestamp_ms is not None
+            slot = (u.site, o.timestamp_ms // 1000)
+            held = self.held.get(slot)
+            if held is None:
+                held = self.held[slot] = []
+            held.append(o.event)
             self.records[SECURITY].append(dumps(o.sealed, option=option))
-            self.aggregator.add(o.update)
-            if o.update.window > self.latest:
-                self.latest = o.update.window
+            self.aggregator.add(u)
+            self.events += 1
+            if u.window > self.latest:
+                self.latest = u.window
+        elif o.withheld:
+            self.records[SECURITY].append(dumps(o.sealed, option=option))
+            self.withheld += 1
         elif o.restricted:
             self.records[SECURITY].append(dumps(o.sealed, option=option))
             self.restricted += 1
@@ -63,17 +68,10 @@ class Routed:
             self.records[REJECTED].append(dumps(o.sealed, option=option))
             self.rejected[o.reason] += 1  # type: ignore[index]
 
-    def take(self) -> tuple[dict[str, list[bytes]], list[int | None]]:
-        """The records so far by role, events shuffled, and the events' timestamps in their new
-        order; the batch starts over empty (the counts keep running)."""
-        records, stamps = self.records, self.stamps
-        order = list(range(len(stamps)))
-        _shuffle(order)
-        records[EVENTS] = [records[EVENTS][i] for i in order]
-        self.records = {role: [] for role in ROLES}
-        self.stamps = []
-        return records, [stamps[i] for i in order]
-
-
-# Seeded from the OS once: unpredictable from the outside, without a system call per element.
-_shuffle = random.Random(os.urandom(32)).shuffle
+    def take(self) -> tuple[dict[str, list[bytes]], list[dict[str, Any]]]:
+        """The sealed records so far by role, and the events as partials for their window owners;
+        the batch starts over empty (the counts keep running)."""
+        records, held = self.records, self.held
+        self.records = {SECURITY: [], REJECTED: []}
+        self.held = {}
+        return records, event_partials(held)
