@@ -278,8 +278,8 @@ def check_compose(argv: list[str]) -> list[str]:
 
 def check_assignment(name: str, value: str) -> list[str]:
     """``NAME=value`` in front of a command: a ``LOGSCRUB_*`` name must be a variable logscrub reads,
-    and a real value (not ``...``) one the config takes; another upper-case name is one the compose
-    file reads (``LOGS_DIR``) or the reader's own."""
+    and a real value (not ``...``) one the config takes. (In front of ``docker compose``, a name must
+    be one docker-compose.yml reads: check_shell.)"""
     if not name.startswith("LOGSCRUB_") or name in (master.ENV, master.ENV_FILE):
         return []
     if name not in (*env_variables(), *OTHER_VARIABLES):
@@ -330,13 +330,19 @@ def check_shell(text: str) -> list[str]:
             problems.append(f"cannot read {line!r} as a shell line: {e}")
             continue
         for argv, inputs in commands:
+            assigned = []
             while argv and (argv[0] in ("sudo", "export", "env") or re.match(r"^[A-Za-z_]\w*=", argv[0])):
                 word = argv.pop(0)
                 if "=" in word:
                     name, _, value = word.partition("=")
+                    assigned.append(name)
                     problems += check_assignment(name, value)
             if not argv:
                 continue
+            if argv[:2] == ["docker", "compose"]:
+                compose = (ROOT / "docker-compose.yml").read_text()
+                problems += [f"{name}: docker-compose.yml reads no such variable" for name in assigned
+                             if not name.startswith("LOGSCRUB_") and "${" + name not in compose]
             problems += check_files([*inputs, *argv[1:]])
             program = argv[0]
             if program.rsplit("/", 1)[-1] == "logscrub":

@@ -100,6 +100,7 @@ def test_a_wrong_flag_or_service_in_a_docker_block_fails() -> None:
         ("--scale worker=2", "--scale workers=2", "workers"),
         ("logscrub keys init master.key ", "logscrub keys init --mode 600 master.key ", "--mode"),
         ("docker compose up -d   ", "docker compose run --rm -v worker-keys:/keys topics keys status", "worker-keys"),
+        ("LOGS_DIR=/var/log/nginx docker", "LOG_DIR=/var/log/nginx docker", "LOG_DIR"),
     ):
         assert old in base, old
         block = _block("README.md", base.replace(old, new), new)

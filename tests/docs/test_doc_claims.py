@@ -49,3 +49,12 @@ def test_the_defaults_the_readme_names_are_the_configs() -> None:
     assert "(7 days by default)" in README and cfg.security.window == 7 * 86400
     assert "whose key rotates daily" in _row("visitors") and cfg.keys.visitor_rotation == 86400
     assert "beyond the 20,000 kept in memory" in README and ship.MAX_UNACKED == 20_000
+
+
+def test_the_readme_scales_compose_workers_up_to_the_partitions_compose_gives() -> None:
+    from doc_examples import COMPOSE
+
+    said = re.search(r"--scale worker=\d+ +# more workers, up to (\d+): the partitions compose gives logs\.raw", README)
+    assert said
+    topics = COMPOSE["x-topics"]
+    assert int(topics["LOGSCRUB_TOPICS__RAW__PARTITIONS"]) == int(said[1])
