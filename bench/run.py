@@ -195,6 +195,9 @@ def main(argv: list[str] | None = None) -> int:
     md = _markdown(result, a.runs)
     (HERE / "results.md").write_text(md)
     print(md)
+    from bench import docs  # the docs' figures come from results.json (bench/docs.py)
+
+    docs.from_results(HERE / "results.json")
     return 0
 
 

@@ -487,7 +487,9 @@ def _build(cls: type, data: Any, key: str) -> Any:
             value = _yaml(value)
         if dataclasses.is_dataclass(tp):
             if isinstance(value, dict) and tp is TopicConfig:
-                value = {"name": getattr(_default_of(fields[name]), "name"), **value}
+                # A topic given in part (its name from the environment, say) keeps the rest of its
+                # default: the audit trail's 365-day retention, not the broker's.
+                value = {**dataclasses.asdict(_default_of(fields[name])), **value}
             kwargs[name] = _build(tp, value if value is not None else {}, sub)
         else:
             kwargs[name] = _convert(tp, value, sub)
