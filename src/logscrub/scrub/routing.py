@@ -32,7 +32,8 @@ class Routed:
     def __init__(self, aggregator: TrafficAggregator, newline: bool = False) -> None:
         """``newline``: end each record with one (JSON-lines files); Kafka values have none."""
         self.records: dict[str, list[bytes]] = {SECURITY: [], REJECTED: []}
-        self.held: dict[tuple[str, int], list[dict[str, Any]]] = {}  # (site, slot start) -> its events
+        # (site, slot start) -> its events and, for the owner's check, each one's client (a keyed hash)
+        self.held: dict[tuple[str, int], tuple[list[dict[str, Any]], list[int]]] = {}
         self.aggregator = aggregator
         self.lines = 0
         self.events = 0
@@ -51,8 +52,9 @@ class Routed:
             slot = (u.site, o.timestamp_ms // 1000)
             held = self.held.get(slot)
             if held is None:
-                held = self.held[slot] = []
-            held.append(o.event)
+                held = self.held[slot] = ([], [])
+            held[0].append(o.event)
+            held[1].append(u.client)
             self.records[SECURITY].append(dumps(o.sealed, option=option))
             self.aggregator.add(u)
             self.events += 1
