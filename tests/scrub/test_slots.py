@@ -129,3 +129,12 @@ def test_a_replayed_line_is_written_once():
     g = Groups()
     kept = g.admit("s", 0, [described("A", "1"), described("B", "1"), described("A", "2")], [1, 1, 2])
     assert sorted(e["id"] for e in kept) == ["1", "2"] and g.refused == 1
+
+
+def test_the_owner_keeps_each_site_s_recent_days_however_many_sites():
+    g = Groups()
+    for site in "abcdefgh":
+        g.admit(site, 0, [described("A", site)], [1])
+    assert all(g.admit(site, HOUR, [described("A", site + "2")], [1]) == [] for site in "abcdefgh")
+    g.admit("a", 3 * 86400, [], [])  # three days on: the first day goes
+    assert len(g.admit("b", 2 * HOUR, [described("A", "b3")], [1])) == 1

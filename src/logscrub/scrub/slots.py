@@ -60,8 +60,9 @@ class Groups:
         day = self._days.get((site, start // 86400))
         if day is None:
             day = self._days[(site, start // 86400)] = {}
-            while len(self._days) > 4:  # a day stays while its late slots may still come
-                del self._days[min(self._days, key=lambda k: k[1])]
+            newest = max(d for _, d in self._days)
+            for old in [key for key in self._days if key[1] < newest - 2]:  # kept while late slots may come
+                del self._days[old]
         groups: dict[tuple[Any, ...], list[tuple[dict[str, Any], int]]] = {}
         ids: set[Any] = set()
         for event, client in zip(events, clients):
