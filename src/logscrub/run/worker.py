@@ -39,6 +39,7 @@ from logscrub.ops import logsetup as logs
 from logscrub.ops.metrics import Health, WorkerMetrics, serving
 from logscrub.run.acks import InOrderAcks, Replaying
 from logscrub.run.rawloop import RawLoop
+from logscrub.scrub.slots import EVENTS
 from logscrub.scrub.windows import Emission, WindowOwner, owner_key
 from logscrub.scrub import build
 from logscrub.scrub.vocabulary import Vocabulary
@@ -199,7 +200,13 @@ def build_app(cfg: Config, master: MasterKey, metrics: WorkerMetrics, health: He
             message = event.message
             owner.defer_releases = replay.at(message.partition, message.offset, lambda: app.consumer.highwater(message.tp))
             cpu = time.thread_time()
-            emission = owner.merge(orjson.loads(event.value), event, event.message.partition, time.monotonic())
+            partial = orjson.loads(event.value)
+            emission = owner.merge(partial, event, event.message.partition, time.monotonic())
+            if partial.get("span") not in (EVENTS, owner.base.span):
+                # A rollup's partial waits up to a day for its rollup: it must not hold the commit (and
+                # every partial after it in memory) that long. Its rollup is rebuilt from later ones only.
+                for done in acks.done([event]):
+                    done.ack()
             metrics.cpu.labels("windows").inc(time.thread_time() - cpu)
             await emit(emission)
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import time
 from binascii import b2a_base64
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
@@ -291,7 +292,8 @@ class TrafficAggregator:
             if len(b.clients) < k:
                 b.clients.add(client)
         if u.window - self.allowed_lateness > self.watermark:
-            self.watermark = u.window - self.allowed_lateness
+            # Never ahead of the clock (a line dated next year would close every window at once).
+            self.watermark = min(u.window, int(time.time())) - self.allowed_lateness
 
     def drain_partials(self, marks: dict[str, int] | None = None) -> list[dict[str, Any]]:
         """Every open window's buckets, unsuppressed, as mergeable records; the state is cleared.
