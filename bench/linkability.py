@@ -37,13 +37,13 @@ class Scrubbed:
     rejected: int
     withheld: int = 0  # in aggregates, no event: alone in the last-resort group
 
-    def by_address(self, placeholders: Sequence[str] = ("(rare)",)) -> Figures:
+    def by_address(self, placeholders: Sequence[str] = ("(rare)",), by_time: bool = True) -> Figures:
         """Invariant 2 as defined: a group is linked when one full client address sent all of it."""
-        return linkability(self.events, [t.client for t in self.truth], placeholders)
+        return linkability(self.events, [t.client for t in self.truth], placeholders, by_time=by_time)
 
-    def by_visitor(self, placeholders: Sequence[str] = ("(rare)",)) -> Figures:
+    def by_visitor(self, placeholders: Sequence[str] = ("(rare)",), by_time: bool = True) -> Figures:
         """The stricter variant: one person sent it all, whatever addresses they used."""
-        return linkability(self.events, [t.visitor for t in self.truth], placeholders)
+        return linkability(self.events, [t.visitor for t in self.truth], placeholders, by_time=by_time)
 
 
 def scrub(log: Log, env: Mapping[str, str] | None = None) -> Scrubbed:

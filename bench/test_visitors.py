@@ -130,13 +130,15 @@ def test_browser_mix_has_a_dominant_head_and_a_long_tail(plain: Scrubbed) -> Non
 
 
 def test_as_hard_as_the_real_log(plain: Scrubbed, located: Scrubbed) -> None:
-    """logscrub/1 events on the generated log link about as much as on the real one (79% / 15%)."""
+    """logscrub/1 events on the generated log link about as much as on the real one (79% / 15%),
+    grouped by day as the real log was measured (by the minute as well, far more are)."""
     assert plain.rejected == 0
-    f = plain.by_address()
+    f = plain.by_address(by_time=False)
+    assert plain.by_address().linked_without_client > f.linked_without_client
     assert 0.75 <= f.linked <= 0.95, f.render()
     assert 0.12 <= f.linked_without_client <= 0.25, f.render()
-    assert plain.by_visitor().linked_without_client > f.linked_without_client  # rotating addresses hide people
-    g = located.by_address()
+    assert plain.by_visitor(by_time=False).linked_without_client > f.linked_without_client  # rotating addresses
+    g = located.by_address(by_time=False)
     assert g.linked_without_client >= 0.5, g.render()  # country + AS make most descriptions unique
     assert sum(e["country"] is not None and e["asn"] is not None for e in located.events) == len(located.events)
 
