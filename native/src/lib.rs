@@ -4,6 +4,7 @@
 
 pub mod clf;
 pub mod crypto;
+pub mod formats;
 pub mod ip;
 pub mod json;
 pub mod jsonlines;
