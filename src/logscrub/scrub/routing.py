@@ -1,10 +1,12 @@
-"""The one routing rule: which outcome of a line goes to which output, for every driver.
+"""The one routing rule: which outcome of a line goes to which output, for every driver and core.
 
 An event goes to ``events`` (and its aggregate update to the traffic aggregator) with its sealed
-line to ``security``; a restricted client's line only to ``security``; a withheld event's line to ``security`` and its update to the aggregator;
-a rejected line, sealed with
-its reason, to ``rejected``. Records are serialized here, so drivers only move bytes; a batch's
-events leave in random order with their coarse time as timestamp (nothing ties them to raw lines).
+line to ``security``; a restricted client's line only to ``security``; a withheld event's line to
+``security`` and its update to the aggregator; a rejected line, sealed with its reason, to
+``rejected``. Records are serialized here (the compiled core serializes them itself, byte for byte
+the same, and hands over a batch at a time), so drivers only move bytes. A batch's events leave in
+random order with their coarse time as timestamp (nothing ties them to raw lines): that shuffle is
+one step, ``shuffle_events``, whichever core made the events.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from __future__ import annotations
 import os
 import random
 from collections import Counter
+from typing import Any
 
 import orjson
 
@@ -26,7 +29,8 @@ class Routed:
     """The records of a batch of outcomes, by output role, with what a summary or metrics need."""
 
     __slots__ = (
-        "records", "stamps", "aggregator", "lines", "events", "withheld", "restricted", "rejected", "latest", "_option"
+        "records", "stamps", "aggregator", "newline", "lines", "events", "withheld", "restricted", "rejected",
+        "latest", "_option",
     )  # fmt: skip
 
     def __init__(self, aggregator: TrafficAggregator, newline: bool = False) -> None:
@@ -34,6 +38,7 @@ class Routed:
         self.records: dict[str, list[bytes]] = {role: [] for role in ROLES}
         self.stamps: list[int | None] = []  # each event's coarse time (ms), for its record's timestamp
         self.aggregator = aggregator
+        self.newline = newline
         self.lines = 0
         self.events = 0
         self.withheld = 0  # lines counted in aggregates whose event would have followed a client
@@ -63,16 +68,40 @@ class Routed:
             self.records[REJECTED].append(dumps(o.sealed, option=option))
             self.rejected[o.reason] += 1  # type: ignore[index]
 
-    def take(self) -> tuple[dict[str, list[bytes]], list[int | None]]:
-        """The records so far by role, events shuffled, and the events' timestamps in their new
-        order; the batch starts over empty (the counts keep running)."""
+    def add_batch(self, batch: Any) -> None:
+        """What the compiled core made of a run of lines (``logscrub._native.Batch``): the records
+        ``add`` would have made of their outcomes, in line order, and their updates summed per bucket."""
+        self.lines += batch.done
+        self.events += len(batch.events)
+        self.withheld += batch.withheld
+        self.restricted += batch.restricted
+        self.records[EVENTS] += batch.events
+        self.stamps += batch.stamps
+        self.records[SECURITY] += batch.sealed
+        self.records[REJECTED] += batch.rejected
+        for reason, n in batch.reasons:  # in order of first sight, as a line at a time counts them
+            self.rejected[reason] += n
+        self.aggregator.add_sums(batch.sums)
+        if batch.latest > self.latest:
+            self.latest = batch.latest
+
+    def take(self, shuffle: bool = True) -> tuple[dict[str, list[bytes]], list[int | None]]:
+        """The records so far by role and the events' timestamps, events shuffled (``shuffle``
+        off: in line order, for tests comparing cores); the batch starts over empty (the counts
+        keep running)."""
         records, stamps = self.records, self.stamps
-        order = list(range(len(stamps)))
-        _shuffle(order)
-        records[EVENTS] = [records[EVENTS][i] for i in order]
+        if shuffle:
+            records[EVENTS], stamps = shuffle_events(records[EVENTS], stamps)
         self.records = {role: [] for role in ROLES}
         self.stamps = []
-        return records, [stamps[i] for i in order]
+        return records, stamps
+
+
+def shuffle_events(events: list[bytes], stamps: list[int | None]) -> tuple[list[bytes], list[int | None]]:
+    """Events and their timestamps in one random order: output order is not raw-log order (invariant 2)."""
+    order = list(range(len(events)))
+    _shuffle(order)
+    return [events[i] for i in order], [stamps[i] for i in order]
 
 
 # Seeded from the OS once: unpredictable from the outside, without a system call per element.

@@ -1,0 +1,1034 @@
+//! `scrub/scrubber.py`'s `Scrubber.process` over a batch of lines, with `scrub/routing.py`'s
+//! serialization: events, sealed lines and rejections written as the reference writes them, and
+//! the aggregate updates summed per bucket (`sums`).
+//!
+//! What stays in Python is asked for through `Lookups`, on a cache miss only: user agents, sites,
+//! referrers (the Public Suffix List), GeoIP, restrictions, and the reference path generalizer for
+//! targets the compiled one leaves to it. Keys come from the driver's key rings: a line whose
+//! visitor key the driver has not given stops the batch there (`Output::stop`), before anything of
+//! that line has changed, so the driver can claim the key and call again with the rest.
+
+use std::collections::HashMap;
+use std::hash::Hash;
+use std::rc::Rc;
+
+use blake2::digest::consts::{U10, U32};
+use blake2::digest::Mac;
+use blake2::Blake2bMac;
+
+use crate::clf::Request;
+use crate::crypto::{self, Sealer};
+use crate::formats::Format;
+use crate::ip::{self, Ip, Network};
+use crate::json;
+use crate::subjects::{Subjects, RANDOM_PER_SUBJECT};
+use crate::sums::{self, Sums, Update};
+use crate::time::Time;
+use crate::url::{self, Domains};
+use crate::vocabulary::{keyed_hash64, DayRef, Vocabulary};
+
+pub const EVENT_SCHEMA: &str = "logscrub.event/2";
+const METHODS: [&str; 19] = [
+    "GET", "HEAD", "POST", "PUT", "DELETE", "PATCH", "OPTIONS", "CONNECT", "TRACE", "PROPFIND", "PROPPATCH", "MKCOL",
+    "COPY", "MOVE", "LOCK", "UNLOCK", "REPORT", "SEARCH", "PURGE",
+];
+const PROTOCOLS: [&str; 7] = ["HTTP/0.9", "HTTP/1.0", "HTTP/1.1", "HTTP/2", "HTTP/2.0", "HTTP/3", "HTTP/3.0"];
+const OTHER: &str = "(other)";
+const RARE: &str = "(rare)";
+const TOO_LONG: &str = "too_long";
+const EMPTY: &str = "empty";
+const CACHE_MAX: usize = 65536;
+/// `LEVELS`: coarser and coarser descriptions, by the positions of `DESCRIPTION` they keep.
+const LEVELS: [&[usize]; 7] = [
+    &[0, 1, 2, 3, 4, 5, 6, 7, 8, 9],
+    &[0, 1, 3, 5, 6, 7, 8, 9],
+    &[0, 1, 3, 5, 6, 7],
+    &[0, 1, 3, 5, 6],
+    &[0, 1, 5, 6],
+    &[0, 1],
+    &[0, 5, 6],
+];
+const DESCRIPTION: [&str; 10] =
+    ["site", "browser", "browser_major", "os", "os_major", "device", "bot", "country", "asn", "as_org"];
+
+/// `UAInfo`: what the user-agent generalizer says of one user agent.
+#[derive(Clone, PartialEq, Eq, Hash)]
+pub struct Agent {
+    pub browser: Rc<str>,
+    pub browser_major: Option<Rc<str>>,
+    pub os: Rc<str>,
+    pub os_major: Option<Rc<str>>,
+    pub device: Rc<str>,
+    pub bot: bool,
+}
+
+/// `GeoInfo`.
+#[derive(Clone, Default, PartialEq, Eq, Hash)]
+pub struct Geo {
+    pub country: Option<Rc<str>>,
+    pub asn: Option<i64>,
+    pub as_org: Option<Rc<str>>,
+}
+
+/// What the reference does in Python, asked for on a cache miss.
+pub trait Lookups: Domains {
+    type Error;
+    /// `UAGeneralizer()(text)`.
+    fn agent(&mut self, text: Option<&str>) -> Result<Agent, Self::Error>;
+    /// `Scrubber.site(host)`.
+    fn site(&mut self, host: Option<&str>) -> Result<String, Self::Error>;
+    /// `ReferrerGeneralizer()(referrer, site)`.
+    fn referrer(&mut self, referrer: Option<&str>, site: &str) -> Result<(Option<String>, String), Self::Error>;
+    /// `GeoLookup.lookup(address)`; never asked without GeoIP.
+    fn geo(&mut self, packed: &[u8]) -> Result<Geo, Self::Error>;
+    /// The scrubber's `restricted(packed)`; never asked without one.
+    fn restricted(&mut self, packed: &[u8]) -> Result<bool, Self::Error>;
+    /// The reference `PathGeneralizer(target)`, for targets the compiled one leaves to it.
+    fn path(&mut self, target: Option<&str>) -> Result<url::Generalized, Self::Error>;
+    /// A line the reference itself cannot handle (it raises there): the batch stops with this error.
+    fn unsupported(&mut self, what: &str) -> Self::Error;
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum ClientMode {
+    None,
+    Network,
+    Pseudonym,
+}
+
+/// The settings `Scrubber.__init__` reads from the config.
+pub struct Settings {
+    pub format: Format,
+    pub max_line: usize,
+    pub trusted: Vec<Network>,
+    pub client_mode: ClientMode,
+    pub ipv4_prefix: u32,
+    pub ipv6_prefix: u32,
+    pub granularity: i64,
+    pub window: i64,
+    pub visitor_rotation: i64,
+    pub dimensions: Vec<u8>, // 1 + each configured dimension's place in DIMENSIONS
+    pub k: usize,
+    pub subjects: bool,
+    pub geo: bool,
+    pub restricted: bool,
+}
+
+/// One visitor key as the ring holds it for a period.
+pub struct VisitorKey {
+    pub kid: String,
+    pub period: i64,
+    pub secret: Vec<u8>,
+}
+
+/// One call's input.
+pub struct Input<'a> {
+    pub lines: &'a [&'a [u8]],
+    pub sources: Option<&'a [&'a str]>,
+    pub now: f64,
+    pub data_kid: &'a str,
+    pub data_secret: &'a [u8],
+    pub nonces: &'a [u8], // 12 a line
+    pub random: &'a mut dyn FnMut() -> [u8; RANDOM_PER_SUBJECT],
+    pub restrictions_changed: bool,
+    pub newline: bool,
+    pub detail: bool,
+}
+
+/// Records back to back, each ending at its `ends` entry.
+#[derive(Default)]
+pub struct Records {
+    pub data: Vec<u8>,
+    pub ends: Vec<usize>,
+}
+
+impl Records {
+    fn finish(&mut self, newline: bool) {
+        if newline {
+            self.data.push(b'\n');
+        }
+        self.ends.push(self.data.len());
+    }
+}
+
+/// What a line became: `Outcome` in short.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    Event = 0,
+    Withheld = 1,
+    Restricted = 2,
+    Rejected = 3,
+}
+
+/// One line's `AggUpdate`, kept only when asked for (`Input::detail`).
+pub struct LineUpdate {
+    pub timestamp_ms: i64,
+    pub site: Rc<str>,
+    pub window: i64,
+    pub visitor: u64,
+    pub client: u64,
+    pub bytes: u64,
+    pub status_class: Rc<str>,
+    pub dims: Vec<(u8, Rc<str>)>,
+}
+
+/// One call's output: `Routed`'s records and counts for the lines done, and their sums.
+pub struct Output {
+    pub done: usize,
+    pub stop: Option<f64>, // the event time of line `done`, whose visitor key is needed
+    pub events: Records,
+    pub stamps: Vec<i64>,
+    pub sealed: Records,
+    pub rejected: Records,
+    pub reasons: Vec<(&'static str, u64)>, // in order of first sight
+    pub withheld: u64,
+    pub restricted: u64,
+    pub latest: i64,
+    pub sums: Sums,
+    pub kinds: Vec<Kind>,
+    pub line_reasons: Vec<Option<&'static str>>,
+    pub updates: Vec<Option<LineUpdate>>,
+}
+
+struct Client {
+    packed: Rc<[u8]>,
+    published: Option<Rc<str>>,
+    geo: Rc<Geo>,
+    identity: u64,
+}
+
+struct AgentEntry {
+    id: u64,
+    agent: Rc<Agent>,
+    browser_value: Rc<str>,
+    os_value: Rc<str>,
+}
+
+/// A description tuple's fields, by value (the reference's `_levels` key).
+#[derive(Clone, PartialEq, Eq, Hash)]
+struct Description {
+    site: Rc<str>,
+    agent: Rc<Agent>,
+    geo: Rc<Geo>,
+}
+
+/// What a description publishes at each level, and each level's group hash today.
+struct Levels {
+    hashes: [u64; 7],
+    fields: Rc<[Shown; 8]>,
+}
+
+/// The fields a level publishes: the site, and the event's JSON from `browser` to `as_org`.
+struct Shown {
+    site: Rc<str>,
+    json: Vec<u8>,
+}
+
+/// A referrer's registrable domain (or None) and its class.
+type Referred = (Option<Rc<str>>, Rc<str>);
+
+struct Slot {
+    coarse: Rc<str>,
+    window: i64,
+    t: f64,
+    coarse_ms: i64,
+}
+
+/// The per-line loop and its caches; keys and vocabulary are the driver's.
+pub struct Core {
+    s: Settings,
+    paths: url::PathGeneralizer,
+    ips: ip::Generalizer,
+    subjects: Subjects,
+    visitor_keys: HashMap<i64, Rc<VisitorKey>>,
+    data: Option<(String, Rc<Sealer>)>,
+    // Caches on the logged text; those derived from the visitor key go with every key change.
+    times: HashMap<Time, Rc<Slot>>,
+    agents: HashMap<Option<String>, Rc<AgentEntry>>,
+    agent_ids: u64,
+    sites: HashMap<Option<String>, Rc<str>>,
+    referrers: HashMap<(Option<String>, Rc<str>), Referred>,
+    restricted: HashMap<Rc<[u8]>, bool>,
+    keyed_by: Option<String>,
+    day: Option<DayRef>,
+    period: i64,
+    ids_key: [u8; 32],
+    all_rare: u64,
+    clients: HashMap<(Option<String>, Option<String>), Rc<Client>>,
+    visitors: HashMap<(Rc<[u8]>, u64), u64>,
+    levels: HashMap<Description, Rc<Levels>>,
+    shown: HashMap<Description, Rc<[Shown; 8]>>,
+    interned: HashMap<String, Rc<str>>,
+    path_fallbacks: u64,
+}
+
+/// Python's float `//` (`float_floor_div`), so periods and windows fall where the reference's do.
+pub fn py_floordiv(vx: f64, wx: f64) -> f64 {
+    let mut m = vx % wx;
+    let mut div = (vx - m) / wx;
+    if m != 0.0 && ((wx < 0.0) != (m < 0.0)) {
+        m += wx;
+        div -= 1.0;
+    }
+    let _ = m;
+    if div != 0.0 {
+        let mut f = div.floor();
+        if div - f > 0.5 {
+            f += 1.0;
+        }
+        f
+    } else {
+        0.0f64.copysign(vx / wx)
+    }
+}
+
+/// `datetime.fromtimestamp(seconds, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")` (glibc: the year unpadded);
+/// None where the reference raises (outside years 1 to 9999).
+fn iso_seconds(seconds: i64) -> Option<String> {
+    let t = Time::from_epoch_us(seconds.checked_mul(1_000_000)?)?;
+    Some(format!(
+        "{}-{:02}-{:02}T{:02}:{:02}:{:02}Z",
+        t.year, t.month, t.day, t.hour, t.minute, t.second
+    ))
+}
+
+fn bytes_isspace(line: &[u8]) -> bool {
+    line.iter().all(|b| matches!(b, b' ' | b'\t' | b'\n' | b'\r' | 0x0b | 0x0c))
+}
+
+/// `_leading_address(line)`: the packed address a rejected line starts with, else b"".
+fn leading_address(line: &[u8]) -> Vec<u8> {
+    let head = &line[..line.len().min(64)];
+    let token = head.split(|&b| b == b' ').next().unwrap_or(b"");
+    match std::str::from_utf8(token) {
+        Ok(text) if text.is_ascii() => ip::parse_ip(text).map_or_else(Vec::new, |ip| ip.packed()),
+        _ => Vec::new(), // a non-ASCII byte decodes to U+FFFD: never an address
+    }
+}
+
+fn identity(key: &[u8], address: &[u8]) -> u64 {
+    keyed_hash64(key, address, b"logscrub-client")
+}
+
+fn write_opt_str(out: &mut Vec<u8>, value: Option<&str>) {
+    match value {
+        Some(s) => json::write_str(out, s),
+        None => out.extend_from_slice(b"null"),
+    }
+}
+
+fn field_json(out: &mut Vec<u8>, d: &Description, j: usize) {
+    match j {
+        0 => json::write_str(out, &d.site),
+        1 => json::write_str(out, &d.agent.browser),
+        2 => write_opt_str(out, d.agent.browser_major.as_deref()),
+        3 => json::write_str(out, &d.agent.os),
+        4 => write_opt_str(out, d.agent.os_major.as_deref()),
+        5 => json::write_str(out, &d.agent.device),
+        6 => out.extend_from_slice(if d.agent.bot { b"true" } else { b"false" }),
+        7 => write_opt_str(out, d.geo.country.as_deref()),
+        8 => match d.geo.asn {
+            Some(n) => json::write_i64(out, n),
+            None => out.extend_from_slice(b"null"),
+        },
+        _ => write_opt_str(out, d.geo.as_org.as_deref()),
+    }
+}
+
+/// `_described(description, level)` as JSON values, one per DESCRIPTION field.
+fn described(d: &Description, level: usize) -> Vec<Vec<u8>> {
+    (0..10)
+        .map(|j| {
+            let mut v = Vec::new();
+            let kept = level < LEVELS.len() && LEVELS[level].contains(&j);
+            let rare_here = if level < LEVELS.len() { j == 1 || j == 3 } else { matches!(j, 0 | 1 | 3 | 5) };
+            if kept {
+                field_json(&mut v, d, j);
+            } else if rare_here {
+                json::write_str(&mut v, RARE);
+            } else {
+                v.extend_from_slice(b"null");
+            }
+            v
+        })
+        .collect()
+}
+
+/// `["c", *fields]`, as `orjson.dumps` writes the tuple the vocabulary hashes.
+fn group_json(fields: &[Vec<u8>]) -> Vec<u8> {
+    let mut out = b"[\"c\"".to_vec();
+    for f in fields {
+        out.push(b',');
+        out.extend_from_slice(f);
+    }
+    out.push(b']');
+    out
+}
+
+fn value_json(kind: &str, site: &str, value: &str) -> Vec<u8> {
+    let mut out = Vec::with_capacity(16 + site.len() + value.len());
+    out.extend_from_slice(b"[\"");
+    out.extend_from_slice(kind.as_bytes());
+    out.extend_from_slice(b"\",");
+    json::write_str(&mut out, site);
+    out.push(b',');
+    json::write_str(&mut out, value);
+    out.push(b']');
+    out
+}
+
+fn cache_put<K: Hash + Eq, V>(map: &mut HashMap<K, V>, key: K, value: V) {
+    if map.len() >= CACHE_MAX {
+        map.clear();
+    }
+    map.insert(key, value);
+}
+
+impl Core {
+    pub fn new(s: Settings, paths: url::PathGeneralizer) -> Core {
+        let ips = ip::Generalizer {
+            mode: if s.client_mode == ClientMode::Pseudonym { ip::Mode::Pseudonym } else { ip::Mode::Truncate },
+            ipv4_prefix: s.ipv4_prefix,
+            ipv6_prefix: s.ipv6_prefix,
+        };
+        Core {
+            s,
+            paths,
+            ips,
+            subjects: Subjects::default(),
+            visitor_keys: HashMap::new(),
+            data: None,
+            times: HashMap::new(),
+            agents: HashMap::new(),
+            agent_ids: 0,
+            sites: HashMap::new(),
+            referrers: HashMap::new(),
+            restricted: HashMap::new(),
+            keyed_by: None,
+            day: None,
+            period: -1,
+            ids_key: [0; 32],
+            all_rare: 0,
+            clients: HashMap::new(),
+            visitors: HashMap::new(),
+            levels: HashMap::new(),
+            shown: HashMap::new(),
+            interned: HashMap::new(),
+            path_fallbacks: 0,
+        }
+    }
+
+    pub fn max_line(&self) -> usize {
+        self.s.max_line
+    }
+
+    /// Targets handed to the reference path generalizer so far.
+    pub fn path_fallbacks(&self) -> u64 {
+        self.path_fallbacks
+    }
+
+    pub fn subjects(&mut self) -> &mut Subjects {
+        &mut self.subjects
+    }
+
+    /// The visitor keys the driver's ring holds, by period (they replace those given before).
+    pub fn set_visitor_keys(&mut self, keys: Vec<VisitorKey>) {
+        self.visitor_keys = keys.into_iter().map(|k| (k.period, Rc::new(k))).collect();
+    }
+
+    fn intern(&mut self, s: &str) -> Rc<str> {
+        if let Some(v) = self.interned.get(s) {
+            return v.clone();
+        }
+        let v: Rc<str> = Rc::from(s);
+        cache_put(&mut self.interned, s.to_owned(), v.clone());
+        v
+    }
+
+    /// Every line of `input` until the end or a line whose visitor key is not given.
+    pub fn run<L: Lookups>(&mut self, vocab: &mut Vocabulary, look: &mut L, input: Input<'_>) -> Result<Output, L::Error> {
+        let mut out = Output {
+            done: 0,
+            stop: None,
+            events: Records::default(),
+            stamps: Vec::new(),
+            sealed: Records::default(),
+            rejected: Records::default(),
+            reasons: Vec::new(),
+            withheld: 0,
+            restricted: 0,
+            latest: -1,
+            sums: Sums::new(self.s.k),
+            kinds: Vec::new(),
+            line_reasons: Vec::new(),
+            updates: Vec::new(),
+        };
+        if input.restrictions_changed {
+            self.restricted.clear();
+        }
+        let data = match &self.data {
+            Some((kid, sealer)) if kid == input.data_kid => sealer.clone(),
+            _ => {
+                let sealer = Rc::new(Sealer::new(input.data_secret).expect("a 32-byte data key"));
+                self.data = Some((input.data_kid.to_owned(), sealer.clone()));
+                sealer
+            }
+        };
+        let mut ctx = Ctx {
+            now: input.now,
+            kid: input.data_kid,
+            secret: input.data_secret,
+            data: &data,
+            random: input.random,
+            newline: input.newline,
+            detail: input.detail,
+        };
+        for (i, line) in input.lines.iter().enumerate() {
+            let source = input.sources.map(|s| s[i]);
+            let nonce: [u8; 12] = input.nonces[12 * i..12 * i + 12].try_into().expect("12 bytes");
+            if let Some(t) = self.line(vocab, look, &mut ctx, &mut out, line, source, nonce)? {
+                out.stop = Some(t);
+                break;
+            }
+            out.done += 1;
+        }
+        Ok(out)
+    }
+
+    fn reject(
+        &mut self,
+        ctx: &mut Ctx<'_>,
+        out: &mut Output,
+        line: &[u8],
+        reason: &'static str,
+        source: Option<&str>,
+        nonce: [u8; 12],
+    ) {
+        let packed = leading_address(line);
+        self.seal(ctx, &mut out.rejected, line, Some(reason), source, &packed, nonce);
+        match out.reasons.iter_mut().find(|(r, _)| *r == reason) {
+            Some((_, n)) => *n += 1,
+            None => out.reasons.push((reason, 1)),
+        }
+        if ctx.detail {
+            out.kinds.push(Kind::Rejected);
+            out.line_reasons.push(Some(reason));
+            out.updates.push(None);
+        }
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn seal(
+        &mut self,
+        ctx: &mut Ctx<'_>,
+        to: &mut Records,
+        line: &[u8],
+        reason: Option<&str>,
+        source: Option<&str>,
+        packed: &[u8],
+        nonce: [u8; 12],
+    ) {
+        let subject =
+            if self.s.subjects {
+                Some(self.subjects.for_subject(ctx.kid, ctx.secret, ctx.data, packed, &mut *ctx.random))
+            } else {
+                None
+            };
+        let env = crypto::seal(
+            ctx.data,
+            subject.as_ref().map(|(id, s)| (&**id, &**s)),
+            line,
+            ctx.kid,
+            ctx.now,
+            reason,
+            source,
+            nonce,
+        );
+        env.write_json(&mut to.data);
+        to.finish(ctx.newline);
+    }
+
+    /// One line (`Scrubber.process` and `Routed.add`); Some(t) when it needs the visitor key of `t`.
+    #[allow(clippy::too_many_arguments)]
+    fn line<L: Lookups>(
+        &mut self,
+        vocab: &mut Vocabulary,
+        look: &mut L,
+        ctx: &mut Ctx<'_>,
+        out: &mut Output,
+        raw: &[u8],
+        source: Option<&str>,
+        nonce: [u8; 12],
+    ) -> Result<Option<f64>, L::Error> {
+        if raw.len() > self.s.max_line {
+            let cut = &raw[..self.s.max_line];
+            self.reject(ctx, out, cut, TOO_LONG, source, nonce);
+            return Ok(None);
+        }
+        let mut end = raw.len();
+        while end > 0 && matches!(raw[end - 1], b'\r' | b'\n') {
+            end -= 1;
+        }
+        let line = &raw[..end];
+        if line.is_empty() || bytes_isspace(line) {
+            self.reject(ctx, out, line, EMPTY, source, nonce);
+            return Ok(None);
+        }
+        let text = String::from_utf8_lossy(line);
+        let req = match self.s.format.parse(&text) {
+            Ok(r) => r,
+            Err(e) => {
+                self.reject(ctx, out, line, e.reason(), source, nonce);
+                return Ok(None);
+            }
+        };
+        let slot = match self.times.get(&req.time) {
+            Some(s) => s.clone(),
+            None => match self.time_slot(req.time) {
+                Some(s) => s,
+                None => return Err(look.unsupported("a time whose UTC minute is outside years 1 to 9999")),
+            },
+        };
+        let period = py_floordiv(slot.t, self.s.visitor_rotation as f64) as i64;
+        let Some(vkey) = self.visitor_keys.get(&period).cloned() else {
+            return Ok(Some(slot.t));
+        };
+        if self.keyed_by.as_deref() != Some(vkey.kid.as_str()) {
+            self.rekey(vocab, &vkey);
+        }
+        let xff = if self.s.trusted.is_empty() { None } else { req.forwarded_for.clone() };
+        let client_key = (req.client.clone(), xff);
+        let client = match self.clients.get(&client_key) {
+            Some(c) => c.clone(),
+            None => self.client(look, client_key, &req, &vkey.secret)?,
+        };
+        let packed = client.packed.clone();
+        self.seal(ctx, &mut out.sealed, line, None, source, &packed, nonce);
+        if self.s.restricted && self.is_restricted(look, &packed)? {
+            out.restricted += 1;
+            if ctx.detail {
+                out.kinds.push(Kind::Restricted);
+                out.line_reasons.push(None);
+                out.updates.push(None);
+            }
+            return Ok(None);
+        }
+        self.anonymize(look, ctx, out, &req, &slot, &client, &vkey.secret, source)?;
+        Ok(None)
+    }
+
+    fn time_slot(&mut self, time: Time) -> Option<Rc<Slot>> {
+        let t = time.timestamp();
+        let g = self.s.granularity;
+        let coarse = py_floordiv(t, g as f64) as i64 * g;
+        let slot = Rc::new(Slot {
+            coarse: Rc::from(iso_seconds(coarse)?),
+            window: py_floordiv(t, self.s.window as f64) as i64 * self.s.window,
+            t,
+            coarse_ms: coarse * 1000,
+        });
+        cache_put(&mut self.times, time, slot.clone());
+        Some(slot)
+    }
+
+    fn rekey(&mut self, vocab: &mut Vocabulary, vkey: &VisitorKey) {
+        self.clients.clear();
+        self.visitors.clear();
+        self.levels.clear();
+        self.keyed_by = Some(vkey.kid.clone());
+        let before = self.day.take();
+        let day = vocab.day(&vkey.kid, Some(&vkey.secret));
+        if let Some(before) = before {
+            if !Rc::ptr_eq(&before, &day) && !day.borrow().seeded && vkey.period > self.period {
+                let values = before.borrow().published_values();
+                day.borrow_mut().seed(&values); // yesterday's vocabulary starts today's
+            }
+        }
+        self.period = self.period.max(vkey.period);
+        let mut mac = Blake2bMac::<U32>::new_with_salt_and_personal(&vkey.secret, &[], &[]).expect("a short key");
+        mac.update(b"logscrub/event-id");
+        self.ids_key = mac.finalize().into_bytes().into();
+        let all_rare = described(&self.placeholder_description(), LEVELS.len());
+        self.all_rare = day.borrow_mut().value(&group_json(&all_rare)).expect("the day's key");
+        self.day = Some(day);
+    }
+
+    fn placeholder_description(&self) -> Description {
+        let none: Rc<str> = Rc::from("");
+        Description {
+            site: none.clone(),
+            agent: Rc::new(Agent {
+                browser: none.clone(),
+                browser_major: None,
+                os: none.clone(),
+                os_major: None,
+                device: none,
+                bot: false,
+            }),
+            geo: Rc::new(Geo::default()),
+        }
+    }
+
+    fn client<L: Lookups>(
+        &mut self,
+        look: &mut L,
+        key: (Option<String>, Option<String>),
+        req: &Request,
+        secret: &[u8],
+    ) -> Result<Rc<Client>, L::Error> {
+        let client = match ip::client_ip(req.client.as_deref(), req.forwarded_for.as_deref(), &self.s.trusted) {
+            None => Client {
+                packed: Rc::from(&b""[..]),
+                published: None,
+                geo: Rc::new(Geo::default()),
+                identity: identity(secret, b""),
+            },
+            Some(ip) => {
+                let public = ip::publishable(ip);
+                let public_packed = public.packed();
+                let geo = if self.s.geo { look.geo(&public_packed)? } else { Geo::default() };
+                let published = if self.s.client_mode != ClientMode::None {
+                    self.ips.generalize(Some(public), secret).map(Rc::from)
+                } else {
+                    None
+                };
+                let who = match public {
+                    Ip::V6(_) => &public_packed[..8],
+                    Ip::V4(_) => &public_packed[..],
+                };
+                Client {
+                    packed: Rc::from(ip.packed()),
+                    published,
+                    geo: Rc::new(geo),
+                    identity: identity(secret, who),
+                }
+            }
+        };
+        let client = Rc::new(client);
+        cache_put(&mut self.clients, key, client.clone());
+        Ok(client)
+    }
+
+    fn is_restricted<L: Lookups>(&mut self, look: &mut L, packed: &Rc<[u8]>) -> Result<bool, L::Error> {
+        if let Some(&r) = self.restricted.get(packed) {
+            return Ok(r);
+        }
+        let r = look.restricted(packed)?;
+        cache_put(&mut self.restricted, packed.clone(), r);
+        Ok(r)
+    }
+
+    fn agent<L: Lookups>(&mut self, look: &mut L, text: &Option<String>) -> Result<Rc<AgentEntry>, L::Error> {
+        if let Some(a) = self.agents.get(text) {
+            return Ok(a.clone());
+        }
+        let ua = look.agent(text.as_deref())?;
+        let browser_value = match &ua.browser_major {
+            Some(m) if !m.is_empty() => self.intern(&format!("{} {}", ua.browser, m)),
+            _ => ua.browser.clone(),
+        };
+        let os_value = match &ua.os_major {
+            Some(m) if !m.is_empty() => self.intern(&format!("{} {}", ua.os, m)),
+            _ => ua.os.clone(),
+        };
+        self.agent_ids += 1;
+        let entry = Rc::new(AgentEntry {
+            id: self.agent_ids,
+            agent: Rc::new(ua),
+            browser_value,
+            os_value,
+        });
+        cache_put(&mut self.agents, text.clone(), entry.clone());
+        Ok(entry)
+    }
+
+    fn site<L: Lookups>(&mut self, look: &mut L, host: &Option<String>) -> Result<Rc<str>, L::Error> {
+        if let Some(s) = self.sites.get(host) {
+            return Ok(s.clone());
+        }
+        let site = look.site(host.as_deref())?;
+        let site = self.intern(&site);
+        cache_put(&mut self.sites, host.clone(), site.clone());
+        Ok(site)
+    }
+
+    fn referrer<L: Lookups>(
+        &mut self,
+        look: &mut L,
+        referrer: &Option<String>,
+        site: &Rc<str>,
+    ) -> Result<Referred, L::Error> {
+        let key = (referrer.clone(), site.clone());
+        if let Some(r) = self.referrers.get(&key) {
+            return Ok(r.clone());
+        }
+        let (domain, class) = look.referrer(referrer.as_deref(), site)?;
+        let got = (domain.map(|d| self.intern(&d)), self.intern(&class));
+        cache_put(&mut self.referrers, key, got.clone());
+        Ok(got)
+    }
+
+    fn path<L: Lookups>(&mut self, look: &mut L, target: Option<&str>) -> Result<url::Generalized, L::Error> {
+        match self.paths.generalize(target, look) {
+            Ok(g) => Ok(g),
+            Err(url::Fallback) => {
+                self.path_fallbacks += 1;
+                look.path(target)
+            }
+        }
+    }
+
+    fn shown_fields(&mut self, d: &Description) -> Rc<[Shown; 8]> {
+        if let Some(s) = self.shown.get(d) {
+            return s.clone();
+        }
+        let fields: [Shown; 8] = std::array::from_fn(|level| {
+            let values = described(d, level);
+            let mut json = Vec::with_capacity(160);
+            for (j, v) in values.iter().enumerate().skip(1) {
+                json.extend_from_slice(b",\"");
+                json.extend_from_slice(DESCRIPTION[j].as_bytes());
+                json.extend_from_slice(b"\":");
+                json.extend_from_slice(v);
+            }
+            let site = if level < LEVELS.len() { d.site.clone() } else { Rc::from(RARE) };
+            Shown { site, json }
+        });
+        let fields = Rc::new(fields);
+        cache_put(&mut self.shown, d.clone(), fields.clone());
+        fields
+    }
+
+    /// `_level_hashes`: each level's group hash; levels publishing the same fields are one group.
+    fn levels(&mut self, d: &Description, day: &DayRef) -> Rc<Levels> {
+        if let Some(l) = self.levels.get(d) {
+            return l.clone();
+        }
+        let fields = self.shown_fields(d);
+        let mut day = day.borrow_mut();
+        let hashes = std::array::from_fn(|level| {
+            day.value(&group_json(&described(d, level))).expect("the day's key")
+        });
+        let levels = Rc::new(Levels { hashes, fields });
+        cache_put(&mut self.levels, d.clone(), levels.clone());
+        levels
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn anonymize<L: Lookups>(
+        &mut self,
+        look: &mut L,
+        ctx: &mut Ctx<'_>,
+        out: &mut Output,
+        req: &Request,
+        slot: &Slot,
+        client: &Client,
+        secret: &[u8],
+        source: Option<&str>,
+    ) -> Result<(), L::Error> {
+        let day = self.day.clone().expect("keyed");
+        let who = client.identity;
+        let agent = self.agent(look, &req.user_agent)?;
+        let visitor_key = (client.packed.clone(), agent.id);
+        let visitor = match self.visitors.get(&visitor_key) {
+            Some(&v) => v,
+            None => {
+                let ua = req.user_agent.as_deref().unwrap_or("");
+                let v = crypto::visitor_hash(secret, &client.packed, ua.as_bytes()).expect("a short key");
+                cache_put(&mut self.visitors, visitor_key, v);
+                v
+            }
+        };
+        let (path, query) = self.path(look, req.target.as_deref())?;
+        let site = self.site(look, &req.host)?;
+        let (ref_domain, ref_class) = self.referrer(look, &req.referrer, &site)?;
+        let status_class: Rc<str> = match req.status {
+            Some(s) => self.intern(&format!("{}xx", s / 100)),
+            None => self.intern("other"),
+        };
+
+        // Invariant 2: the description, the path and the referrer domain as k clients showed them.
+        let description = Description {
+            site: site.clone(),
+            agent: agent.agent.clone(),
+            geo: client.geo.clone(),
+        };
+        let levels = self.levels(&description, &day);
+        let shown_path;
+        let shown_ref;
+        let level;
+        let withheld;
+        {
+            let mut d = day.borrow_mut();
+            let mut lv = levels.hashes.len();
+            for (i, &h) in levels.hashes.iter().enumerate() {
+                if d.shown(h, who) && i < lv && d.joins(h, who) {
+                    lv = i;
+                }
+            }
+            level = lv;
+            withheld = lv == levels.hashes.len() && !d.joins(self.all_rare, who);
+            shown_path = match &path {
+                None => None,
+                Some(p) => {
+                    let h = d.value(&value_json("p", &site, p)).expect("the day's key");
+                    Some(if d.shown(h, who) { p.as_str() } else { RARE })
+                }
+            };
+            shown_ref = match &ref_domain {
+                None => None,
+                Some(r) => {
+                    let h = d.value(&value_json("r", &site, r)).expect("the day's key");
+                    Some(if d.shown(h, who) { &**r } else { RARE })
+                }
+            };
+        }
+
+        let path_value = match &path {
+            Some(p) if !p.is_empty() => self.intern(p),
+            _ => self.intern("(none)"),
+        };
+        let country = match &client.geo.country {
+            Some(c) if !c.is_empty() => c.clone(),
+            _ => self.intern("(unknown)"),
+        };
+        let referrer_value = match &ref_domain {
+            Some(r) if !r.is_empty() => r.clone(),
+            _ if &*ref_class == "none" => self.intern("(direct)"),
+            _ => self.intern(&format!("({ref_class})")),
+        };
+        let all = [
+            path_value,
+            country,
+            agent.browser_value.clone(),
+            agent.os_value.clone(),
+            agent.agent.device.clone(),
+            referrer_value,
+        ];
+        let dims: Vec<(u8, Rc<str>)> =
+            self.s.dimensions.iter().map(|&d| (d, all[d as usize - 1].clone())).collect();
+        out.sums.add(&Update {
+            site: &site,
+            window: slot.window,
+            visitor,
+            client: who,
+            bytes: req.bytes,
+            status: sums::status_index(&status_class),
+            dims: &dims,
+        });
+        if slot.window > out.latest {
+            out.latest = slot.window;
+        }
+        if ctx.detail {
+            out.kinds.push(if withheld { Kind::Withheld } else { Kind::Event });
+            out.line_reasons.push(None);
+            out.updates.push(Some(LineUpdate {
+                timestamp_ms: slot.coarse_ms,
+                site: site.clone(),
+                window: slot.window,
+                visitor,
+                client: who,
+                bytes: req.bytes,
+                status_class: status_class.clone(),
+                dims,
+            }));
+        }
+        if withheld {
+            out.withheld += 1;
+            return Ok(());
+        }
+
+        let duration_ms = match req.duration {
+            None => None,
+            Some(d) => {
+                let ms = (d * 1000.0).round_ties_even();
+                // orjson writes integers from -2**63 to 2**64 - 1; the reference fails past them.
+                if !(ms.is_finite() && ms >= -(2f64.powi(63)) && ms < 2f64.powi(64)) {
+                    return Err(look.unsupported("a duration beyond what an event can hold"));
+                }
+                Some(ms)
+            }
+        };
+        let shown = &levels.fields[level];
+        let e = &mut out.events.data;
+        e.extend_from_slice(b"{\"schema\":\"");
+        e.extend_from_slice(EVENT_SCHEMA.as_bytes());
+        e.push(b'"');
+        if let Some(src) = source {
+            let mut mac = Blake2bMac::<U10>::new_with_salt_and_personal(&self.ids_key, &[], &[]).expect("32-byte key");
+            mac.update(src.as_bytes());
+            e.extend_from_slice(b",\"id\":\"");
+            for b in mac.finalize().into_bytes() {
+                e.extend_from_slice(format!("{b:02x}").as_bytes());
+            }
+            e.push(b'"');
+        }
+        e.extend_from_slice(b",\"time\":");
+        json::write_str(e, &slot.coarse);
+        e.extend_from_slice(b",\"site\":");
+        json::write_str(e, &shown.site);
+        e.extend_from_slice(b",\"method\":");
+        let method = req.method.as_deref().map(|m| if METHODS.contains(&m) { m } else { OTHER });
+        write_opt_str(e, method.filter(|_| req.method.as_deref().is_some_and(|m| !m.is_empty())));
+        e.extend_from_slice(b",\"path\":");
+        write_opt_str(e, shown_path);
+        e.extend_from_slice(b",\"protocol\":");
+        let protocol = req.protocol.as_deref().map(|p| if PROTOCOLS.contains(&p) { p } else { OTHER });
+        write_opt_str(e, protocol.filter(|_| req.protocol.as_deref().is_some_and(|p| !p.is_empty())));
+        e.extend_from_slice(b",\"status\":");
+        match req.status {
+            Some(s) => json::write_u64(e, s as u64),
+            None => e.extend_from_slice(b"null"),
+        }
+        e.extend_from_slice(b",\"status_class\":");
+        json::write_str(e, &status_class);
+        e.extend_from_slice(b",\"bytes\":");
+        json::write_u64(e, req.bytes);
+        e.extend_from_slice(&shown.json);
+        e.extend_from_slice(b",\"referrer_domain\":");
+        write_opt_str(e, shown_ref);
+        e.extend_from_slice(b",\"referrer_class\":");
+        json::write_str(e, &ref_class);
+        if self.s.client_mode != ClientMode::None {
+            e.extend_from_slice(b",\"client\":");
+            write_opt_str(e, client.published.as_deref());
+        }
+        if let Some(params) = query.filter(|q| !q.is_empty()) {
+            if shown_path != Some(RARE) {
+                e.extend_from_slice(b",\"query\":{");
+                for (i, (k, v)) in params.iter().enumerate() {
+                    if i > 0 {
+                        e.push(b',');
+                    }
+                    json::write_str(e, k);
+                    e.push(b':');
+                    json::write_str(e, v);
+                }
+                e.push(b'}');
+            }
+        }
+        if let Some(ms) = duration_ms {
+            e.extend_from_slice(b",\"duration_ms\":");
+            if ms < 0.0 {
+                json::write_i64(e, ms as i64);
+            } else {
+                json::write_u64(e, ms as u64);
+            }
+        }
+        e.push(b'}');
+        out.events.finish(ctx.newline);
+        out.stamps.push(slot.coarse_ms);
+        Ok(())
+    }
+}
+
+/// What every line of one call shares.
+struct Ctx<'a> {
+    now: f64,
+    kid: &'a str,
+    secret: &'a [u8],
+    data: &'a Sealer,
+    random: &'a mut dyn FnMut() -> [u8; RANDOM_PER_SUBJECT],
+    newline: bool,
+    detail: bool,
+}
