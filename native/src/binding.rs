@@ -132,7 +132,16 @@ fn seal_with<'a>(
         _ => return Err(PyValueError::new_err("skid and subject_secret go together")),
     };
     let subject = subject.as_ref().map(|(id, s)| (*id, s));
-    Ok(crypto::seal(&data, subject, line, kid, ingested, reason, source, nonce12(nonce)?))
+    Ok(crypto::seal(
+        &data,
+        subject,
+        line,
+        kid,
+        ingested,
+        reason,
+        source,
+        nonce12(nonce)?,
+    ))
 }
 
 /// `envelope.seal` with the nonce given: the envelope dict, in the reference's key order.

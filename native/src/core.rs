@@ -8,11 +8,10 @@
 //! visitor key the driver has not given stops the batch there (`Output::stop`), before anything of
 //! that line has changed, so the driver can claim the key and call again with the rest.
 
-use std::collections::HashMap;
-use std::hash::Hash;
+use std::hash::{BuildHasher, Hash, Hasher};
 use std::rc::Rc;
 
-use blake2::digest::consts::{U10, U32};
+use blake2::digest::consts::U32;
 use blake2::digest::Mac;
 use blake2::Blake2bMac;
 
@@ -21,18 +20,39 @@ use crate::crypto::{self, Sealer};
 use crate::formats::Format;
 use crate::ip::{self, Ip, Network};
 use crate::json;
+use crate::keyed::Keyed;
+use crate::maps::{ByAddress, Map};
 use crate::subjects::{Subjects, RANDOM_PER_SUBJECT};
-use crate::sums::{self, Sums, Update};
+use crate::sums::{self, Sums, Taken, Update};
 use crate::time::Time;
 use crate::url::{self, Domains};
-use crate::vocabulary::{keyed_hash64, DayRef, Vocabulary};
+use crate::vocabulary::{DayRef, Vocabulary};
 
 pub const EVENT_SCHEMA: &str = "logscrub.event/2";
 const METHODS: [&str; 19] = [
-    "GET", "HEAD", "POST", "PUT", "DELETE", "PATCH", "OPTIONS", "CONNECT", "TRACE", "PROPFIND", "PROPPATCH", "MKCOL",
-    "COPY", "MOVE", "LOCK", "UNLOCK", "REPORT", "SEARCH", "PURGE",
+    "GET",
+    "HEAD",
+    "POST",
+    "PUT",
+    "DELETE",
+    "PATCH",
+    "OPTIONS",
+    "CONNECT",
+    "TRACE",
+    "PROPFIND",
+    "PROPPATCH",
+    "MKCOL",
+    "COPY",
+    "MOVE",
+    "LOCK",
+    "UNLOCK",
+    "REPORT",
+    "SEARCH",
+    "PURGE",
 ];
-const PROTOCOLS: [&str; 7] = ["HTTP/0.9", "HTTP/1.0", "HTTP/1.1", "HTTP/2", "HTTP/2.0", "HTTP/3", "HTTP/3.0"];
+const PROTOCOLS: [&str; 7] = [
+    "HTTP/0.9", "HTTP/1.0", "HTTP/1.1", "HTTP/2", "HTTP/2.0", "HTTP/3", "HTTP/3.0",
+];
 const OTHER: &str = "(other)";
 const RARE: &str = "(rare)";
 const TOO_LONG: &str = "too_long";
@@ -48,8 +68,18 @@ const LEVELS: [&[usize]; 7] = [
     &[0, 1],
     &[0, 5, 6],
 ];
-const DESCRIPTION: [&str; 10] =
-    ["site", "browser", "browser_major", "os", "os_major", "device", "bot", "country", "asn", "as_org"];
+const DESCRIPTION: [&str; 10] = [
+    "site",
+    "browser",
+    "browser_major",
+    "os",
+    "os_major",
+    "device",
+    "bot",
+    "country",
+    "asn",
+    "as_org",
+];
 
 /// `UAInfo`: what the user-agent generalizer says of one user agent.
 #[derive(Clone, PartialEq, Eq, Hash)]
@@ -68,6 +98,33 @@ pub struct Geo {
     pub country: Option<Rc<str>>,
     pub asn: Option<i64>,
     pub as_org: Option<Rc<str>>,
+}
+
+/// A value with its hash taken once: descriptions are looked up every line by fields that repeat.
+struct Hashed<T> {
+    value: T,
+    hash: u64,
+}
+
+impl<T: Hash> Hashed<T> {
+    fn new(value: T) -> Hashed<T> {
+        let hash = foldhash::quality::FixedState::default().hash_one(&value);
+        Hashed { value, hash }
+    }
+}
+
+impl<T: PartialEq> PartialEq for Hashed<T> {
+    fn eq(&self, other: &Self) -> bool {
+        self.hash == other.hash && self.value == other.value
+    }
+}
+
+impl<T: Eq> Eq for Hashed<T> {}
+
+impl<T> Hash for Hashed<T> {
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        state.write_u64(self.hash);
+    }
 }
 
 /// What the reference does in Python, asked for on a cache miss.
@@ -184,7 +241,7 @@ pub struct Output {
     pub withheld: u64,
     pub restricted: u64,
     pub latest: i64,
-    pub sums: Sums,
+    pub sums: Option<Taken>,
     pub kinds: Vec<Kind>,
     pub line_reasons: Vec<Option<&'static str>>,
     pub updates: Vec<Option<LineUpdate>>,
@@ -193,13 +250,13 @@ pub struct Output {
 struct Client {
     packed: Rc<[u8]>,
     published: Option<Rc<str>>,
-    geo: Rc<Geo>,
+    geo: Rc<Hashed<Geo>>,
     identity: u64,
 }
 
 struct AgentEntry {
     id: u64,
-    agent: Rc<Agent>,
+    agent: Rc<Hashed<Agent>>,
     browser_value: Rc<str>,
     os_value: Rc<str>,
 }
@@ -208,8 +265,8 @@ struct AgentEntry {
 #[derive(Clone, PartialEq, Eq, Hash)]
 struct Description {
     site: Rc<str>,
-    agent: Rc<Agent>,
-    geo: Rc<Geo>,
+    agent: Rc<Hashed<Agent>>,
+    geo: Rc<Hashed<Geo>>,
 }
 
 /// What a description publishes at each level, and each level's group hash today.
@@ -240,27 +297,39 @@ pub struct Core {
     paths: url::PathGeneralizer,
     ips: ip::Generalizer,
     subjects: Subjects,
-    visitor_keys: HashMap<i64, Rc<VisitorKey>>,
+    scratch: crypto::Scratch,
+    sums: Sums,
+    visitor_keys: Map<i64, Rc<VisitorKey>>,
     data: Option<(String, Rc<Sealer>)>,
-    // Caches on the logged text; those derived from the visitor key go with every key change.
-    times: HashMap<Time, Rc<Slot>>,
-    agents: HashMap<Option<String>, Rc<AgentEntry>>,
+    // Caches on the logged text (None and "" give the same answers, so share a key); those
+    // derived from the visitor key go with every key change.
+    times: Map<Time, Rc<Slot>>,
+    agents: Map<String, Rc<AgentEntry>>,
     agent_ids: u64,
-    sites: HashMap<Option<String>, Rc<str>>,
-    referrers: HashMap<(Option<String>, Rc<str>), Referred>,
-    restricted: HashMap<Rc<[u8]>, bool>,
+    sites: Map<String, Rc<str>>,
+    referrers: Map<String, Vec<(Rc<str>, Referred)>>, // by referrer, then by site
+    restricted: Map<Rc<[u8]>, bool>,
+    statuses: Map<Option<u16>, Rc<str>>,
     keyed_by: Option<String>,
     day: Option<DayRef>,
+    day_generation: u64,
     period: i64,
-    ids_key: [u8; 32],
+    hashes: Option<Hashes>,
     all_rare: u64,
-    clients: HashMap<(Option<String>, Option<String>), Rc<Client>>,
-    visitors: HashMap<(Rc<[u8]>, u64), u64>,
-    levels: HashMap<Description, Rc<Levels>>,
-    shown: HashMap<Description, Rc<[Shown; 8]>>,
-    interned: HashMap<String, Rc<str>>,
+    clients: Map<String, Rc<Client>>,                       // by peer address as logged
+    proxied: Map<(String, String), Rc<Client>>,             // by (peer, X-Forwarded-For), behind trusted proxies
+    visitors: Map<(Rc<[u8]>, u64), u64>,                    // by (address, user agent id)
+    values: Map<(u8, ByAddress<str>, ByAddress<str>), u64>, // path and referrer values' hashes today
+    levels: Map<Description, Rc<Levels>>,
+    shown: Map<Description, Rc<[Shown; 8]>>,
+    interned: Map<String, Rc<str>>,
+    targets: Map<String, Rc<Templated>>,
     path_fallbacks: u64,
 }
+
+/// A target's path template (interned) and allowlisted query parameters.
+type Templated = (Option<Rc<str>>, Option<Vec<(String, String)>>);
+const MAX_CACHED_TARGET: usize = 2048;
 
 /// Python's float `//` (`float_floor_div`), so periods and windows fall where the reference's do.
 pub fn py_floordiv(vx: f64, wx: f64) -> f64 {
@@ -293,7 +362,8 @@ fn iso_seconds(seconds: i64) -> Option<String> {
 }
 
 fn bytes_isspace(line: &[u8]) -> bool {
-    line.iter().all(|b| matches!(b, b' ' | b'\t' | b'\n' | b'\r' | 0x0b | 0x0c))
+    line.iter()
+        .all(|b| matches!(b, b' ' | b'\t' | b'\n' | b'\r' | 0x0b | 0x0c))
 }
 
 /// `_leading_address(line)`: the packed address a rejected line starts with, else b"".
@@ -306,10 +376,6 @@ fn leading_address(line: &[u8]) -> Vec<u8> {
     }
 }
 
-fn identity(key: &[u8], address: &[u8]) -> u64 {
-    keyed_hash64(key, address, b"logscrub-client")
-}
-
 fn write_opt_str(out: &mut Vec<u8>, value: Option<&str>) {
     match value {
         Some(s) => json::write_str(out, s),
@@ -320,18 +386,18 @@ fn write_opt_str(out: &mut Vec<u8>, value: Option<&str>) {
 fn field_json(out: &mut Vec<u8>, d: &Description, j: usize) {
     match j {
         0 => json::write_str(out, &d.site),
-        1 => json::write_str(out, &d.agent.browser),
-        2 => write_opt_str(out, d.agent.browser_major.as_deref()),
-        3 => json::write_str(out, &d.agent.os),
-        4 => write_opt_str(out, d.agent.os_major.as_deref()),
-        5 => json::write_str(out, &d.agent.device),
-        6 => out.extend_from_slice(if d.agent.bot { b"true" } else { b"false" }),
-        7 => write_opt_str(out, d.geo.country.as_deref()),
-        8 => match d.geo.asn {
+        1 => json::write_str(out, &d.agent.value.browser),
+        2 => write_opt_str(out, d.agent.value.browser_major.as_deref()),
+        3 => json::write_str(out, &d.agent.value.os),
+        4 => write_opt_str(out, d.agent.value.os_major.as_deref()),
+        5 => json::write_str(out, &d.agent.value.device),
+        6 => out.extend_from_slice(if d.agent.value.bot { b"true" } else { b"false" }),
+        7 => write_opt_str(out, d.geo.value.country.as_deref()),
+        8 => match d.geo.value.asn {
             Some(n) => json::write_i64(out, n),
             None => out.extend_from_slice(b"null"),
         },
-        _ => write_opt_str(out, d.geo.as_org.as_deref()),
+        _ => write_opt_str(out, d.geo.value.as_org.as_deref()),
     }
 }
 
@@ -341,7 +407,11 @@ fn described(d: &Description, level: usize) -> Vec<Vec<u8>> {
         .map(|j| {
             let mut v = Vec::new();
             let kept = level < LEVELS.len() && LEVELS[level].contains(&j);
-            let rare_here = if level < LEVELS.len() { j == 1 || j == 3 } else { matches!(j, 0 | 1 | 3 | 5) };
+            let rare_here = if level < LEVELS.len() {
+                j == 1 || j == 3
+            } else {
+                matches!(j, 0 | 1 | 3 | 5)
+            };
             if kept {
                 field_json(&mut v, d, j);
             } else if rare_here {
@@ -377,7 +447,7 @@ fn value_json(kind: &str, site: &str, value: &str) -> Vec<u8> {
     out
 }
 
-fn cache_put<K: Hash + Eq, V>(map: &mut HashMap<K, V>, key: K, value: V) {
+fn cache_put<K: Hash + Eq, V>(map: &mut Map<K, V>, key: K, value: V) {
     if map.len() >= CACHE_MAX {
         map.clear();
     }
@@ -387,33 +457,45 @@ fn cache_put<K: Hash + Eq, V>(map: &mut HashMap<K, V>, key: K, value: V) {
 impl Core {
     pub fn new(s: Settings, paths: url::PathGeneralizer) -> Core {
         let ips = ip::Generalizer {
-            mode: if s.client_mode == ClientMode::Pseudonym { ip::Mode::Pseudonym } else { ip::Mode::Truncate },
+            mode: if s.client_mode == ClientMode::Pseudonym {
+                ip::Mode::Pseudonym
+            } else {
+                ip::Mode::Truncate
+            },
             ipv4_prefix: s.ipv4_prefix,
             ipv6_prefix: s.ipv6_prefix,
         };
+        let k = s.k;
         Core {
             s,
             paths,
             ips,
             subjects: Subjects::default(),
-            visitor_keys: HashMap::new(),
+            scratch: crypto::Scratch::default(),
+            sums: Sums::new(k),
+            visitor_keys: Map::default(),
             data: None,
-            times: HashMap::new(),
-            agents: HashMap::new(),
+            times: Map::default(),
+            agents: Map::default(),
             agent_ids: 0,
-            sites: HashMap::new(),
-            referrers: HashMap::new(),
-            restricted: HashMap::new(),
+            sites: Map::default(),
+            referrers: Map::default(),
+            restricted: Map::default(),
+            statuses: Map::default(),
             keyed_by: None,
             day: None,
+            day_generation: 0,
             period: -1,
-            ids_key: [0; 32],
+            hashes: None,
             all_rare: 0,
-            clients: HashMap::new(),
-            visitors: HashMap::new(),
-            levels: HashMap::new(),
-            shown: HashMap::new(),
-            interned: HashMap::new(),
+            clients: Map::default(),
+            proxied: Map::default(),
+            visitors: Map::default(),
+            values: Map::default(),
+            levels: Map::default(),
+            shown: Map::default(),
+            interned: Map::default(),
+            targets: Map::default(),
             path_fallbacks: 0,
         }
     }
@@ -446,7 +528,12 @@ impl Core {
     }
 
     /// Every line of `input` until the end or a line whose visitor key is not given.
-    pub fn run<L: Lookups>(&mut self, vocab: &mut Vocabulary, look: &mut L, input: Input<'_>) -> Result<Output, L::Error> {
+    pub fn run<L: Lookups>(
+        &mut self,
+        vocab: &mut Vocabulary,
+        look: &mut L,
+        input: Input<'_>,
+    ) -> Result<Output, L::Error> {
         let mut out = Output {
             done: 0,
             stop: None,
@@ -458,11 +545,17 @@ impl Core {
             withheld: 0,
             restricted: 0,
             latest: -1,
-            sums: Sums::new(self.s.k),
+            sums: None,
             kinds: Vec::new(),
             line_reasons: Vec::new(),
             updates: Vec::new(),
         };
+        self.sums.clear();
+        self.sums.reserve(input.lines.len());
+        out.events.data.reserve(input.lines.len() * 480);
+        out.sealed.data.reserve(input.lines.len() * 640);
+        out.events.ends.reserve(input.lines.len());
+        out.sealed.ends.reserve(input.lines.len());
         if input.restrictions_changed {
             self.restricted.clear();
         }
@@ -475,7 +568,7 @@ impl Core {
             }
         };
         let mut ctx = Ctx {
-            now: input.now,
+            ingested: json::py_round3(input.now),
             kid: input.data_kid,
             secret: input.data_secret,
             data: &data,
@@ -492,6 +585,7 @@ impl Core {
             }
             out.done += 1;
         }
+        out.sums = Some(self.sums.take());
         Ok(out)
     }
 
@@ -528,23 +622,26 @@ impl Core {
         packed: &[u8],
         nonce: [u8; 12],
     ) {
-        let subject =
-            if self.s.subjects {
-                Some(self.subjects.for_subject(ctx.kid, ctx.secret, ctx.data, packed, &mut *ctx.random))
-            } else {
-                None
-            };
-        let env = crypto::seal(
+        let subject = if self.s.subjects {
+            Some(
+                self.subjects
+                    .for_subject(ctx.kid, ctx.secret, ctx.data, packed, &mut *ctx.random),
+            )
+        } else {
+            None
+        };
+        crypto::seal_json(
+            &mut to.data,
+            &mut self.scratch,
             ctx.data,
             subject.as_ref().map(|(id, s)| (&**id, &**s)),
             line,
             ctx.kid,
-            ctx.now,
+            ctx.ingested,
             reason,
             source,
             nonce,
         );
-        env.write_json(&mut to.data);
         to.finish(ctx.newline);
     }
 
@@ -574,7 +671,11 @@ impl Core {
             self.reject(ctx, out, line, EMPTY, source, nonce);
             return Ok(None);
         }
-        let text = String::from_utf8_lossy(line);
+        // `bytes.decode("utf-8", "replace")`; valid UTF-8 (nearly every line) is checked faster alone.
+        let text = match std::str::from_utf8(line) {
+            Ok(t) => std::borrow::Cow::Borrowed(t),
+            Err(_) => String::from_utf8_lossy(line),
+        };
         let req = match self.s.format.parse(&text) {
             Ok(r) => r,
             Err(e) => {
@@ -596,11 +697,16 @@ impl Core {
         if self.keyed_by.as_deref() != Some(vkey.kid.as_str()) {
             self.rekey(vocab, &vkey);
         }
-        let xff = if self.s.trusted.is_empty() { None } else { req.forwarded_for.clone() };
-        let client_key = (req.client.clone(), xff);
-        let client = match self.clients.get(&client_key) {
+        let peer = req.client.as_deref().unwrap_or("");
+        let known = if self.s.trusted.is_empty() {
+            self.clients.get(peer)
+        } else {
+            let xff = req.forwarded_for.as_deref().unwrap_or("");
+            self.proxied.get(&(peer.to_owned(), xff.to_owned()))
+        };
+        let client = match known {
             Some(c) => c.clone(),
-            None => self.client(look, client_key, &req, &vkey.secret)?,
+            None => self.client(look, &req, &vkey.secret)?,
         };
         let packed = client.packed.clone();
         self.seal(ctx, &mut out.sealed, line, None, source, &packed, nonce);
@@ -613,7 +719,7 @@ impl Core {
             }
             return Ok(None);
         }
-        self.anonymize(look, ctx, out, &req, &slot, &client, &vkey.secret, source)?;
+        self.anonymize(look, ctx, out, &req, &slot, &client, source)?;
         Ok(None)
     }
 
@@ -633,7 +739,9 @@ impl Core {
 
     fn rekey(&mut self, vocab: &mut Vocabulary, vkey: &VisitorKey) {
         self.clients.clear();
+        self.proxied.clear();
         self.visitors.clear();
+        self.values.clear();
         self.levels.clear();
         self.keyed_by = Some(vkey.kid.clone());
         let before = self.day.take();
@@ -647,9 +755,15 @@ impl Core {
         self.period = self.period.max(vkey.period);
         let mut mac = Blake2bMac::<U32>::new_with_salt_and_personal(&vkey.secret, &[], &[]).expect("a short key");
         mac.update(b"logscrub/event-id");
-        self.ids_key = mac.finalize().into_bytes().into();
+        let ids_key: [u8; 32] = mac.finalize().into_bytes().into();
+        self.hashes = Some(Hashes {
+            ids: Keyed::new(&ids_key, b"", 10),
+            clients: Keyed::new(&vkey.secret, b"logscrub-client", 8),
+            visitors: Keyed::new(&vkey.secret, b"", 8),
+        });
         let all_rare = described(&self.placeholder_description(), LEVELS.len());
         self.all_rare = day.borrow_mut().value(&group_json(&all_rare)).expect("the day's key");
+        self.day_generation = day.borrow().generation;
         self.day = Some(day);
     }
 
@@ -657,36 +771,35 @@ impl Core {
         let none: Rc<str> = Rc::from("");
         Description {
             site: none.clone(),
-            agent: Rc::new(Agent {
+            agent: Rc::new(Hashed::new(Agent {
                 browser: none.clone(),
                 browser_major: None,
                 os: none.clone(),
                 os_major: None,
                 device: none,
                 bot: false,
-            }),
-            geo: Rc::new(Geo::default()),
+            })),
+            geo: Rc::new(Hashed::new(Geo::default())),
         }
     }
 
-    fn client<L: Lookups>(
-        &mut self,
-        look: &mut L,
-        key: (Option<String>, Option<String>),
-        req: &Request,
-        secret: &[u8],
-    ) -> Result<Rc<Client>, L::Error> {
+    fn client<L: Lookups>(&mut self, look: &mut L, req: &Request, secret: &[u8]) -> Result<Rc<Client>, L::Error> {
+        let identity = |who: &[u8]| self.hashes.as_ref().expect("keyed").clients.hash63(&[who]);
         let client = match ip::client_ip(req.client.as_deref(), req.forwarded_for.as_deref(), &self.s.trusted) {
             None => Client {
                 packed: Rc::from(&b""[..]),
                 published: None,
-                geo: Rc::new(Geo::default()),
-                identity: identity(secret, b""),
+                geo: Rc::new(Hashed::new(Geo::default())),
+                identity: identity(b""),
             },
             Some(ip) => {
                 let public = ip::publishable(ip);
                 let public_packed = public.packed();
-                let geo = if self.s.geo { look.geo(&public_packed)? } else { Geo::default() };
+                let geo = if self.s.geo {
+                    look.geo(&public_packed)?
+                } else {
+                    Geo::default()
+                };
                 let published = if self.s.client_mode != ClientMode::None {
                     self.ips.generalize(Some(public), secret).map(Rc::from)
                 } else {
@@ -699,13 +812,19 @@ impl Core {
                 Client {
                     packed: Rc::from(ip.packed()),
                     published,
-                    geo: Rc::new(geo),
-                    identity: identity(secret, who),
+                    geo: Rc::new(Hashed::new(geo)),
+                    identity: identity(who),
                 }
             }
         };
         let client = Rc::new(client);
-        cache_put(&mut self.clients, key, client.clone());
+        let peer = req.client.clone().unwrap_or_default();
+        if self.s.trusted.is_empty() {
+            cache_put(&mut self.clients, peer, client.clone());
+        } else {
+            let key = (peer, req.forwarded_for.clone().unwrap_or_default());
+            cache_put(&mut self.proxied, key, client.clone());
+        }
         Ok(client)
     }
 
@@ -718,11 +837,11 @@ impl Core {
         Ok(r)
     }
 
-    fn agent<L: Lookups>(&mut self, look: &mut L, text: &Option<String>) -> Result<Rc<AgentEntry>, L::Error> {
-        if let Some(a) = self.agents.get(text) {
+    fn agent<L: Lookups>(&mut self, look: &mut L, text: Option<&str>) -> Result<Rc<AgentEntry>, L::Error> {
+        if let Some(a) = self.agents.get(text.unwrap_or("")) {
             return Ok(a.clone());
         }
-        let ua = look.agent(text.as_deref())?;
+        let ua = look.agent(text)?;
         let browser_value = match &ua.browser_major {
             Some(m) if !m.is_empty() => self.intern(&format!("{} {}", ua.browser, m)),
             _ => ua.browser.clone(),
@@ -734,48 +853,99 @@ impl Core {
         self.agent_ids += 1;
         let entry = Rc::new(AgentEntry {
             id: self.agent_ids,
-            agent: Rc::new(ua),
+            agent: Rc::new(Hashed::new(ua)),
             browser_value,
             os_value,
         });
-        cache_put(&mut self.agents, text.clone(), entry.clone());
+        cache_put(&mut self.agents, text.unwrap_or("").to_owned(), entry.clone());
         Ok(entry)
     }
 
-    fn site<L: Lookups>(&mut self, look: &mut L, host: &Option<String>) -> Result<Rc<str>, L::Error> {
-        if let Some(s) = self.sites.get(host) {
+    fn site<L: Lookups>(&mut self, look: &mut L, host: Option<&str>) -> Result<Rc<str>, L::Error> {
+        if let Some(s) = self.sites.get(host.unwrap_or("")) {
             return Ok(s.clone());
         }
-        let site = look.site(host.as_deref())?;
+        let site = look.site(host)?;
         let site = self.intern(&site);
-        cache_put(&mut self.sites, host.clone(), site.clone());
+        cache_put(&mut self.sites, host.unwrap_or("").to_owned(), site.clone());
         Ok(site)
     }
 
     fn referrer<L: Lookups>(
         &mut self,
         look: &mut L,
-        referrer: &Option<String>,
+        referrer: Option<&str>,
         site: &Rc<str>,
     ) -> Result<Referred, L::Error> {
-        let key = (referrer.clone(), site.clone());
-        if let Some(r) = self.referrers.get(&key) {
-            return Ok(r.clone());
+        let text = referrer.unwrap_or("");
+        if let Some(by_site) = self.referrers.get(text) {
+            if let Some((_, r)) = by_site.iter().find(|(s, _)| s == site) {
+                return Ok(r.clone());
+            }
         }
-        let (domain, class) = look.referrer(referrer.as_deref(), site)?;
+        let (domain, class) = look.referrer(referrer, site)?;
         let got = (domain.map(|d| self.intern(&d)), self.intern(&class));
-        cache_put(&mut self.referrers, key, got.clone());
+        if self.referrers.len() >= CACHE_MAX {
+            self.referrers.clear();
+        }
+        self.referrers
+            .entry(text.to_owned())
+            .or_default()
+            .push((site.clone(), got.clone()));
         Ok(got)
     }
 
-    fn path<L: Lookups>(&mut self, look: &mut L, target: Option<&str>) -> Result<url::Generalized, L::Error> {
-        match self.paths.generalize(target, look) {
-            Ok(g) => Ok(g),
+    /// `status_class`: the class of a status code, `other` without one.
+    fn status_class(&mut self, status: Option<u16>) -> Rc<str> {
+        if let Some(c) = self.statuses.get(&status) {
+            return c.clone();
+        }
+        let class: Rc<str> = match status {
+            Some(s) => Rc::from(format!("{}xx", s / 100)),
+            None => Rc::from("other"),
+        };
+        cache_put(&mut self.statuses, status, class.clone());
+        class
+    }
+
+    /// `day.value((kind, site, value))` for a path (`p`) or referrer domain (`r`), cached by the
+    /// interned strings while the day's own table of hashes is the same.
+    fn value_hash(&mut self, day: &DayRef, kind: u8, site: &Rc<str>, value: &Rc<str>) -> u64 {
+        let generation = day.borrow().generation;
+        if generation != self.day_generation {
+            self.values.clear();
+            self.day_generation = generation;
+        }
+        let key = (kind, ByAddress(site.clone()), ByAddress(value.clone()));
+        if let Some(&h) = self.values.get(&key) {
+            return h;
+        }
+        let json = value_json(if kind == b'p' { "p" } else { "r" }, site, value);
+        let h = day.borrow_mut().value(&json).expect("the day's key");
+        if day.borrow().generation == generation {
+            cache_put(&mut self.values, key, h);
+        }
+        h
+    }
+
+    /// `PathGeneralizer(target)`, cached here too: its answer depends on the text alone.
+    fn path<L: Lookups>(&mut self, look: &mut L, target: Option<&str>) -> Result<Rc<Templated>, L::Error> {
+        let text = target.unwrap_or("");
+        if let Some(t) = self.targets.get(text) {
+            return Ok(t.clone());
+        }
+        let (path, query) = match self.paths.generalize(target, look) {
+            Ok(g) => g,
             Err(url::Fallback) => {
                 self.path_fallbacks += 1;
-                look.path(target)
+                look.path(target)?
             }
+        };
+        let templated = Rc::new((path.map(|p| self.intern(&p)), query));
+        if text.len() <= MAX_CACHED_TARGET {
+            cache_put(&mut self.targets, text.to_owned(), templated.clone());
         }
+        Ok(templated)
     }
 
     fn shown_fields(&mut self, d: &Description) -> Rc<[Shown; 8]> {
@@ -791,7 +961,11 @@ impl Core {
                 json.extend_from_slice(b"\":");
                 json.extend_from_slice(v);
             }
-            let site = if level < LEVELS.len() { d.site.clone() } else { Rc::from(RARE) };
+            let site = if level < LEVELS.len() {
+                d.site.clone()
+            } else {
+                Rc::from(RARE)
+            };
             Shown { site, json }
         });
         let fields = Rc::new(fields);
@@ -806,9 +980,7 @@ impl Core {
         }
         let fields = self.shown_fields(d);
         let mut day = day.borrow_mut();
-        let hashes = std::array::from_fn(|level| {
-            day.value(&group_json(&described(d, level))).expect("the day's key")
-        });
+        let hashes = std::array::from_fn(|level| day.value(&group_json(&described(d, level))).expect("the day's key"));
         let levels = Rc::new(Levels { hashes, fields });
         cache_put(&mut self.levels, d.clone(), levels.clone());
         levels
@@ -823,29 +995,27 @@ impl Core {
         req: &Request,
         slot: &Slot,
         client: &Client,
-        secret: &[u8],
         source: Option<&str>,
     ) -> Result<(), L::Error> {
         let day = self.day.clone().expect("keyed");
         let who = client.identity;
-        let agent = self.agent(look, &req.user_agent)?;
+        let agent = self.agent(look, req.user_agent.as_deref())?;
         let visitor_key = (client.packed.clone(), agent.id);
         let visitor = match self.visitors.get(&visitor_key) {
             Some(&v) => v,
             None => {
                 let ua = req.user_agent.as_deref().unwrap_or("");
-                let v = crypto::visitor_hash(secret, &client.packed, ua.as_bytes()).expect("a short key");
+                let hashes = self.hashes.as_ref().expect("keyed");
+                let v = hashes.visitors.hash63(&[&client.packed, b"\0", ua.as_bytes()]);
                 cache_put(&mut self.visitors, visitor_key, v);
                 v
             }
         };
-        let (path, query) = self.path(look, req.target.as_deref())?;
-        let site = self.site(look, &req.host)?;
-        let (ref_domain, ref_class) = self.referrer(look, &req.referrer, &site)?;
-        let status_class: Rc<str> = match req.status {
-            Some(s) => self.intern(&format!("{}xx", s / 100)),
-            None => self.intern("other"),
-        };
+        let templated = self.path(look, req.target.as_deref())?;
+        let (path, query) = (templated.0.clone(), &templated.1);
+        let site = self.site(look, req.host.as_deref())?;
+        let (ref_domain, ref_class) = self.referrer(look, req.referrer.as_deref(), &site)?;
+        let status_class = self.status_class(req.status);
 
         // Invariant 2: the description, the path and the referrer domain as k clients showed them.
         let description = Description {
@@ -854,6 +1024,9 @@ impl Core {
             geo: client.geo.clone(),
         };
         let levels = self.levels(&description, &day);
+        // Hashed in the reference's order (levels, path, referrer): the day's table of values is too.
+        let path_hash = path.as_ref().map(|p| self.value_hash(&day, b'p', &site, p));
+        let ref_hash = ref_domain.as_ref().map(|r| self.value_hash(&day, b'r', &site, r));
         let shown_path;
         let shown_ref;
         let level;
@@ -868,27 +1041,21 @@ impl Core {
             }
             level = lv;
             withheld = lv == levels.hashes.len() && !d.joins(self.all_rare, who);
-            shown_path = match &path {
-                None => None,
-                Some(p) => {
-                    let h = d.value(&value_json("p", &site, p)).expect("the day's key");
-                    Some(if d.shown(h, who) { p.as_str() } else { RARE })
-                }
-            };
-            shown_ref = match &ref_domain {
-                None => None,
-                Some(r) => {
-                    let h = d.value(&value_json("r", &site, r)).expect("the day's key");
-                    Some(if d.shown(h, who) { &**r } else { RARE })
-                }
-            };
+            shown_path = path
+                .as_deref()
+                .zip(path_hash)
+                .map(|(p, h)| if d.shown(h, who) { p } else { RARE });
+            shown_ref = ref_domain
+                .as_deref()
+                .zip(ref_hash)
+                .map(|(r, h)| if d.shown(h, who) { r } else { RARE });
         }
 
         let path_value = match &path {
-            Some(p) if !p.is_empty() => self.intern(p),
+            Some(p) if !p.is_empty() => p.clone(),
             _ => self.intern("(none)"),
         };
-        let country = match &client.geo.country {
+        let country = match &client.geo.value.country {
             Some(c) if !c.is_empty() => c.clone(),
             _ => self.intern("(unknown)"),
         };
@@ -902,12 +1069,16 @@ impl Core {
             country,
             agent.browser_value.clone(),
             agent.os_value.clone(),
-            agent.agent.device.clone(),
+            agent.agent.value.device.clone(),
             referrer_value,
         ];
-        let dims: Vec<(u8, Rc<str>)> =
-            self.s.dimensions.iter().map(|&d| (d, all[d as usize - 1].clone())).collect();
-        out.sums.add(&Update {
+        let dims: Vec<(u8, Rc<str>)> = self
+            .s
+            .dimensions
+            .iter()
+            .map(|&d| (d, all[d as usize - 1].clone()))
+            .collect();
+        self.sums.add(&Update {
             site: &site,
             window: slot.window,
             visitor,
@@ -955,11 +1126,16 @@ impl Core {
         e.extend_from_slice(EVENT_SCHEMA.as_bytes());
         e.push(b'"');
         if let Some(src) = source {
-            let mut mac = Blake2bMac::<U10>::new_with_salt_and_personal(&self.ids_key, &[], &[]).expect("32-byte key");
-            mac.update(src.as_bytes());
+            let mut id = [0u8; 10];
+            self.hashes
+                .as_ref()
+                .expect("keyed")
+                .ids
+                .digest_into(&[src.as_bytes()], &mut id);
             e.extend_from_slice(b",\"id\":\"");
-            for b in mac.finalize().into_bytes() {
-                e.extend_from_slice(format!("{b:02x}").as_bytes());
+            const HEX: &[u8; 16] = b"0123456789abcdef";
+            for b in id {
+                e.extend_from_slice(&[HEX[(b >> 4) as usize], HEX[(b & 15) as usize]]);
             }
             e.push(b'"');
         }
@@ -968,13 +1144,25 @@ impl Core {
         e.extend_from_slice(b",\"site\":");
         json::write_str(e, &shown.site);
         e.extend_from_slice(b",\"method\":");
-        let method = req.method.as_deref().map(|m| if METHODS.contains(&m) { m } else { OTHER });
-        write_opt_str(e, method.filter(|_| req.method.as_deref().is_some_and(|m| !m.is_empty())));
+        let method = req
+            .method
+            .as_deref()
+            .map(|m| if METHODS.contains(&m) { m } else { OTHER });
+        write_opt_str(
+            e,
+            method.filter(|_| req.method.as_deref().is_some_and(|m| !m.is_empty())),
+        );
         e.extend_from_slice(b",\"path\":");
         write_opt_str(e, shown_path);
         e.extend_from_slice(b",\"protocol\":");
-        let protocol = req.protocol.as_deref().map(|p| if PROTOCOLS.contains(&p) { p } else { OTHER });
-        write_opt_str(e, protocol.filter(|_| req.protocol.as_deref().is_some_and(|p| !p.is_empty())));
+        let protocol = req
+            .protocol
+            .as_deref()
+            .map(|p| if PROTOCOLS.contains(&p) { p } else { OTHER });
+        write_opt_str(
+            e,
+            protocol.filter(|_| req.protocol.as_deref().is_some_and(|p| !p.is_empty())),
+        );
         e.extend_from_slice(b",\"status\":");
         match req.status {
             Some(s) => json::write_u64(e, s as u64),
@@ -993,7 +1181,7 @@ impl Core {
             e.extend_from_slice(b",\"client\":");
             write_opt_str(e, client.published.as_deref());
         }
-        if let Some(params) = query.filter(|q| !q.is_empty()) {
+        if let Some(params) = query.as_ref().filter(|q| !q.is_empty()) {
             if shown_path != Some(RARE) {
                 e.extend_from_slice(b",\"query\":{");
                 for (i, (k, v)) in params.iter().enumerate() {
@@ -1022,9 +1210,17 @@ impl Core {
     }
 }
 
+/// The keyed hashes of the current visitor key: event ids (`_ids_key`), clients (`_identity`)
+/// and visitors (`_visitor_hash`).
+struct Hashes {
+    ids: Keyed,
+    clients: Keyed,
+    visitors: Keyed,
+}
+
 /// What every line of one call shares.
 struct Ctx<'a> {
-    now: f64,
+    ingested: f64, // `now` rounded to milliseconds, as envelopes hold it
     kid: &'a str,
     secret: &'a [u8],
     data: &'a Sealer,

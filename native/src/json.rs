@@ -49,11 +49,24 @@ pub fn write_f64(out: &mut Vec<u8>, f: f64) {
 }
 
 pub fn write_i64(out: &mut Vec<u8>, n: i64) {
-    out.extend_from_slice(n.to_string().as_bytes());
+    if n < 0 {
+        out.push(b'-');
+    }
+    write_u64(out, n.unsigned_abs());
 }
 
-pub fn write_u64(out: &mut Vec<u8>, n: u64) {
-    out.extend_from_slice(n.to_string().as_bytes());
+pub fn write_u64(out: &mut Vec<u8>, mut n: u64) {
+    let mut digits = [0u8; 20];
+    let mut i = digits.len();
+    loop {
+        i -= 1;
+        digits[i] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    out.extend_from_slice(&digits[i..]);
 }
 
 /// A parsed JSON value. Objects keep every member in order; `get` gives the last of a key,
@@ -357,8 +370,10 @@ pub fn py_float_repr(f: f64) -> String {
     if f.is_infinite() {
         return if f > 0.0 { "inf".into() } else { "-inf".into() };
     }
-    // `{:e}` gives the shortest round-trip digits: d[.ddd]e<exp>.
-    let sci = format!("{:e}", f);
+    // `{:e}` gives the fewest digits that read back as `f`, and of those the closest to `f`, as
+    // Python's repr does; but where `f` lies exactly halfway between two such, Python takes the
+    // one ending in an even digit (562949953421312.25 -> ...312.2), `{:e}` the one above.
+    let sci = even_tie(f, format!("{:e}", f));
     let (mantissa, exp) = sci.split_once('e').unwrap();
     let exp: i32 = exp.parse().unwrap();
     let (sign, mantissa) = mantissa.strip_prefix('-').map_or(("", mantissa), |m| ("-", m));
@@ -384,6 +399,52 @@ pub fn py_float_repr(f: f64) -> String {
         };
         let e = decpt - 1;
         format!("{sign}{m}e{}{:02}", if e < 0 { '-' } else { '+' }, e.abs())
+    }
+}
+
+/// `sci` (`{:e}` of `f`), or the other candidate with as many digits when `f` is exactly halfway
+/// between the two, that one ends in an even digit and reads back as `f` too.
+fn even_tie(f: f64, sci: String) -> String {
+    let (mantissa, _) = sci.split_once('e').unwrap();
+    let n = mantissa.chars().filter(char::is_ascii_digit).count();
+    // f's exact decimal expansion, well past the digits `sci` has: a tie is "d...d5" then zeros.
+    let long = format!("{:.*e}", n + 24, f.abs());
+    let (long_m, long_e) = long.split_once('e').unwrap();
+    let digits: Vec<u8> = long_m.bytes().filter(u8::is_ascii_digit).collect();
+    if digits[n] != b'5' || digits[n + 1..].iter().any(|&d| d != b'0') {
+        return sci;
+    }
+    let exp: i32 = long_e.parse().unwrap();
+    let floor = &digits[..n];
+    let mut ceil = floor.to_vec();
+    let mut i = n;
+    while i > 0 && ceil[i - 1] == b'9' {
+        ceil[i - 1] = b'0';
+        i -= 1;
+    }
+    let ceil_exp = if i == 0 {
+        ceil.insert(0, b'1');
+        ceil.pop();
+        exp + 1
+    } else {
+        ceil[i - 1] += 1;
+        exp
+    };
+    let sign = if f < 0.0 { "-" } else { "" };
+    let render = |d: &[u8], e: i32| {
+        let d = std::str::from_utf8(d).unwrap();
+        if d.len() > 1 {
+            format!("{sign}{}.{}e{e}", &d[..1], &d[1..])
+        } else {
+            format!("{sign}{d}e{e}")
+        }
+    };
+    let (even, even_exp) = if floor[n - 1] % 2 == 0 { (floor, exp) } else { (&ceil[..], ceil_exp) };
+    let candidate = render(even, even_exp);
+    if candidate.parse::<f64>() == Ok(f) {
+        candidate
+    } else {
+        sci
     }
 }
 

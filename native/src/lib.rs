@@ -9,6 +9,8 @@ pub mod formats;
 pub mod ip;
 pub mod json;
 pub mod jsonlines;
+pub mod keyed;
+pub mod maps;
 pub mod nginx;
 pub mod pystr;
 pub mod subjects;

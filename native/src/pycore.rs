@@ -5,7 +5,9 @@ use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyDict, PyList, PyString, PyTuple};
 
-use crate::core::{self, Agent, ClientMode, Core as LineCore, Geo, Input, Kind, Lookups, Records, Settings, VisitorKey};
+use crate::core::{
+    self, Agent, ClientMode, Core as LineCore, Geo, Input, Kind, Lookups, Records, Settings, VisitorKey,
+};
 use crate::formats::Format;
 use crate::ip::Network;
 use crate::subjects::RANDOM_PER_SUBJECT;
@@ -158,7 +160,11 @@ impl Lookups for PyLookups<'_, '_> {
         let got = self.c.path.bind(self.py).call1((target,))?;
         let (path, params): (Option<String>, Option<Bound<'_, PyDict>>) = got.extract()?;
         let params = match params {
-            Some(d) => Some(d.iter().map(|(k, v)| Ok((k.extract()?, v.extract()?))).collect::<PyResult<Vec<_>>>()?),
+            Some(d) => Some(
+                d.iter()
+                    .map(|(k, v)| Ok((k.extract()?, v.extract()?)))
+                    .collect::<PyResult<Vec<_>>>()?,
+            ),
             None => None,
         };
         Ok((path, params))
@@ -235,7 +241,9 @@ fn read_client_mode(mode: &str) -> PyResult<ClientMode> {
         "none" => Ok(ClientMode::None),
         "network" => Ok(ClientMode::Network),
         "pseudonym" => Ok(ClientMode::Pseudonym),
-        _ => Err(PyValueError::new_err("events.client must be none, network or pseudonym")),
+        _ => Err(PyValueError::new_err(
+            "events.client must be none, network or pseudonym",
+        )),
     }
 }
 
@@ -295,7 +303,9 @@ impl Core {
             })
             .collect::<PyResult<Vec<u8>>>()?;
         if granularity <= 0 || window <= 0 || visitor_rotation <= 0 {
-            return Err(PyValueError::new_err("granularity, window and rotation must be positive"));
+            return Err(PyValueError::new_err(
+                "granularity, window and rotation must be positive",
+            ));
         }
         let settings = Settings {
             format: Format::new(format, nginx_template, nginx_escape, &json_fields).map_err(PyValueError::new_err)?,
@@ -382,15 +392,21 @@ impl Core {
         subject_random: Option<Bound<'py, PyAny>>,
         detail: bool,
     ) -> PyResult<Batch> {
-        let held: Vec<Bound<'py, PyBytes>> =
-            lines.iter().map(|l| l.downcast_into::<PyBytes>().map_err(PyErr::from)).collect::<PyResult<_>>()?;
+        let held: Vec<Bound<'py, PyBytes>> = lines
+            .iter()
+            .map(|l| l.downcast_into::<PyBytes>().map_err(PyErr::from))
+            .collect::<PyResult<_>>()?;
         let raw: Vec<&[u8]> = held.iter().map(|b| b.as_bytes()).collect();
         let source_strings: Option<Vec<Bound<'py, PyString>>> = match sources {
             Some(s) => {
                 if s.len() != raw.len() {
                     return Err(PyValueError::new_err("one source a line"));
                 }
-                Some(s.iter().map(|x| x.downcast_into::<PyString>().map_err(PyErr::from)).collect::<PyResult<_>>()?)
+                Some(
+                    s.iter()
+                        .map(|x| x.downcast_into::<PyString>().map_err(PyErr::from))
+                        .collect::<PyResult<_>>()?,
+                )
             }
             None => None,
         };
@@ -417,7 +433,8 @@ impl Core {
                     .call1((RANDOM_PER_SUBJECT,))
                     .and_then(|b| b.extract::<Vec<u8>>())
                     .and_then(|b| {
-                        b.try_into().map_err(|_| PyValueError::new_err("subject_random(n) must give n bytes"))
+                        b.try_into()
+                            .map_err(|_| PyValueError::new_err("subject_random(n) must give n bytes"))
                     })
                     .map(|b: [u8; RANDOM_PER_SUBJECT]| out = b),
                 None => getrandom::getrandom(&mut out)
@@ -434,10 +451,7 @@ impl Core {
                 .map(|(period, kid, secret)| VisitorKey { kid, period, secret })
                 .collect(),
         );
-        let mut lookups = PyLookups {
-            py,
-            c: &self.callbacks,
-        };
+        let mut lookups = PyLookups { py, c: &self.callbacks };
         let mut vocabulary = self.vocabulary.bind(py).borrow_mut();
         let out = self.core.run(
             &mut vocabulary.inner,
@@ -466,23 +480,28 @@ impl Core {
 
 fn batch(py: Python<'_>, out: core::Output, detail: bool) -> PyResult<Batch> {
     let sums = PyList::empty(py);
-    for w in out.sums.windows {
-        let buckets = PyList::empty(py);
-        for b in w.buckets {
-            buckets.append(PyTuple::new(
-                py,
-                [
-                    PyString::intern(py, dim_name(b.dim)).into_any(),
-                    PyString::new(py, &b.value).into_any(),
-                    b.requests.into_pyobject(py)?.into_any(),
-                    b.bytes.into_pyobject(py)?.into_any(),
-                    PyList::new(py, b.status)?.into_any(),
-                    PyList::new(py, b.clients)?.into_any(),
-                    PyList::new(py, b.visitors)?.into_any(),
-                ],
-            )?)?;
+    if let Some(taken) = &out.sums {
+        let (c_at, clients) = &taken.clients;
+        let (v_at, visitors) = &taken.visitors;
+        for w in &taken.windows {
+            let buckets = PyList::empty(py);
+            for &i in &w.buckets {
+                let (i, b) = (i as usize, &taken.buckets[i as usize]);
+                buckets.append(PyTuple::new(
+                    py,
+                    [
+                        PyString::intern(py, dim_name(b.dim)).into_any(),
+                        PyString::new(py, &b.value).into_any(),
+                        b.requests.into_pyobject(py)?.into_any(),
+                        b.bytes.into_pyobject(py)?.into_any(),
+                        PyTuple::new(py, b.status)?.into_any(),
+                        PyTuple::new(py, &clients[c_at[i]..c_at[i + 1]])?.into_any(),
+                        PyList::new(py, &visitors[v_at[i]..v_at[i + 1]])?.into_any(),
+                    ],
+                )?)?;
+            }
+            sums.append((&*w.site, w.window, w.lines, buckets))?;
         }
-        sums.append((&*w.site, w.window, w.lines, buckets))?;
     }
     let reasons = PyList::new(py, out.reasons.iter().map(|(r, n)| (*r, *n)))?;
     let (kinds, line_reasons, updates) = if detail {
@@ -493,7 +512,10 @@ fn batch(py: Python<'_>, out: core::Output, detail: bool) -> PyResult<Batch> {
                 None => updates.append(py.None())?,
                 Some(u) => {
                     let dims = PyTuple::new(py, u.dims.iter().map(|(d, v)| (dim_name(*d), &**v)))?;
-                    updates.append((u.timestamp_ms, (&*u.site, u.window, u.visitor, u.client, u.bytes, &*u.status_class, dims)))?
+                    updates.append((
+                        u.timestamp_ms,
+                        (&*u.site, u.window, u.visitor, u.client, u.bytes, &*u.status_class, dims),
+                    ))?
                 }
             }
         }

@@ -1,10 +1,10 @@
 //! `crypto/subjects.py`'s `SubjectKeys`: one key per client address and data period, made on first
 //! sight, its record (wrapped under the data key) pending until the driver stores it.
 
-use std::collections::HashMap;
 use std::rc::Rc;
 
 use crate::crypto::{self, Sealer};
+use crate::maps::Map;
 
 pub const MAX_SUBJECTS: usize = 65536;
 /// Random bytes one new subject key takes, in the reference's order of drawing them: the key id's
@@ -17,8 +17,8 @@ pub struct Subjects {
     pub created: u64,
     pub pending: Vec<(String, Vec<u8>)>, // (keys-topic record key, wrapped subject key)
     kid: Option<String>,
-    keys: HashMap<Vec<u8>, (Rc<str>, Rc<Sealer>)>,
-    by_skid: HashMap<Rc<str>, Vec<u8>>,
+    keys: Map<Vec<u8>, (Rc<str>, Rc<Sealer>)>,
+    by_skid: Map<Rc<str>, Vec<u8>>,
 }
 
 fn hex(bytes: &[u8]) -> String {

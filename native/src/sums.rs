@@ -4,11 +4,12 @@
 //! Everything keeps the order of first sight: windows, buckets within a window, distinct visitors
 //! and the first k distinct clients of a bucket. Visitors are held as exact, distinct hashes, so
 //! the Python side feeds its sets and sketches the very sequence per-line updates would have.
+//! One table of (bucket, hash) pairs serves every bucket: a batch has about as many buckets as
+//! lines with one-minute windows, and a table each would cost more than the sums.
 
-use std::collections::HashMap;
 use std::rc::Rc;
 
-use crate::vocabulary::{Fast, U64Set};
+use crate::maps::{Map, Set};
 
 pub const STATUS_CLASSES: [&str; 6] = ["1xx", "2xx", "3xx", "4xx", "5xx", "other"];
 
@@ -23,17 +24,14 @@ pub struct BucketSums {
     pub requests: u64,
     pub bytes: u128, // Python ints: a sum of 64-bit counts may pass 64 bits
     pub status: [u64; 6],
-    pub clients: Vec<u64>,  // the first k distinct, in order of arrival
-    pub visitors: Vec<u64>, // distinct, in order of arrival
-    seen: U64Set,
+    clients: u32,
 }
 
 pub struct WindowSums {
     pub site: Rc<str>,
     pub window: i64,
     pub lines: u64,
-    pub buckets: Vec<BucketSums>,
-    index: HashMap<(u8, Rc<str>), usize>,
+    pub buckets: Vec<u32>, // into `Sums::buckets`, in order of first sight
 }
 
 /// One line's update: what `AggUpdate` holds.
@@ -47,11 +45,45 @@ pub struct Update<'a> {
     pub dims: &'a [(u8, Rc<str>)],
 }
 
+/// The sums of one batch (cleared, not freed, between batches).
 pub struct Sums {
     k: usize,
     total: Rc<str>,
     pub windows: Vec<WindowSums>,
-    index: HashMap<(Rc<str>, i64), usize>,
+    pub buckets: Vec<BucketSums>,
+    index: Map<(Rc<str>, i64), u32>,
+    keys: Map<(u32, u8, Rc<str>), u32>,
+    seen: Set<(u32, u64)>,
+    visitors: Vec<(u32, u64)>, // (bucket, visitor), distinct, in order of arrival
+    clients_seen: Set<(u32, u64)>,
+    clients: Vec<(u32, u64)>,
+}
+
+/// Each bucket's hashes in order of arrival, grouped by bucket: `(offsets, hashes)`, bucket `b`'s
+/// being `hashes[offsets[b]..offsets[b + 1]]`.
+fn grouped(pairs: &[(u32, u64)], buckets: usize) -> (Vec<usize>, Vec<u64>) {
+    let mut offsets = vec![0usize; buckets + 1];
+    for &(b, _) in pairs {
+        offsets[b as usize + 1] += 1;
+    }
+    for i in 0..buckets {
+        offsets[i + 1] += offsets[i];
+    }
+    let mut next = offsets.clone();
+    let mut hashes = vec![0u64; pairs.len()];
+    for &(b, h) in pairs {
+        hashes[next[b as usize]] = h;
+        next[b as usize] += 1;
+    }
+    (offsets, hashes)
+}
+
+/// A batch's sums as they leave: every bucket's clients and visitors grouped.
+pub struct Taken {
+    pub windows: Vec<WindowSums>,
+    pub buckets: Vec<BucketSums>,
+    pub clients: (Vec<usize>, Vec<u64>),
+    pub visitors: (Vec<usize>, Vec<u64>),
 }
 
 impl Sums {
@@ -60,56 +92,88 @@ impl Sums {
             k,
             total: Rc::from(""),
             windows: Vec::new(),
-            index: HashMap::new(),
+            buckets: Vec::new(),
+            index: Map::default(),
+            keys: Map::default(),
+            seen: Set::default(),
+            visitors: Vec::new(),
+            clients_seen: Set::default(),
+            clients: Vec::new(),
         }
     }
 
+    /// Room for `lines` more lines' updates without growing tables midway.
+    pub fn reserve(&mut self, lines: usize) {
+        self.seen.reserve(lines * 7);
+        self.visitors.reserve(lines * 7);
+    }
+
     pub fn add(&mut self, u: &Update<'_>) {
+        let windows = &mut self.windows;
         let w = *self.index.entry((u.site.clone(), u.window)).or_insert_with(|| {
-            self.windows.push(WindowSums {
+            windows.push(WindowSums {
                 site: u.site.clone(),
                 window: u.window,
                 lines: 0,
                 buckets: Vec::new(),
-                index: HashMap::new(),
             });
-            self.windows.len() - 1
+            (windows.len() - 1) as u32
         });
-        let window = &mut self.windows[w];
+        let window = &mut self.windows[w as usize];
         window.lines += 1;
         for (dim, value) in std::iter::once((0u8, &self.total)).chain(u.dims.iter().map(|(d, v)| (*d, v))) {
-            let b = match window.index.get(&(dim, value.clone())) {
+            let key = (w, dim, value.clone());
+            let b = match self.keys.get(&key) {
                 Some(&b) => b,
                 None => {
-                    window.buckets.push(BucketSums {
+                    let b = self.buckets.len() as u32;
+                    self.buckets.push(BucketSums {
                         dim,
                         value: value.clone(),
                         requests: 0,
                         bytes: 0,
                         status: [0; 6],
-                        clients: Vec::new(),
-                        visitors: Vec::new(),
-                        seen: U64Set::with_hasher(Fast::default()),
+                        clients: 0,
                     });
-                    window.index.insert((dim, value.clone()), window.buckets.len() - 1);
-                    window.buckets.len() - 1
+                    window.buckets.push(b);
+                    self.keys.insert(key, b);
+                    b
                 }
             };
-            let bucket = &mut window.buckets[b];
+            let bucket = &mut self.buckets[b as usize];
             bucket.requests += 1;
             bucket.bytes += u.bytes as u128;
             bucket.status[u.status] += 1;
-            if bucket.seen.insert(u.visitor) {
-                bucket.visitors.push(u.visitor);
+            if self.seen.insert((b, u.visitor)) {
+                self.visitors.push((b, u.visitor));
             }
-            if bucket.clients.len() < self.k && !bucket.clients.contains(&u.client) {
-                bucket.clients.push(u.client);
+            if (bucket.clients as usize) < self.k && self.clients_seen.insert((b, u.client)) {
+                bucket.clients += 1;
+                self.clients.push((b, u.client));
             }
         }
     }
 
-    pub fn take(&mut self) -> Vec<WindowSums> {
+    /// Forget what a batch that failed midway added.
+    pub fn clear(&mut self) {
+        self.take();
+    }
+
+    /// The batch's sums; the tables stay, empty, for the next batch.
+    pub fn take(&mut self) -> Taken {
+        let n = self.buckets.len();
+        let taken = Taken {
+            clients: grouped(&self.clients, n),
+            visitors: grouped(&self.visitors, n),
+            windows: std::mem::take(&mut self.windows),
+            buckets: std::mem::take(&mut self.buckets),
+        };
         self.index.clear();
-        std::mem::take(&mut self.windows)
+        self.keys.clear();
+        self.seen.clear();
+        self.visitors.clear();
+        self.clients_seen.clear();
+        self.clients.clear();
+        taken
     }
 }

@@ -9,9 +9,7 @@ use std::collections::{HashMap, HashSet};
 use std::hash::{BuildHasherDefault, Hasher};
 use std::rc::Rc;
 
-use blake2::digest::consts::U8;
-use blake2::digest::Mac;
-use blake2::Blake2bMac;
+use crate::keyed::Keyed;
 
 pub const DAYS_KEPT: usize = 3;
 pub const MAX_VALUES: usize = 2_000_000;
@@ -38,13 +36,6 @@ pub type Fast = BuildHasherDefault<Spread>;
 pub type U64Set = HashSet<u64, Fast>;
 pub type U64Map<V> = HashMap<u64, V, Fast>;
 
-/// `int.from_bytes(blake2b(data, key=key, digest_size=8).digest()) >> 1`.
-pub fn keyed_hash64(key: &[u8], data: &[u8], person: &[u8]) -> u64 {
-    let mut mac = Blake2bMac::<U8>::new_with_salt_and_personal(key, &[], person).expect("key of at most 64 bytes");
-    mac.update(data);
-    u64::from_be_bytes(mac.finalize().into_bytes().into()) >> 1
-}
-
 /// One visitor-key period's counts (`DayVocabulary`).
 pub struct Day {
     k: usize,
@@ -59,11 +50,11 @@ pub struct Day {
     hashes: HashMap<Vec<u8>, u64>,
     /// How many times `hashes` was emptied: a cache of hashes outside must start over with it.
     pub generation: u64,
-    secret: Option<Vec<u8>>,
+    key: Option<Keyed>, // blake2b keyed with the day's secret, 8 bytes
 }
 
 impl Day {
-    pub fn new(k: usize, secret: Option<Vec<u8>>, max_values: usize) -> Day {
+    pub fn new(k: usize, secret: Option<&[u8]>, max_values: usize) -> Day {
         Day {
             k,
             max_values,
@@ -76,7 +67,7 @@ impl Day {
             seeded: false,
             hashes: HashMap::new(),
             generation: 0,
-            secret,
+            key: secret.map(|s| Keyed::new(s, b"", 8)),
         }
     }
 
@@ -85,8 +76,7 @@ impl Day {
         if let Some(&h) = self.hashes.get(json) {
             return Some(h);
         }
-        let secret = self.secret.as_deref()?;
-        let h = keyed_hash64(secret, json, &[]);
+        let h = self.key.as_ref()?.hash63(&[json]);
         if self.hashes.len() >= self.max_values {
             self.hashes.clear();
             self.generation += 1;
@@ -247,13 +237,13 @@ impl Vocabulary {
             let day = day.clone();
             if let Some(s) = secret {
                 let mut d = day.borrow_mut();
-                if d.secret.is_none() {
-                    d.secret = Some(s.to_vec());
+                if d.key.is_none() {
+                    d.key = Some(Keyed::new(s, b"", 8));
                 }
             }
             return day;
         }
-        let day = Rc::new(RefCell::new(Day::new(self.k, secret.map(<[u8]>::to_vec), self.max_values)));
+        let day = Rc::new(RefCell::new(Day::new(self.k, secret, self.max_values)));
         self.days.push((kid.to_owned(), day.clone()));
         while self.days.len() > DAYS_KEPT {
             // The oldest day goes; never the day a key holder is about to use.
@@ -277,7 +267,11 @@ impl Vocabulary {
         for (kid, day) in &self.days {
             let mut d = day.borrow_mut();
             if !d.sightings.is_empty() || !d.joined.is_empty() {
-                out.push((kid.clone(), std::mem::take(&mut d.sightings), std::mem::take(&mut d.joined)));
+                out.push((
+                    kid.clone(),
+                    std::mem::take(&mut d.sightings),
+                    std::mem::take(&mut d.joined),
+                ));
             }
         }
         out
