@@ -87,6 +87,13 @@ bench: venv kafka-jars
 	$(BIN)/pip install -q -e '.[bench]'
 	$(BIN)/python -m bench.run
 
+## The figures in docs/performance.md, docs/privacy.md and the README, rewritten from the JSON results
+## as they are (bench/docs.py): every bench target does it when it ends; run it after a merge brought
+## new results. The test suite fails while a doc shows other figures than the JSON.
+.PHONY: bench-docs
+bench-docs: venv
+	$(BIN)/python -m bench.docs
+
 .PHONY: bench-rss soak
 
 ## RSS over 5M lines of scrub, 1M distinct visitors and ~10 min of a worker: bench/rss.{json,md}.

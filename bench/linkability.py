@@ -169,6 +169,7 @@ def bench_figures(days: int = 4, visitors_per_day: int = 190, seed: int = 1) -> 
                 "linked_by_person": round(visitor.linked, 4), "path_kept": round(address.path_kept, 4),
                 "browser_kept": round(address.browser_kept, 4),
                 "rare_description": round(sum(e["browser"] == "(rare)" for e in s.events) / len(s.events), 4),
+                "withheld": s.withheld,
             })
         path = Path(tmp) / "access.log"
         path.write_text("\n".join(log.lines) + "\n")
@@ -177,7 +178,8 @@ def bench_figures(days: int = 4, visitors_per_day: int = 190, seed: int = 1) -> 
     held = summary.suppressed / (summary.suppressed + summary.aggregates) if summary.aggregates else 0.0
     return {"log": {"days": days, "visitors_per_day": visitors_per_day, "seed": seed, "lines": len(log.lines)},
             "events": rows, "aggregates": {"records": summary.aggregates, "buckets_held_back": summary.suppressed,
-                                           "held_back_share": round(held, 4)}}
+                                           "held_back_share": round(held, 4),
+                                           "rollups_short_by_under_k": summary.undercounted}}
 
 
 if __name__ == "__main__":

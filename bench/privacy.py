@@ -1,8 +1,9 @@
 """Linkability of published events (privacy invariant 2), measured from records and ground truth.
 
 Invariant 2 is measured, not asserted: group the events of each UTC day by every published
-field that describes the client rather than the request; an event is *linked* when its group
-holds two or more events that all come from one client. These are pure functions over plain
+field that describes the client rather than the request, and group them again by those fields and
+their published time; an event is *linked* when one of its groups holds two or more events that
+all come from one client (a session's requests share their minute: red-team round 2). These are pure functions over plain
 dicts, so they measure any version of the event schema, from files, topics or a test, and know
 nothing of how logscrub built the records.
 """
@@ -18,6 +19,7 @@ from typing import Any
 # field counts as null, so a schema that stops publishing one is measured without it.
 CLIENT_FIELDS: tuple[str, ...] = (
     "client", "site", "browser", "browser_major", "os", "os_major", "device", "bot", "country", "asn", "as_org",
+    "protocol",
 )
 PLACEHOLDERS: tuple[str, ...] = ("(rare)",)
 
@@ -60,8 +62,11 @@ def linkability(
     marks = frozenset(placeholders)
     without = tuple(f for f in fields if f != "client")
     days = [_day(e.get("time")) for e in events]
-    linked, smallest, groups = _linked(events, clients, days, tuple(fields))
-    linked_without, _, _ = _linked(events, clients, days, without)
+    times = [e.get("time") for e in events]
+    by_day, smallest, groups = _linked(events, clients, days, tuple(fields))
+    by_time, _, _ = _linked(events, clients, times, tuple(fields))
+    linked = len(by_day | by_time)
+    linked_without = len(_linked(events, clients, days, without)[0] | _linked(events, clients, times, without)[0])
     n = len(events)
     path_kept = sum(1 for e in events if _real(e.get("path"), marks))
     browser_kept = sum(1 for e in events if _real(e.get("browser"), marks))
@@ -83,30 +88,21 @@ def linked_events(
     if len(events) != len(clients):
         raise ValueError(f"{len(events)} events but {len(clients)} clients: they must pair up one to one")
     days = [_day(e.get("time")) for e in events]
-    members: dict[tuple[Any, ...], list[int]] = {}
-    for i, e in enumerate(events):
-        members.setdefault((days[i], *(e.get(f) for f in fields)), []).append(i)
-    out = [i for group in members.values() if _is_linked(group, clients) for i in group]
-    return sorted(out)
+    times = [e.get("time") for e in events]
+    return sorted(_linked(events, clients, days, tuple(fields))[0] | _linked(events, clients, times, tuple(fields))[0])
 
 
 def _linked(
-    events: Sequence[Mapping[str, Any]], clients: Sequence[Hashable], days: list[date | None], fields: tuple[str, ...]
-) -> tuple[int, int, int]:
-    """(linked events, fewest distinct clients in a group, number of groups)."""
-    sizes: dict[tuple[Any, ...], int] = {}
-    senders: dict[tuple[Any, ...], set[Hashable]] = {}
-    for e, client, day in zip(events, clients, days, strict=True):
-        key = (day, *(e.get(f) for f in fields))
-        sizes[key] = sizes.get(key, 0) + 1
-        s = senders.get(key)
-        if s is None:
-            senders[key] = {client}
-        else:
-            s.add(client)
-    linked = sum(n for key, n in sizes.items() if n >= 2 and len(senders[key]) == 1)
-    smallest = min((len(s) for s in senders.values()), default=0)
-    return linked, smallest, len(sizes)
+    events: Sequence[Mapping[str, Any]], clients: Sequence[Hashable], periods: Sequence[Any], fields: tuple[str, ...]
+) -> tuple[set[int], int, int]:
+    """(the linked events' indexes, fewest distinct clients in a group, number of groups), grouping
+    by ``periods[i]`` (a day, or the published time) and the fields."""
+    members: dict[tuple[Any, ...], list[int]] = {}
+    for i, (e, period) in enumerate(zip(events, periods, strict=True)):
+        members.setdefault((period, *(e.get(f) for f in fields)), []).append(i)
+    linked = {i for group in members.values() if _is_linked(group, clients) for i in group}
+    smallest = min((len({clients[i] for i in g}) for g in members.values()), default=0)
+    return linked, smallest, len(members)
 
 
 def _is_linked(group: list[int], clients: Sequence[Hashable]) -> bool:

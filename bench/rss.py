@@ -187,6 +187,9 @@ def main(argv: list[str] | None = None) -> int:
     md = _markdown(result)
     (HERE / "rss.md").write_text(md)
     print(md)
+    from bench import docs  # the docs' figures come from rss.json (bench/docs.py)
+
+    docs.from_results(HERE / "rss.json")
     return 0
 
 

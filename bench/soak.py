@@ -155,6 +155,9 @@ def main(argv: list[str] | None = None) -> int:
     md = _markdown(result)
     (HERE / "soak.md").write_text(md)
     print(md)
+    from bench import docs  # the docs' figures come from soak.json (bench/docs.py)
+
+    docs.from_results(HERE / "soak.json")
     return 0
 
 

@@ -78,13 +78,14 @@ def main() -> int:
             if worker.poll() is not None or time.monotonic() > deadline:
                 sys.exit(f"demo: the worker did not account for every line ({len(seen)} of {stats.lines_sent})")
             time.sleep(0.5)
-        events = read_topic(cfg.kafka, t.events.name)
-        expected = _scrubbed_windows(cfg)
-        print(f"== waiting for the last windows to close ({cfg.aggregate.allowed_lateness}s without new lines): "
-              f"{len(expected)} windows, as `logscrub scrub` publishes for the same file")
-        while _windows(read_topic(cfg.kafka, t.traffic.name)) != expected:
+        expected, expected_events = _scrubbed(cfg)
+        print(f"== waiting for the last windows and time slots to close ({cfg.aggregate.allowed_lateness}s without "
+              f"new lines): {len(expected)} windows and {expected_events} events, as `logscrub scrub` publishes "
+              "for the same file (events are held until their slot is over, then released shuffled)")
+        while (_windows(read_topic(cfg.kafka, t.traffic.name)) != expected
+               or len(events := read_topic(cfg.kafka, t.events.name)) != expected_events):
             if time.monotonic() > deadline:
-                sys.exit("demo: the worker's aggregates are not the ones scrub gives for the same file")
+                sys.exit("demo: the worker's aggregates and events are not the ones scrub gives for the same file")
             time.sleep(0.5)
 
         rejected = read_topic(cfg.kafka, t.rejected.name)
@@ -96,8 +97,8 @@ def main() -> int:
         _show(f"{t.rejected.name} (lines that did not parse, sealed, reason in clear)", rejected, 1)
         sealed = len(seen) - len(rejected)
         print(f"\n== accounted: {len(events)} events + {sealed - len(events)} withheld + {len(rejected)} rejected = "
-              f"{stats.lines_sent} lines shipped (a withheld line counts in aggregates, its event would have followed "
-              "one client)")
+              f"{stats.lines_sent} lines shipped (a withheld line is sealed only: its event, or its counts, would have "
+              "followed one client)")
         print("\n== a responder's search (logscrub security search --status 500 --output table), audited in "
               f"{t.audit.name}")
         subprocess.run([sys.executable, "-m", "logscrub", "security", "search", "--status", "500", "--output", "table"],
@@ -120,11 +121,12 @@ def _windows(records: list[bytes]) -> dict[tuple[str, str], int]:
     return out
 
 
-def _scrubbed_windows(cfg: Config) -> dict[tuple[str, str], int]:
+def _scrubbed(cfg: Config) -> tuple[dict[tuple[str, str], int], int]:
+    """The windows and the number of events ``logscrub scrub`` publishes for the sample."""
     out = STATE / "scrubbed"
     shutil.rmtree(out, ignore_errors=True)  # the demo's own scratch, from an earlier run
-    scrub(cfg, [str(SAMPLE)], out, progress=False, keys=STATE / "scrub-keys" / "keys.json")
-    return _windows((out / f"{cfg.topics.traffic.name}.jsonl").read_bytes().splitlines())
+    summary = scrub(cfg, [str(SAMPLE)], out, progress=False, keys=STATE / "scrub-keys" / "keys.json")
+    return _windows((out / f"{cfg.topics.traffic.name}.jsonl").read_bytes().splitlines()), summary.events
 
 
 def _master_key_file() -> Path:

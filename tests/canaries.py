@@ -130,18 +130,20 @@ def emails(rng: random.Random, n: int) -> list[tuple[str, str]]:
                             f"{_syllables(rng, 2, 3)}{rng.randint(1, 99)}"])
         domain, tld = _syllables(rng, 2, 3), rng.choice(TLDS)
         at = rng.choice(["@", "%40", "%2540", "(at)", "[at]", "{at}", "<at>", "%20at%20", "-at-", "_at_",
-                         "%20(at)%20", "%EF%BC%A0", "＠", "%20%5Bat%5D%20"])
+                         "%20(at)%20", "%EF%BC%A0", "＠", "%20%5Bat%5D%20", ".at.", "+at+", "(a)", "[a]",
+                         "%20(a)%20"])
         dot = rng.choice([".", ".", "%20dot%20", "(dot)", "[dot]", "-dot-"]) if at not in ("@", "%40") else "."
         out.append((f"{local}{at}{domain}{dot}{tld.replace('.', dot)}", local))
     return out
 
 
 def phones(rng: random.Random, n: int) -> list[tuple[str, str]]:
-    """(segment, its digits): local and international formats, spaced, dotted, dashed, bracketed."""
+    """(segment, its digits): local and international formats, spaced, dotted, dashed, bracketed; North
+    American numbers dotted too (415.555.0172), the shape of a version number."""
     out = []
     for _ in range(n):
         digits = [str(rng.randint(0, 9)) for _ in range(9)]
-        kind = rng.randrange(7)
+        kind = rng.randrange(9)
         if kind == 0:  # French mobile, dotted/spaced/dashed
             number = "0" + rng.choice("67") + "".join(digits[:8])
             sep = rng.choice([".", "%20", "-", ""])
@@ -161,6 +163,11 @@ def phones(rng: random.Random, n: int) -> list[tuple[str, str]]:
         elif kind == 5:
             number = "07" + "".join(digits[:9])
             text = f"{number[:5]}%20{number[5:]}"
+        elif kind in (7, 8):  # North American, 3.3.4 digits, with or without its country code
+            number = str(rng.randint(2, 9)) + "".join(digits)
+            sep = "." if kind == 7 else rng.choice(["-", "%20"])
+            prefix = rng.choice(["", "", "1" + sep, "+1" + sep])
+            text = prefix + sep.join((number[:3], number[3:6], number[6:]))
         else:
             number = "0" + "".join(digits[:9])
             text = "tel:" + "-".join(number[i:i + 2] for i in range(0, 10, 2))
@@ -172,16 +179,19 @@ _MONTH_NAMES = ["jan", "Feb", "march", "Apr", "may", "June", "jul", "aug", "Sept
 
 
 def birth_dates(rng: random.Random, n: int) -> list[str]:
-    """Full dates in one segment, any common order and separator (a year or year-month alone is kept)."""
+    """Full dates in one segment, any common order and separator, with the year in four digits or two
+    (a year or year-month alone is kept)."""
     out = []
     for _ in range(n):
         y, m, d = rng.randint(1930, 2015), rng.randint(1, 12), rng.randint(1, 28)
+        yy, mon = f"{y % 100:02d}", _MONTH_NAMES[m - 1]
         sep = rng.choice(["-", ".", "_", "%20"])
         out.append(rng.choice([
             f"{y}{sep}{m:02d}{sep}{d:02d}", f"{d:02d}{sep}{m:02d}{sep}{y}", f"{m:02d}{sep}{d:02d}{sep}{y}",
             f"{d}{sep}{m}{sep}{y}", f"{d}{sep}{_MONTH_NAMES[m - 1]}{sep}{y}", f"{_MONTH_NAMES[m - 1]}{sep}{d}{sep}{y}",
             f"{d:02d}{_MONTH_NAMES[m - 1]}{y}", f"{y}{sep}{_MONTH_NAMES[m - 1]}{sep}{d:02d}", f"{d:02d}.{m:02d}.{y % 100:02d}",
-            f"born-{y}-{m:02d}-{d:02d}",
+            f"born-{y}-{m:02d}-{d:02d}", f"{d}.{m}.{yy}", f"{d}{sep}{m}{sep}{yy}", f"{m}-{d}-{yy}", f"{d}{mon}{yy}",
+            f"{d}{sep}{mon}{sep}{yy}", f"{mon}{sep}{d}{sep}{yy}",
         ]))
     return out
 
@@ -207,6 +217,20 @@ def coordinates(rng: random.Random, n: int) -> list[tuple[str, list[str]]]:
         text = rng.choice([f"{lat},{lng}", f"@{lat},{lng},{rng.randint(3, 20)}z", f"{lat};{lng}", f"{lat}%2C{lng}",
                            f"{lat}%3B{lng}", f"{lat},%20{lng}"])
         out.append((text, [lat, lng]))
+    return out
+
+
+def split_coordinates(rng: random.Random, n: int) -> list[tuple[str, list[str], str]]:
+    """(path part, the numbers in it, its template): a latitude and longitude in segments of their own."""
+    out = []
+    for _ in range(n):
+        places = rng.randint(3, 7)
+        lat, lng = f"{rng.uniform(-89, 89):.{places}f}", f"{rng.uniform(-179, 179):.{places}f}"
+        path, template = rng.choice([
+            (f"{lat}/{lng}", "{geo}/{geo}"), (f"{lng}/{lat}", "{geo}/{geo}"), (f"{lat}%2F{lng}", "{geo}/{geo}"),
+            (f"lat/{lat}/lng/{lng}", "lat/{geo}/lng/{geo}"), (f"{lat}/{lng}/{rng.randint(3, 20)}", "{geo}/{geo}/{id}"),
+        ])
+        out.append((path, [lat, lng], template))
     return out
 
 
@@ -289,6 +313,8 @@ def class_lines(seed: int = 12) -> tuple[list[str], list[str], list[str]]:
     for segment, numbers in coordinates(rng, 4):
         placeholder = "{geo}"
         shared(f"/maps/place/{segment}/data", f"/maps/place/{placeholder}/data", *numbers)
+    for path, numbers, template in split_coordinates(rng, 4):
+        shared(f"/weather/{path}", f"/weather/{template}", *numbers)
     # Clients whose IPv6 address carries an IPv4 address, and referrers from private host names.
     for v6, v4 in embedded_ipv4_clients(rng, 12):
         lines.append(line(v6, "/pricing"))

@@ -14,7 +14,7 @@ def test_defaults_are_valid_and_private():
     assert cfg == Config()
     assert (cfg.ip.mode, cfg.ip.ipv4_prefix, cfg.ip.ipv6_prefix) == ("truncate", 24, 48)
     assert cfg.aggregate.k == 5
-    assert cfg.events.time_granularity == 60
+    assert cfg.events.time_granularity == 3600  # an event's time, and the slot its groups are kept in
     assert cfg.keys.visitor_rotation == 86400
 
 
@@ -49,6 +49,7 @@ BAD = [
     ("aggregate:\n  window: 10s\n", "aggregate.window"),
     ("aggregate:\n  dimensions: [path, email]\n", "aggregate.dimensions[1]"),
     ("events:\n  time_granularity: 1s\n", "events.time_granularity"),
+    ("events:\n  time_granularity: 7m\n", "events.time_granularity"),  # slots must tile a day
     ("security:\n  window: soon\n", "security.window"),
     ("security:\n  window: 30m\nkeys:\n  data_rotation: 1h\n", "keys.data_rotation"),
     ("keys:\n  visitor_rotation: 2d\n", "keys.visitor_rotation"),

@@ -60,7 +60,7 @@ const EMPTY: &str = "empty";
 const CACHE_MAX: usize = 65536;
 /// `LEVELS`: coarser and coarser descriptions, by the positions of `DESCRIPTION` they keep.
 const LEVELS: [&[usize]; 7] = [
-    &[0, 1, 2, 3, 4, 5, 6, 7, 8, 9],
+    &[0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10],
     &[0, 1, 3, 5, 6, 7, 8, 9],
     &[0, 1, 3, 5, 6, 7],
     &[0, 1, 3, 5, 6],
@@ -68,7 +68,7 @@ const LEVELS: [&[usize]; 7] = [
     &[0, 1],
     &[0, 5, 6],
 ];
-const DESCRIPTION: [&str; 10] = [
+const DESCRIPTION: [&str; 11] = [
     "site",
     "browser",
     "browser_major",
@@ -79,7 +79,10 @@ const DESCRIPTION: [&str; 10] = [
     "country",
     "asn",
     "as_org",
+    "protocol",
 ];
+/// The fields of `DESCRIPTION`.
+const FIELDS: usize = DESCRIPTION.len();
 
 /// `UAInfo`: what the user-agent generalizer says of one user agent.
 #[derive(Clone, PartialEq, Eq, Hash)]
@@ -233,8 +236,9 @@ pub struct LineUpdate {
 pub struct Output {
     pub done: usize,
     pub stop: Option<f64>, // the event time of line `done`, whose visitor key is needed
-    pub events: Records,
-    pub stamps: Vec<i64>,
+    pub events: Records,            // in line order, each without a newline (held, not written)
+    pub groups: Vec<(Rc<str>, i64)>, // (site, slot start in seconds) in order of first sight
+    pub group_of: Vec<u32>,          // each event's entry in `groups`
     pub sealed: Records,
     pub rejected: Records,
     pub reasons: Vec<(&'static str, u64)>, // in order of first sight
@@ -267,6 +271,7 @@ struct Description {
     site: Rc<str>,
     agent: Rc<Hashed<Agent>>,
     geo: Rc<Hashed<Geo>>,
+    protocol: Option<&'static str>,
 }
 
 /// What a description publishes at each level, and each level's group hash today.
@@ -275,9 +280,10 @@ struct Levels {
     fields: Rc<[Shown; 8]>,
 }
 
-/// The fields a level publishes: the site, and the event's JSON from `browser` to `as_org`.
+/// The fields a level publishes: the site, the protocol, and the event's JSON from `browser` to `as_org`.
 struct Shown {
     site: Rc<str>,
+    protocol: Option<&'static str>,
     json: Vec<u8>,
 }
 
@@ -321,10 +327,12 @@ pub struct Core {
     visitors: Map<(Rc<[u8]>, u64), u64>,                    // by (address, user agent id)
     values: Map<(u8, ByAddress<str>, ByAddress<str>), u64>, // path and referrer values' hashes today
     levels: Map<Description, Rc<Levels>>,
+    slot_levels: Map<(Description, i64), Rc<[u64; 8]>>, // each level's group within a time slot, and the last resort's
     shown: Map<Description, Rc<[Shown; 8]>>,
     interned: Map<String, Rc<str>>,
     targets: Map<String, Rc<Templated>>,
     path_fallbacks: u64,
+    group_index: Map<(Rc<str>, i64), u32>, // this call's `Output::groups`, by (site, slot)
 }
 
 /// A target's path template (interned) and allowlisted query parameters.
@@ -397,13 +405,14 @@ fn field_json(out: &mut Vec<u8>, d: &Description, j: usize) {
             Some(n) => json::write_i64(out, n),
             None => out.extend_from_slice(b"null"),
         },
-        _ => write_opt_str(out, d.geo.value.as_org.as_deref()),
+        9 => write_opt_str(out, d.geo.value.as_org.as_deref()),
+        _ => write_opt_str(out, d.protocol),
     }
 }
 
 /// `_described(description, level)` as JSON values, one per DESCRIPTION field.
 fn described(d: &Description, level: usize) -> Vec<Vec<u8>> {
-    (0..10)
+    (0..FIELDS)
         .map(|j| {
             let mut v = Vec::new();
             let kept = level < LEVELS.len() && LEVELS[level].contains(&j);
@@ -493,10 +502,12 @@ impl Core {
             visitors: Map::default(),
             values: Map::default(),
             levels: Map::default(),
+            slot_levels: Map::default(),
             shown: Map::default(),
             interned: Map::default(),
             targets: Map::default(),
             path_fallbacks: 0,
+            group_index: Map::default(),
         }
     }
 
@@ -538,7 +549,8 @@ impl Core {
             done: 0,
             stop: None,
             events: Records::default(),
-            stamps: Vec::new(),
+            groups: Vec::new(),
+            group_of: Vec::new(),
             sealed: Records::default(),
             rejected: Records::default(),
             reasons: Vec::new(),
@@ -567,6 +579,7 @@ impl Core {
                 sealer
             }
         };
+        self.group_index.clear();
         let mut ctx = Ctx {
             ingested: json::py_round3(input.now),
             kid: input.data_kid,
@@ -719,7 +732,7 @@ impl Core {
             }
             return Ok(None);
         }
-        self.anonymize(look, ctx, out, &req, &slot, &client, source)?;
+        self.anonymize(look, ctx, out, &req, &slot, &client, source, line)?;
         Ok(None)
     }
 
@@ -743,6 +756,7 @@ impl Core {
         self.visitors.clear();
         self.values.clear();
         self.levels.clear();
+        self.slot_levels.clear();
         self.keyed_by = Some(vkey.kid.clone());
         let before = self.day.take();
         let day = vocab.day(&vkey.kid, Some(&vkey.secret));
@@ -780,6 +794,7 @@ impl Core {
                 bot: false,
             })),
             geo: Rc::new(Hashed::new(Geo::default())),
+            protocol: None,
         }
     }
 
@@ -955,7 +970,7 @@ impl Core {
         let fields: [Shown; 8] = std::array::from_fn(|level| {
             let values = described(d, level);
             let mut json = Vec::with_capacity(160);
-            for (j, v) in values.iter().enumerate().skip(1) {
+            for (j, v) in values.iter().enumerate().take(10).skip(1) {
                 json.extend_from_slice(b",\"");
                 json.extend_from_slice(DESCRIPTION[j].as_bytes());
                 json.extend_from_slice(b"\":");
@@ -966,7 +981,8 @@ impl Core {
             } else {
                 Rc::from(RARE)
             };
-            Shown { site, json }
+            let protocol = if level == 0 { d.protocol } else { None }; // LEVELS: the finest only
+            Shown { site, protocol, json }
         });
         let fields = Rc::new(fields);
         cache_put(&mut self.shown, d.clone(), fields.clone());
@@ -986,6 +1002,30 @@ impl Core {
         levels
     }
 
+    /// `_slot_hashes`: each level's group within the time slot `slot_ms`, and the last resort's.
+    fn slot_levels(&mut self, d: &Description, slot_ms: i64, levels: &Levels, day: &DayRef) -> Rc<[u64; 8]> {
+        let key = (d.clone(), slot_ms);
+        if let Some(l) = self.slot_levels.get(&key) {
+            return l.clone();
+        }
+        let mut day = day.borrow_mut();
+        let all_rare = self.all_rare;
+        let mut json = Vec::with_capacity(48);
+        let in_slot: [u64; 8] = std::array::from_fn(|i| {
+            let h = if i < levels.hashes.len() { levels.hashes[i] } else { all_rare };
+            json.clear();
+            json.extend_from_slice(b"[\"t\",");
+            json::write_u64(&mut json, h);
+            json.push(b',');
+            json::write_i64(&mut json, slot_ms);
+            json.push(b']');
+            day.value(&json).expect("the day's key")
+        });
+        let in_slot = Rc::new(in_slot);
+        cache_put(&mut self.slot_levels, key, in_slot.clone());
+        in_slot
+    }
+
     #[allow(clippy::too_many_arguments)]
     fn anonymize<L: Lookups>(
         &mut self,
@@ -996,6 +1036,7 @@ impl Core {
         slot: &Slot,
         client: &Client,
         source: Option<&str>,
+        line: &[u8],
     ) -> Result<(), L::Error> {
         let day = self.day.clone().expect("keyed");
         let who = client.identity;
@@ -1016,31 +1057,51 @@ impl Core {
         let site = self.site(look, req.host.as_deref())?;
         let (ref_domain, ref_class) = self.referrer(look, req.referrer.as_deref(), &site)?;
         let status_class = self.status_class(req.status);
+        let protocol = req
+            .protocol
+            .as_deref()
+            .filter(|p| !p.is_empty())
+            .map(|p| PROTOCOLS.iter().find(|&&q| q == p).copied().unwrap_or(OTHER));
 
         // Invariant 2: the description, the path and the referrer domain as k clients showed them.
         let description = Description {
             site: site.clone(),
             agent: agent.agent.clone(),
             geo: client.geo.clone(),
+            protocol,
         };
         let levels = self.levels(&description, &day);
-        // Hashed in the reference's order (levels, path, referrer): the day's table of values is too.
-        let path_hash = path.as_ref().map(|p| self.value_hash(&day, b'p', &site, p));
-        let ref_hash = ref_domain.as_ref().map(|r| self.value_hash(&day, b'r', &site, r));
-        let shown_path;
-        let shown_ref;
+        let in_slot = self.slot_levels(&description, slot.coarse_ms, &levels, &day);
         let level;
-        let withheld;
         {
             let mut d = day.borrow_mut();
             let mut lv = levels.hashes.len();
             for (i, &h) in levels.hashes.iter().enumerate() {
-                if d.shown(h, who) && i < lv && d.joins(h, who) {
+                if d.shown(h, who) && i < lv && d.joins(h, who, Some(in_slot[i])) {
                     lv = i;
                 }
             }
             level = lv;
-            withheld = lv == levels.hashes.len() && !d.joins(self.all_rare, who);
+            // A line whose event may join no group, not even the last resort's, is withheld:
+            // sealed, and in no published number.
+            if lv == levels.hashes.len() && !d.joins(self.all_rare, who, Some(in_slot[7])) {
+                drop(d);
+                out.withheld += 1;
+                if ctx.detail {
+                    out.kinds.push(Kind::Withheld);
+                    out.line_reasons.push(None);
+                    out.updates.push(None);
+                }
+                return Ok(());
+            }
+        }
+        // Hashed in the reference's order (levels, slots, path, referrer): the day's table of values is too.
+        let path_hash = path.as_ref().map(|p| self.value_hash(&day, b'p', &site, p));
+        let ref_hash = ref_domain.as_ref().map(|r| self.value_hash(&day, b'r', &site, r));
+        let shown_path;
+        let shown_ref;
+        {
+            let mut d = day.borrow_mut();
             shown_path = path
                 .as_deref()
                 .zip(path_hash)
@@ -1062,6 +1123,8 @@ impl Core {
         let referrer_value = match &ref_domain {
             Some(r) if !r.is_empty() => r.clone(),
             _ if &*ref_class == "none" => self.intern("(direct)"),
+            _ if &*ref_class == "other" => self.intern("(no domain)"), // never "(other)", the folded bucket
+
             _ => self.intern(&format!("({ref_class})")),
         };
         let all = [
@@ -1091,7 +1154,7 @@ impl Core {
             out.latest = slot.window;
         }
         if ctx.detail {
-            out.kinds.push(if withheld { Kind::Withheld } else { Kind::Event });
+            out.kinds.push(Kind::Event);
             out.line_reasons.push(None);
             out.updates.push(Some(LineUpdate {
                 timestamp_ms: slot.coarse_ms,
@@ -1104,11 +1167,6 @@ impl Core {
                 dims,
             }));
         }
-        if withheld {
-            out.withheld += 1;
-            return Ok(());
-        }
-
         let duration_ms = match req.duration {
             None => None,
             Some(d) => {
@@ -1131,7 +1189,7 @@ impl Core {
                 .as_ref()
                 .expect("keyed")
                 .ids
-                .digest_into(&[src.as_bytes()], &mut id);
+                .digest_into(&[src.as_bytes(), b"\0", line], &mut id);
             e.extend_from_slice(b",\"id\":\"");
             const HEX: &[u8; 16] = b"0123456789abcdef";
             for b in id {
@@ -1155,14 +1213,7 @@ impl Core {
         e.extend_from_slice(b",\"path\":");
         write_opt_str(e, shown_path);
         e.extend_from_slice(b",\"protocol\":");
-        let protocol = req
-            .protocol
-            .as_deref()
-            .map(|p| if PROTOCOLS.contains(&p) { p } else { OTHER });
-        write_opt_str(
-            e,
-            protocol.filter(|_| req.protocol.as_deref().is_some_and(|p| !p.is_empty())),
-        );
+        write_opt_str(e, shown.protocol);
         e.extend_from_slice(b",\"status\":");
         match req.status {
             Some(s) => json::write_u64(e, s as u64),
@@ -1204,8 +1255,20 @@ impl Core {
             }
         }
         e.push(b'}');
-        out.events.finish(ctx.newline);
-        out.stamps.push(slot.coarse_ms);
+        out.events.finish(false);
+        // Held by (site, slot start): `Routed.held`.
+        let start = slot.coarse_ms.div_euclid(1000);
+        let key = (site.clone(), start);
+        let group = match self.group_index.get(&key) {
+            Some(&g) => g,
+            None => {
+                let g = out.groups.len() as u32;
+                out.groups.push((site.clone(), start));
+                self.group_index.insert(key, g);
+                g
+            }
+        };
+        out.group_of.push(group);
         Ok(())
     }
 }

@@ -370,18 +370,21 @@ pub fn py_float_repr(f: f64) -> String {
     if f.is_infinite() {
         return if f > 0.0 { "inf".into() } else { "-inf".into() };
     }
-    // `{:e}` gives the fewest digits that read back as `f`, and of those the closest to `f`, as
-    // Python's repr does; but where `f` lies exactly halfway between two such, Python takes the
-    // one ending in an even digit (562949953421312.25 -> ...312.2), `{:e}` the one above.
-    let sci = even_tie(f, format!("{:e}", f));
-    let (mantissa, exp) = sci.split_once('e').unwrap();
-    let exp: i32 = exp.parse().unwrap();
-    let (sign, mantissa) = mantissa.strip_prefix('-').map_or(("", mantissa), |m| ("-", m));
-    let digits: String = mantissa.chars().filter(|c| *c != '.').collect();
-    let decpt = exp + 1; // value = 0.digits * 10^decpt
+    let sign = if f.is_sign_negative() { "-" } else { "" };
     if f == 0.0 {
         return format!("{sign}0.0");
     }
+    // The shortest round-trip digits, ties to even as Python's repr (and orjson) pick them; Rust's
+    // `{:e}` rounds such a tie up (562949953421312.25 -> ...312.3, Python ...312.2).
+    let mut buf = zmij::Buffer::new();
+    let text = buf.format_finite(f.abs());
+    let (mantissa, exp) = text.split_once(['e', 'E']).unwrap_or((text, "0"));
+    let exp: i32 = exp.parse().unwrap();
+    let (int, frac) = mantissa.split_once('.').unwrap_or((mantissa, ""));
+    let all = format!("{int}{frac}");
+    let lead = all.bytes().take_while(|&b| b == b'0').count();
+    let digits = all[lead..].trim_end_matches('0').to_string();
+    let decpt = int.len() as i32 + exp - lead as i32; // value = 0.digits * 10^decpt
     if decpt > -4 && decpt <= 16 {
         let n = digits.len() as i32;
         if decpt <= 0 {
@@ -399,52 +402,6 @@ pub fn py_float_repr(f: f64) -> String {
         };
         let e = decpt - 1;
         format!("{sign}{m}e{}{:02}", if e < 0 { '-' } else { '+' }, e.abs())
-    }
-}
-
-/// `sci` (`{:e}` of `f`), or the other candidate with as many digits when `f` is exactly halfway
-/// between the two, that one ends in an even digit and reads back as `f` too.
-fn even_tie(f: f64, sci: String) -> String {
-    let (mantissa, _) = sci.split_once('e').unwrap();
-    let n = mantissa.chars().filter(char::is_ascii_digit).count();
-    // f's exact decimal expansion, well past the digits `sci` has: a tie is "d...d5" then zeros.
-    let long = format!("{:.*e}", n + 24, f.abs());
-    let (long_m, long_e) = long.split_once('e').unwrap();
-    let digits: Vec<u8> = long_m.bytes().filter(u8::is_ascii_digit).collect();
-    if digits[n] != b'5' || digits[n + 1..].iter().any(|&d| d != b'0') {
-        return sci;
-    }
-    let exp: i32 = long_e.parse().unwrap();
-    let floor = &digits[..n];
-    let mut ceil = floor.to_vec();
-    let mut i = n;
-    while i > 0 && ceil[i - 1] == b'9' {
-        ceil[i - 1] = b'0';
-        i -= 1;
-    }
-    let ceil_exp = if i == 0 {
-        ceil.insert(0, b'1');
-        ceil.pop();
-        exp + 1
-    } else {
-        ceil[i - 1] += 1;
-        exp
-    };
-    let sign = if f < 0.0 { "-" } else { "" };
-    let render = |d: &[u8], e: i32| {
-        let d = std::str::from_utf8(d).unwrap();
-        if d.len() > 1 {
-            format!("{sign}{}.{}e{e}", &d[..1], &d[1..])
-        } else {
-            format!("{sign}{d}e{e}")
-        }
-    };
-    let (even, even_exp) = if floor[n - 1] % 2 == 0 { (floor, exp) } else { (&ceil[..], ceil_exp) };
-    let candidate = render(even, even_exp);
-    if candidate.parse::<f64>() == Ok(f) {
-        candidate
-    } else {
-        sci
     }
 }
 

@@ -182,10 +182,9 @@ pub struct Batch {
     done: usize,
     #[pyo3(get)]
     need: Option<f64>,
+    /// The events, held: `(site, slot start (s), [event JSON, ...])` in order of first sight.
     #[pyo3(get)]
-    events: Py<PyList>,
-    #[pyo3(get)]
-    stamps: Py<PyList>,
+    held: Py<PyList>,
     #[pyo3(get)]
     sealed: Py<PyList>,
     #[pyo3(get)]
@@ -216,6 +215,24 @@ fn records<'py>(py: Python<'py>, r: &Records) -> PyResult<Bound<'py, PyList>> {
         b
     });
     PyList::new(py, items)
+}
+
+/// The events by their (site, slot) group, each group's in line order.
+fn held<'py>(py: Python<'py>, out: &core::Output) -> PyResult<Bound<'py, PyList>> {
+    let mut members: Vec<Vec<usize>> = vec![Vec::new(); out.groups.len()];
+    for (i, &g) in out.group_of.iter().enumerate() {
+        members[g as usize].push(i);
+    }
+    let ends = &out.events.ends;
+    let held = PyList::empty(py);
+    for ((site, start), events) in out.groups.iter().zip(members) {
+        let items = events.iter().map(|&i| {
+            let begin = if i == 0 { 0 } else { ends[i - 1] };
+            PyBytes::new(py, &out.events.data[begin..ends[i]])
+        });
+        held.append((&**site, *start, PyList::new(py, items)?))?;
+    }
+    Ok(held)
 }
 
 fn dim_name(dim: u8) -> &'static str {
@@ -530,8 +547,7 @@ fn batch(py: Python<'_>, out: core::Output, detail: bool) -> PyResult<Batch> {
     Ok(Batch {
         done: out.done,
         need: out.stop,
-        events: records(py, &out.events)?.unbind(),
-        stamps: PyList::new(py, &out.stamps)?.unbind(),
+        held: held(py, &out)?.unbind(),
         sealed: records(py, &out.sealed)?.unbind(),
         rejected: records(py, &out.rejected)?.unbind(),
         reasons: reasons.unbind(),

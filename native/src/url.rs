@@ -50,11 +50,14 @@ struct Patterns {
     year_in: Regex,
     full_date: Regex,
     short_date: Regex,
+    short_named_date: Regex,
     phone: Regex,
     phone_in: Fancy,
+    dotted_phone: Regex,
     mac: Regex,
     mac_bare: Regex,
     coordinates: Fancy,
+    degrees: Regex,
     at_not_email: Regex,
     at_bracketed: Regex,
     at_word: Fancy,
@@ -103,10 +106,15 @@ fn patterns() -> &'static Patterns {
             r"(?i)(?:(?:\A|[^0-9])(?:{}|{}|{}|{d}[-._ ]?{mon}[-._ ,]*{y}|{y}[-._ ]?{mon}[-._ ]?{d})|(?:\A|[^0-9a-z]){mon}[-._ ]?{d}(?:st|nd|rd|th)?[-._ ,]*{y})(?:[^0-9]|\z)",
             same_sep(y, m, d), same_sep(d, m, y), same_sep(m, d, y)
         );
+        // `_SHORT_DATE`: day first with any separator, month first with '-', '_' or ' ', or dotted and padded.
         let short_date = format!(
-            r"\A(?:{}|{})\z",
-            ["-", r"\."].iter().map(|sep| format!(r"(?:0[1-9]|[12]\d|3[01]){sep}(?:0[1-9]|1[0-2]){sep}\d\d")).collect::<Vec<_>>().join("|"),
-            ["-", r"\."].iter().map(|sep| format!(r"(?:0[1-9]|1[0-2]){sep}(?:0[1-9]|[12]\d|3[01]){sep}\d\d")).collect::<Vec<_>>().join("|"),
+            r"\A(?:{}|{}|(?:0[1-9]|1[0-2])\.(?:0[1-9]|[12]\d|3[01])\.\d\d)\z",
+            ["-", r"\.", "_", " "].iter().map(|sep| format!(r"{d}{sep}{m}{sep}\d\d")).collect::<Vec<_>>().join("|"),
+            ["-", "_", " "].iter().map(|sep| format!(r"{m}{sep}{d}{sep}\d\d")).collect::<Vec<_>>().join("|"),
+        );
+        // `_SHORT_NAMED_DATE`, its lookarounds as in full_date.
+        let short_named_date = format!(
+            r"(?i)(?:(?:\A|[^0-9]){d}[-._ ]?{mon}[-._ ,]*\d\d|(?:\A|[^0-9a-z]){mon}[-._ ]?{d}(?:st|nd|rd|th)?[-._ ,]+\d\d)(?:[^0-9a-z]|\z)"
         );
         let h2 = "[0-9A-Fa-f]{2}";
         let mac = format!(
@@ -135,17 +143,22 @@ fn patterns() -> &'static Patterns {
             year_in: re(r"(?:\A|[^0-9])(?:19|20)\d\d(?:[^0-9]|\z)"),
             full_date: re(&full_date),
             short_date: re(&short_date),
+            short_named_date: re(&short_named_date),
             phone: re(&format!(
                 "(?i){}",
                 whole(r"(?:tel:)?\+?\(?\d{1,4}\)?(?:[ .\-+_]{0,3}\(?\d{1,4}\)?){2,}|(?:tel:)?\+\d{7,15}")
             )),
             phone_in: fancy(r"(?<![\d.])\+?\(?\d{1,4}\)?(?:[ .\-+_]{1,3}\(?\d{1,4}\)?){3,}(?![\d.])"),
+            dotted_phone: re(&whole(r"\d{3}\.\d{3}\.\d{4}")),
             mac: re(&mac),
             mac_bare: re(&whole(r"[0-9A-Fa-f]{12}")),
             coordinates: fancy(r"(?<![\d.])([-+]?\d{1,2}\.\d{2,})\s*[,;\s]\s*([-+]?\d{1,3}\.\d{2,})(?![\d.])"),
+            degrees: re(&whole(r"[-+]?\d{1,3}\.\d{3,}")),
             at_not_email: re(r"[A-Za-z]@(?:\d+\.\d+(?:\.\d+)*(?:[-+][\w.]+)?|[1-4]x(?:\.[A-Za-z0-9]{1,5})?)\z"),
             at_bracketed: re(r"(?i)[(\[{<]\s*at\s*[)\]}>]"),
-            at_word: fancy(r"(?i)(?<=[A-Za-z0-9])(?:\s+|\s*[-_]\s*)at(?:\s+|\s*[-_]\s*)(?=[A-Za-z0-9])"),
+            at_word: fancy(
+                r"(?i)(?<=[A-Za-z0-9])(?:(?:\s+|\s*[-_.+]\s*)at(?:\s+|\s*[-_.+]\s*)|\s*[(\[{<]\s*a\s*[)\]}>]\s*)(?=[A-Za-z0-9])",
+            ),
             dot_word: re(r"(?i)\s*[(\[{<]\s*dot\s*[)\]}>]\s*|(?:\s+|\s*[-_]\s*)dot(?:\s+|\s*[-_]\s*)"),
             domain_start: re(r"\A[A-Za-z0-9][A-Za-z0-9.-]*"),
             secret: re(concat!(
@@ -383,10 +396,10 @@ fn is_obfuscated_email(text: &str, domains: &mut dyn Domains) -> R<bool> {
     if p.at_bracketed.is_match(text) {
         return Ok(true);
     }
-    // `_AT_WORD` needs whitespace, '-' or '_' beside "at".
+    // `_AT_WORD` needs whitespace, '-', '_', '.' or '+' beside "at", or a bracket around "a".
     if !text
         .bytes()
-        .any(|b| matches!(b, b'-' | b'_' | b'\t'..=b'\r' | 0x1c..=b' '))
+        .any(|b| matches!(b, b'-' | b'_' | b'.' | b'+' | b'(' | b'[' | b'{' | b'<' | b'\t'..=b'\r' | 0x1c..=b' '))
     {
         return Ok(false);
     }
@@ -401,6 +414,28 @@ fn is_obfuscated_email(text: &str, domains: &mut dyn Domains) -> R<bool> {
         }
     }
     Ok(false)
+}
+
+/// `url._DEGREES_APART`: the second of a pair at most this many segments after the first.
+const DEGREES_APART: usize = 2;
+
+/// `url._template_coordinates`: `{geo}` for both segments of a latitude and longitude split by '/'.
+fn template_coordinates(decoded: &[String], out: &mut [String]) {
+    let p = patterns();
+    let degrees: Vec<(usize, f64)> = decoded
+        .iter()
+        .enumerate()
+        .filter(|(_, text)| p.degrees.is_match(text))
+        .map(|(i, text)| (i, text.parse::<f64>().expect("a decimal").abs()))
+        .filter(|&(_, value)| value <= 180.0)
+        .collect();
+    for pair in degrees.windows(2) {
+        let ((a, x), (b, y)) = (pair[0], pair[1]);
+        if b - a <= DEGREES_APART && x.min(y) <= 90.0 {
+            out[a] = "{geo}".into();
+            out[b] = "{geo}".into();
+        }
+    }
 }
 
 fn is_coordinates(text: &str) -> R<bool> {
@@ -453,10 +488,16 @@ fn is_phone(text: &str, runs: &[&str]) -> R<bool> {
 
 fn is_date(text: &str, runs: &[&str]) -> R<bool> {
     let p = patterns();
-    if runs.len() >= 2 && p.year_in.is_match(text) {
-        return Ok(p.full_date.is_match(text));
+    if runs.len() < 2 {
+        return Ok(false);
     }
-    Ok(runs.len() == 3 && p.short_date.is_match(text))
+    if p.year_in.is_match(text) && p.full_date.is_match(text) {
+        return Ok(true);
+    }
+    if runs.len() == 3 && p.short_date.is_match(text) {
+        return Ok(true);
+    }
+    Ok(p.short_named_date.is_match(text))
 }
 
 fn is_ip(text: &str) -> bool {
@@ -519,7 +560,7 @@ pub fn classify_segment(text: &str, domains: &mut dyn Domains) -> R<Option<&'sta
         if is_date(text, &runs)? {
             return Ok(Some("{date}"));
         }
-        if p.year_month.is_match(text) || p.version.is_match(text) {
+        if p.year_month.is_match(text) || (p.version.is_match(text) && !p.dotted_phone.is_match(text)) {
             return Ok(None);
         }
     }
@@ -544,7 +585,7 @@ pub fn classify_segment(text: &str, domains: &mut dyn Domains) -> R<Option<&'sta
     if runs.iter().any(|r| r.len() >= 3 && !p.year.is_match(r)) {
         return Ok(Some("{id}"));
     }
-    if text.to_ascii_lowercase().contains("at") && is_obfuscated_email(text, domains)? {
+    if text.bytes().any(|b| b == b'a' || b == b'A') && is_obfuscated_email(text, domains)? {
         return Ok(Some("{email}"));
     }
     for m in p.chunk.find_iter(text) {
@@ -773,6 +814,7 @@ impl PathGeneralizer {
                 }
             }
         }
+        template_coordinates(&decoded, &mut out);
         if starts.iter().any(|s| *s) {
             self.apply_rules(&decoded, &mut out, &starts);
         }

@@ -108,26 +108,45 @@ impl Day {
         false
     }
 
-    /// `joins(group, client)`: whether an event of `client` may be published in `group` now.
-    pub fn joins(&mut self, group: u64, client: u64) -> bool {
+    /// `joins(group, client, slot_group)`: whether an event of `client` may be published in
+    /// `group` now (and if so, it is); it must be admitted to `slot_group` too, the same group
+    /// within the event's time slot.
+    pub fn joins(&mut self, group: u64, client: u64, slot_group: Option<u64>) -> bool {
+        if !self.may_join(group, client) || slot_group.is_some_and(|g| !self.may_join(g, client)) {
+            return false;
+        }
+        self.join(group, client);
+        if let Some(g) = slot_group {
+            self.join(g, client);
+        }
+        true
+    }
+
+    fn may_join(&self, group: u64, client: u64) -> bool {
         if self.shared.contains(&group) {
             return true;
         }
         match self.alone.get(&group) {
+            None => self.alone.len() < self.max_values,
+            Some(&alone) => alone != client, // its second event there, with nobody else's
+        }
+    }
+
+    fn join(&mut self, group: u64, client: u64) {
+        if self.shared.contains(&group) {
+            return;
+        }
+        match self.alone.get(&group) {
             None => {
-                if self.alone.len() >= self.max_values {
-                    return false;
-                }
                 self.alone.insert(group, client);
             }
-            Some(&alone) if alone == client => return false,
-            Some(_) => {
+            Some(&alone) if alone != client => {
                 self.alone.remove(&group);
                 self.shared.insert(group);
             }
+            Some(_) => return,
         }
         self.joined.extend([group, client]);
-        true
     }
 
     /// `published_values()`, as JSON forms (the order of the reference's dict is not kept: seeding
@@ -231,32 +250,36 @@ impl Vocabulary {
         self.find(kid).is_some()
     }
 
-    /// `day(kid, secret)`.
+    /// `day(kid, secret)`: the days kept are those used last, never the one asked for; a day heard
+    /// of only from other workers is not kept if it is older than every day kept.
     pub fn day(&mut self, kid: &str, secret: Option<&[u8]>) -> DayRef {
-        if let Some(day) = self.find(kid) {
-            let day = day.clone();
+        if let Some(i) = self.days.iter().position(|(d, _)| d == kid) {
+            let day = self.days[i].1.clone();
             if let Some(s) = secret {
-                let mut d = day.borrow_mut();
-                if d.key.is_none() {
-                    d.key = Some(Keyed::new(s, b"", 8));
+                {
+                    let mut d = day.borrow_mut();
+                    if d.key.is_none() {
+                        d.key = Some(Keyed::new(s, b"", 8));
+                    }
                 }
+                let entry = self.days.remove(i); // `move_to_end`
+                self.days.push(entry);
             }
             return day;
+        }
+        if secret.is_none()
+            && self.days.len() >= DAYS_KEPT
+            && self.days.iter().all(|(d, _)| period_of(kid) < period_of(d))
+        {
+            // Too old to keep: not stored.
+            return Rc::new(RefCell::new(Day::new(self.k, None, self.max_values)));
         }
         let day = Rc::new(RefCell::new(Day::new(self.k, secret, self.max_values)));
         self.days.push((kid.to_owned(), day.clone()));
         while self.days.len() > DAYS_KEPT {
-            // The oldest day goes; never the day a key holder is about to use.
-            let mut oldest: Option<usize> = None;
-            for (i, (d, _)) in self.days.iter().enumerate() {
-                if secret.is_some() && d == kid {
-                    continue;
-                }
-                if oldest.is_none_or(|o| period_of(d) < period_of(&self.days[o].0)) {
-                    oldest = Some(i);
-                }
-            }
-            self.days.remove(oldest.expect("more than one day kept"));
+            // The least recently used goes, never the day asked for.
+            let i = self.days.iter().position(|(d, _)| d != kid).expect("more than one day kept");
+            self.days.remove(i);
         }
         day
     }

@@ -147,11 +147,14 @@ class ReferrerConfig:
 
 @dataclass(frozen=True)
 class EventsConfig:
-    time_granularity: Duration = Duration(60)
+    # An event's time, and the slot within which no group holds two events of one client alone.
+    time_granularity: Duration = Duration(3600)
     client: str = "none"  # none | network (ip.ipv4_prefix / ipv6_prefix) | pseudonym (keyed, daily)
 
     def validate(self, key: str) -> None:
         _at_least(self.time_granularity, 60, f"{key}.time_granularity")
+        if 86400 % int(self.time_granularity):
+            raise ConfigError(f"{key}.time_granularity", "must divide a day (1m, 10m, 1h, 1d, ...)")
         _choice(self.client, EVENT_CLIENT, f"{key}.client")
 
 
@@ -238,6 +241,7 @@ SASL_MECHANISMS = ("PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512")
 class KafkaConfig:
     bootstrap_servers: str = "127.0.0.1:9092"
     app_id: str = "logscrub"  # the workers' consumer group
+    analyst_group_prefix: str = "analytics-"  # analysts' consumer groups (topics acl): never the workers'
     security_protocol: str = "PLAINTEXT"
     sasl_mechanism: str = "PLAIN"
     sasl_username: str | None = None
@@ -257,6 +261,18 @@ class KafkaConfig:
     def validate(self, key: str) -> None:
         if not re.fullmatch(r"[A-Za-z0-9._-]{1,200}", self.app_id):
             raise ConfigError(f"{key}.app_id", f"letters, digits, '.', '_' and '-' only, got {self.app_id!r}")
+        prefix = self.analyst_group_prefix
+        if not re.fullmatch(r"[A-Za-z0-9._-]{1,200}", prefix):
+            raise ConfigError(
+                f"{key}.analyst_group_prefix", f"letters, digits, '.', '_' and '-' only, at least one, got {prefix!r}"
+            )
+        for group in (self.app_id, f"{self.app_id}.raw"):  # the workers' groups (docs/architecture.md)
+            if group.startswith(prefix):
+                raise ConfigError(
+                    f"{key}.analyst_group_prefix",
+                    f"{prefix!r} would let analysts join the workers' group {group} ({key}.app_id): choose a "
+                    "prefix the app id does not start with",
+                )
         for i, server in enumerate(self.bootstrap_servers.split(",")):
             if not re.fullmatch(r"\s*[^\s:]+:\d{1,5}\s*", server):
                 raise ConfigError(f"{key}.bootstrap_servers", f"entry {i + 1} is not host:port: {server!r}")
@@ -471,7 +487,9 @@ def _build(cls: type, data: Any, key: str) -> Any:
             value = _yaml(value)
         if dataclasses.is_dataclass(tp):
             if isinstance(value, dict) and tp is TopicConfig:
-                value = {"name": getattr(_default_of(fields[name]), "name"), **value}
+                # A topic given in part (its name from the environment, say) keeps the rest of its
+                # default: the audit trail's 365-day retention, not the broker's.
+                value = {**dataclasses.asdict(_default_of(fields[name])), **value}
             kwargs[name] = _build(tp, value if value is not None else {}, sub)
         else:
             kwargs[name] = _convert(tp, value, sub)

@@ -4,8 +4,10 @@ for each principal's job, and no more."""
 from __future__ import annotations
 
 import base64
+import hashlib
 import json
 import os
+import re
 import secrets
 import signal
 import subprocess
@@ -16,17 +18,20 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from kafka import KafkaProducer
-from kafka.errors import KafkaTimeoutError
+from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer
+from kafka.admin import ACLFilter, ACLOperation, ACLPermissionType, ACLResourcePatternType, ResourcePatternFilter
+from kafka.admin import ResourceType
+from kafka.errors import GroupAuthorizationFailedError, KafkaTimeoutError
 
-from logscrub.config import Config, load
+from logscrub.config import Config, KafkaConfig, load
 from logscrub.errors import Refused
 from logscrub.kafka.acl import Principals, desired_acls, to_acls
 from logscrub.kafka.refusals import refused_clearly
 from logscrub.kafka.settings import kafka_python_kwargs
 from logscrub.kafka.scan import read_topic
 
-_KAFKA_SH = Path(__file__).resolve().parents[2] / "scripts" / "kafka.sh"
+ROOT = Path(__file__).resolve().parents[2]
+_KAFKA_SH = ROOT / "scripts" / "kafka.sh"
 USERS = ("admin", "analyst", "responder", "logscrub-worker", "logscrub-shipper")
 
 
@@ -180,3 +185,127 @@ def test_worker_and_shipper_principals_run_the_pipeline_on_their_acls_alone(clus
         worker.send_signal(signal.SIGTERM)
         worker.wait(timeout=60)
     assert b"AuthorizationFailed" not in (cluster.tmp / "worker.log").read_bytes()
+
+
+def _join_and_commit(k: KafkaConfig, group: str, topic: str) -> int:
+    """Join ``group`` on ``topic`` as ``k``'s principal, read a record and commit: the offset committed.
+
+    A group the principal may not use raises GroupAuthorizationFailedError from the first poll.
+    """
+    consumer = KafkaConsumer(topic, **kafka_python_kwargs(k), group_id=group, enable_auto_commit=False,
+                             auto_offset_reset="earliest", consumer_timeout_ms=1000)
+    try:
+        deadline = time.monotonic() + 60
+        while not any(consumer.poll(timeout_ms=1000).values()):
+            assert time.monotonic() < deadline, f"no record of {topic} in group {group} within 60s"
+        consumer.commit()
+        (tp,) = consumer.assignment()
+        committed = consumer.committed(tp)
+        assert committed is not None
+        return committed
+    finally:
+        consumer.close()
+
+
+def test_the_analyst_joins_groups_under_the_prefix_and_no_other(cluster: Cluster) -> None:
+    """Issue 16 item 4: a tool of the analyst's may use analytics-*, never the workers' groups nor any
+    other group (a member of the workers' group would take partitions from them)."""
+    admin, analyst = cluster.config("admin"), cluster.config("analyst")
+    producer = KafkaProducer(**kafka_python_kwargs(admin.kafka), acks="all")
+    producer.send(admin.topics.events.name, b'{"schema":"logscrub.event/2"}').get(timeout=30)
+    producer.close()
+    assert analyst.kafka.analyst_group_prefix == "analytics-"
+    assert _join_and_commit(analyst.kafka, "analytics-dashboard", admin.topics.events.name) >= 1
+    for group in (admin.kafka.app_id, f"{admin.kafka.app_id}.raw", "dashboard"):
+        with pytest.raises(GroupAuthorizationFailedError):
+            _join_and_commit(analyst.kafka, group, admin.topics.events.name)
+
+
+def test_the_responder_may_not_join_the_workers_groups(cluster: Cluster) -> None:
+    admin, responder = cluster.config("admin"), cluster.config("responder")
+    for group in (admin.kafka.app_id, f"{admin.kafka.app_id}.raw"):
+        with pytest.raises(GroupAuthorizationFailedError):
+            _join_and_commit(responder.kafka, group, admin.topics.security.name)
+
+
+def _acl_command_jars() -> Path:
+    """Kafka's tools jars (AclCommand is what kafka-acls.sh runs), at kafka/pom.xml's Kafka version,
+    fetched from Maven Central once into .kafka/tools-libs."""
+    version = re.search(r"<kafka.version>([^<]+)</kafka.version>", (ROOT / "kafka" / "pom.xml").read_text())
+    assert version, "kafka/pom.xml names no kafka.version"
+    pom = Path(__file__).with_name("kafka-tools.pom.xml")
+    libs = ROOT / ".kafka" / "tools-libs"
+    stamp = hashlib.sha256(pom.read_bytes() + version[1].encode()).hexdigest()
+    if not (libs / ".stamp").is_file() or (libs / ".stamp").read_text() != stamp:
+        done = subprocess.run(
+            ["mvn", "-q", "-B", "-f", str(pom), f"-Dkafka.version={version[1]}", "dependency:copy-dependencies",
+             "-DincludeScope=runtime", f"-DoutputDirectory={libs}"],
+            capture_output=True, text=True, timeout=600, check=False,
+        )  # fmt: skip
+        assert done.returncode == 0, done.stdout + done.stderr
+        (libs / ".stamp").write_text(stamp)
+    return libs
+
+
+def test_the_kafka_acls_commands_create_exactly_the_acls_apply_would(cluster: Cluster) -> None:
+    """The printed kafka-acls.sh commands, run by Kafka's own AclCommand as admin, for principals of
+    their own: the broker then holds exactly the ACLs `topics acl --apply` would create for them."""
+    libs = _acl_command_jars()
+    bin_dir = cluster.tmp / "bin"
+    bin_dir.mkdir(exist_ok=True)
+    shim = bin_dir / "kafka-acls.sh"  # what Kafka's script does: run AclCommand on its jars
+    shim.write_text(f'#!/bin/sh\nexec java -Xmx256m -XX:TieredStopAtLevel=1 -cp "{libs}/*" '
+                    f'org.apache.kafka.tools.AclCommand "$@"\n')
+    shim.chmod(0o755)
+    properties = cluster.tmp / "admin.properties"
+    properties.write_text(
+        "security.protocol=SASL_PLAINTEXT\nsasl.mechanism=PLAIN\n"
+        "sasl.jaas.config=org.apache.kafka.common.security.plain.PlainLoginModule required "
+        f'username="admin" password="{cluster.passwords["admin"]}";\n'
+    )
+    properties.chmod(0o600)
+    roles = ("--workers", "User:w2", "--shippers", "User:s2", "--analysts", "User:a2", "--responders", "User:r2")
+    printed = cluster.cli("admin", "topics", "acl", "--format", "kafka-acls", "--command-config", str(properties),
+                          *roles)
+    assert printed.returncode == 0, printed.stderr
+    commands = printed.stdout.splitlines()
+    env = {**os.environ, "PATH": f"{bin_dir}:{os.environ['PATH']}"}
+    for command in commands:
+        done = subprocess.run(["sh", "-c", command], env=env, capture_output=True, text=True, timeout=120,
+                              check=False)
+        assert done.returncode == 0, f"{command}\n{done.stdout}{done.stderr}"
+
+    wanted = to_acls(desired_acls(cluster.config("admin"), Principals("User:w2", "User:s2", "User:a2", "User:r2")))
+    admin = KafkaAdminClient(**kafka_python_kwargs(cluster.config("admin").kafka))
+    try:
+        every = ACLFilter(principal=None, host=None, operation=ACLOperation.ANY,
+                          permission_type=ACLPermissionType.ANY,
+                          resource_pattern=ResourcePatternFilter(ResourceType.ANY, None, ACLResourcePatternType.ANY))
+        existing, _ = admin.describe_acls(every)
+    finally:
+        admin.close()
+    theirs = {a for a in existing if a.principal in ("User:w2", "User:s2", "User:a2", "User:r2")}
+    assert theirs == set(wanted) and len(commands) < len(wanted)
+    again = cluster.cli("admin", "topics", "acl", "--apply", *roles)
+    assert again.returncode == 0, again.stderr
+    assert again.stdout == f"{len(wanted)} of {len(wanted)} ACLs were already in place\n"
+
+
+def test_the_analyst_reports_on_the_analytics_topics_with_their_own_access(cluster: Cluster) -> None:
+    admin = cluster.config("admin")
+    producer = KafkaProducer(**kafka_python_kwargs(admin.kafka), acks="all")
+    producer.send(admin.topics.traffic.name, json.dumps({
+        "schema": "logscrub.traffic/2", "id": "f" * 20, "window_start": "2026-11-28T10:00:00Z",
+        "window_end": "2026-11-28T10:01:00Z", "span": "1m", "site": "sasl.example", "dimension": "total",
+        "value": "", "requests": 5, "bytes": 5, "visitors": 5,
+    }).encode()).get(timeout=30)  # fmt: skip
+    producer.close()
+    done = cluster.cli("analyst", "report", "--topics", "--json")
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)["traffic"]["windows"]["sasl.example"] == {"1m": 1}
+    refused = cluster.cli("responder", "report", "--topics")
+    assert refused.returncode == 2 and refused.stdout == ""
+    assert refused.stderr.strip().splitlines()[-1] == (
+        "logscrub: Kafka refused User:responder READ on topic analytics.events: ask your Kafka admin, "
+        "or see `logscrub topics acl`"
+    )

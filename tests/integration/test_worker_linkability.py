@@ -32,8 +32,9 @@ def produce_located(p: Pipeline, lines: list[str]) -> list[str]:
     return located
 
 
-def event_ids(p: Pipeline, sources_of_lines: list[str]) -> dict[str, int]:
-    """Event id -> index of its line, under every visitor key the workers used."""
+def event_ids(p: Pipeline, sources_of_lines: list[str], lines: list[str]) -> dict[str, int]:
+    """Event id -> index of its line, under every visitor key the workers used (the id hashes the
+    line's ``src`` and the line itself)."""
     master = MasterKey(base64.b64decode(p.env["LOGSCRUB_MASTER_KEY"]))
     with KafkaKeyStore(p.cfg.kafka, p.topic("keys"), master) as store:
         store.catch_up()
@@ -41,8 +42,8 @@ def event_ids(p: Pipeline, sources_of_lines: list[str]) -> dict[str, int]:
     ids = {}
     for key in keys:
         ids_key = hashlib.blake2b(b"logscrub/event-id", key=key.secret, digest_size=32).digest()
-        for i, src in enumerate(sources_of_lines):
-            ids[hashlib.blake2b(src.encode(), key=ids_key, digest_size=10).hexdigest()] = i
+        for i, (src, line) in enumerate(zip(sources_of_lines, lines)):
+            ids[hashlib.blake2b(b"%s\0%s" % (src.encode(), line.encode()), key=ids_key, digest_size=10).hexdigest()] = i
     return ids
 
 
@@ -61,7 +62,7 @@ def test_two_workers_and_a_restart_keep_events_unlinkable(kafka_bootstrap, topic
         p.wait_for("every line", lambda: len(set(sources(p.read("security") + p.read("rejected")))) >= len(located),
                    timeout=300)
         events = {e["id"]: e for e in p.read("events")}  # one per line: replays share their id
-        ids = event_ids(p, located)
+        ids = event_ids(p, located, LOG.lines)
         paired = [(e, LOG.truth[ids[eid]].client) for eid, e in events.items()]
         assert len(paired) == len(events) > 0.9 * len(LOG.lines)  # every id is a line's
         figures = linkability([e for e, _ in paired], [c for _, c in paired])

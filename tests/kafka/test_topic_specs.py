@@ -50,10 +50,12 @@ def test_raw_zone_retention_override_shortens_only_that_topic() -> None:
     assert specs["rejected"].configs["segment.ms"] == specs["security"].configs["segment.ms"]
 
 
-def test_analytics_retention_only_when_configured() -> None:
+def test_analytics_retention_only_when_configured_and_their_timestamps_are_the_records_own() -> None:
+    """A cluster defaulting to LogAppendTime would stamp each event with when it was written."""
     specs = _specs(topics__traffic__retention="30d")
-    assert specs["events"].configs == {"cleanup.policy": "delete"}
-    assert specs["traffic"].configs == {"cleanup.policy": "delete", "retention.ms": str(30 * 86400 * 1000)}
+    stamps = {"message.timestamp.type": "CreateTime"}
+    assert specs["events"].configs == {"cleanup.policy": "delete"} | stamps
+    assert specs["traffic"].configs == {"cleanup.policy": "delete", "retention.ms": str(30 * 86400 * 1000)} | stamps
 
 
 def test_keys_are_compacted_and_gone_with_the_window() -> None:

@@ -74,7 +74,8 @@ def test_url_class_tests_pass_on_the_compiled_core(name, func, params):
 def test_every_class_test_was_collected():
     names = {name.split("[")[0] for name, _, _ in CASES}
     for cls in ("names_under_rules", "long_random_tokens", "short_mixed_tokens", "lowercase_base32", "prefixed_secrets",
-                "encoded_session_ids", "emails", "phones", "birth_dates", "macs", "coordinates", "embedded_ipv4",
+                "encoded_session_ids", "emails", "phones", "birth_dates", "macs", "coordinates", "coordinates_split",
+                "embedded_ipv4",
                 "false_positives", "detection_rate"):
         assert any(cls in n for n in names), cls
 

@@ -96,6 +96,8 @@ def _reference_cases() -> list[str]:
     )
     for value in values:
         cases += classes._around(value)
+    for path, _, _ in canaries.split_coordinates(rng, 60):
+        cases += [f"/x/{path}", f"/{path}/", f"/api/{path}/x/1.234"]
     return cases
 
 
@@ -113,6 +115,9 @@ SEGMENT = st.sampled_from([
     "5f2b7c9e1d3a4b6c8e0f1a2b3c4d5e6f", "123e4567-e89b-12d3-a456-426614174000", "Zx8kQp2mWv", "sk_live_abcdefgh12",
     "AKIAIOSFODNN7EXAMPLE", "GettingStartedWithKafka", "day-4-data-sources.html", "x" * 65, "%C3%A9", "é", "\uff55",
     "a%00b", "%0d%0a", "tab\tx", "key=value", "id=12345", "%25", "%", "%zz", "+", " ", "?", "#", "&", "=", "a" * 20,
+    "415.555.0172", "1.415.555.0172", "jane(a)example.de", "jane.at.example.com", "jane+at+example.com", "example.at",
+    "14.3.87", "3-14-87", "14mar87", "mar-14-87", "3.11.10", "4.17.21", "48.8566", "-2.3522", "+151.2093", "95.123",
+    "181.123", "0.000", "lat",
 ])
 target = st.one_of(
     st.lists(SEGMENT, max_size=10).map(lambda s: "/" + "/".join(s)),
@@ -132,20 +137,34 @@ target = st.one_of(
 @example("/a/%2E%2F/b")
 @example("/a/%2e%2e%2f%2e%2e/b")
 @example("/" + "a/" * 200)
+@example("/weather/48.8566/2.3522")
+@example("/lat/48.857/lng/-2.352/x/1.234")
 def test_generated_targets_generalize_alike(t):
     assert_same([t])
 
 
 ascii_text = st.text(alphabet=st.characters(max_codepoint=0x7F), max_size=70)
-words = st.lists(st.sampled_from(list("aAbBzZ019-_.:@=+/~ ") + ["at", "dot", "(at)", "[dot]", "example", "com", "co.uk",
-                                                                "jan", "Sept", "1987", "12", "tel:", "sk_live_", "ghp_"]),
-                 max_size=12).map("".join)
+words = st.lists(
+    st.sampled_from(list("aAbBzZ019-_.:@=+/~ ([") + [
+        "at", "dot", "(at)", "[dot]", "example", "com", "co.uk", "jan", "Sept", "1987", "12", "tel:", "sk_live_", "ghp_",
+        "(a)", ".at.", "+at+", "415", "555", "0172", "mar", "14", "3", "87", "th,"]),
+    max_size=12,
+).map("".join)
 
 
 @settings(max_examples=3000, deadline=None)
 @given(ascii_text | words | st.text(alphabet="0123456789abcdefABCDEF:.-", max_size=30))
 @example("mirato(at)velunski(dot)com")
 @example("jdoe-at-example-dot-co.uk")
+@example("anna.schmidt(a)beispiel.de")
+@example("jane.doe.at.gmail.com")
+@example("jane.doe+at+gmail.com")
+@example("415.555.0172")
+@example("14.3.87")
+@example("14mar87")
+@example("0mar-14-87")
+@example("x9feb03")
+@example("a9feb03b")
 def test_classify_segment_is_the_references(text):
     decided, placeholder = native.module().classify_segment(text, registrable_domain)
     assert decided

@@ -41,10 +41,11 @@ class Stream:
 
 @dataclass
 class Outputs:
-    """What a driver writes, by output, events in line order (before the shuffle)."""
+    """What a driver writes, by output: the held events as the partials for their window owners
+    (each slot's in line order, before the shuffle), serialized."""
 
-    records: dict[str, list[bytes]] = field(default_factory=lambda: {"events": [], "security": [], "rejected": []})
-    stamps: list[int | None] = field(default_factory=list)
+    records: dict[str, list[bytes]] = field(default_factory=lambda: {"security": [], "rejected": []})
+    held: list[bytes] = field(default_factory=list)
     traffic: list[bytes] = field(default_factory=list)
     partials: list[bytes] = field(default_factory=list)  # the raw loop's partial sums, batch by batch
     counts: dict[str, Any] = field(default_factory=dict)
@@ -101,7 +102,7 @@ def run(
     visitor, data = rings
     core = build.core(cfg, fmt or cfg.input.format, visitor, data, subjects=True, restricted=restricted,
                       vocabulary=build.vocabulary(cfg.aggregate, use_native), use_native=use_native)
-    owner = build.window_owner(cfg.aggregate)
+    owner = build.window_owner(cfg.aggregate, cfg.events.time_granularity)
     aggregator = build.aggregator(cfg.aggregate) if worker else owner.base
     routed = Routed(aggregator, newline=not worker)
     out = Outputs()
@@ -117,19 +118,19 @@ def run(
             else:
                 done = core.run(chunk, NOW, srcs, routed)
             assert done.need is None and done.lines == len(chunk)
-            records, stamps = routed.take(shuffle=False)
+            records, held = routed.take()
             for role, values in records.items():
                 out.records[role] += values
-            out.stamps += stamps
+            out.held += [orjson.dumps(p) for p in held]
             out.subject_records += core.subjects.take_pending()
             if worker:
                 out.sightings += [orjson.dumps(s) for s in core.vocabulary.take_sightings()]
                 out.partials += [orjson.dumps(p, option=orjson.OPT_SORT_KEYS) for p in _sorted_partials(
                     aggregator.drain_partials({"0": routed.latest}))]
             else:
-                out.traffic += [orjson.dumps(r) for r in owner.settle(owner.due(), NOW)]
+                out.traffic += [orjson.dumps(r) for r in owner.settle(owner.due(), NOW).records]
         if not worker:
-            out.traffic += [orjson.dumps(r) for r in owner.finish(NOW)]
+            out.traffic += [orjson.dumps(r) for r in owner.finish(NOW).records]
     out.counts = {"lines": routed.lines, "events": routed.events, "withheld": routed.withheld,
                   "restricted": routed.restricted, "rejected": list(routed.rejected.items()),
                   "late": aggregator.late, "suppressed": sum(level.suppressed for level in owner.levels)}

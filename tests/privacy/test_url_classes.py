@@ -158,6 +158,13 @@ def test_coordinates(generalize: PathGeneralizer) -> None:
         _assert_hidden(generalize, [*_around(segment), f"/maps/place/{segment}/data"], *numbers)
 
 
+def test_coordinates_split_over_segments(generalize: PathGeneralizer) -> None:
+    rng = random.Random(12)
+    for path, numbers, template in canaries.split_coordinates(rng, N):
+        _assert_hidden(generalize, [f"/x/{path}", f"/api/v1/x/{path}/details", f"/{path}/"], *numbers)
+        assert generalize(f"/weather/{path}")[0] == f"/weather/{template}"
+
+
 def test_embedded_ipv4_in_paths(generalize: PathGeneralizer) -> None:
     rng = random.Random(11)
     for v6, v4 in canaries.embedded_ipv4_clients(rng, N // 3):
@@ -173,9 +180,14 @@ def test_embedded_ipv4_in_paths(generalize: PathGeneralizer) -> None:
         ("1987-03-14", "{date}"), ("14.03.1987", "{date}"), ("03-14-1987", "{date}"), ("14_3_1987", "{date}"),
         ("14-mar-1987", "{date}"), ("March-14-1987", "{date}"), ("14march1987", "{date}"), ("31.05.87", "{date}"),
         ("born-1987-03-14", "{date}"), ("1987 March 14", "{date}"),
+        ("14.3.87", "{date}"), ("3.4.87", "{date}"), ("14-3-87", "{date}"), ("3-14-87", "{date}"),
+        ("03.14.87", "{date}"), ("14mar87", "{date}"), ("14-mar-87", "{date}"), ("14%20March%2087", "{date}"),
+        ("mar-14-87", "{date}"), ("March%2014th,%2087", "{date}"),
         ("06.12.34.56.78", "{phone}"), ("06 12 34 56 78", "{phone}"), ("06-12-34-56-78", "{phone}"),
         ("(555) 123-4567", "{phone}"), ("+33 6 12 34 56 78", "{phone}"), ("+1-555-0100", "{phone}"),
         ("tel:+33612345678", "{phone}"), ("call-06-12-34-56-78", "{phone}"),
+        ("415.555.0172", "{phone}"), ("1.415.555.0172", "{phone}"), ("+1.415.555.0172", "{phone}"),
+        ("415-555-0172", "{phone}"), ("415%20555%200172", "{phone}"), ("+1%20415%20555%200172", "{phone}"),
         ("00:1A:2B:3C:4D:5E", "{mac}"), ("00-1a-2b-3c-4d-5e", "{mac}"), ("001a.2b3c.4d5e", "{mac}"),
         ("001A2B3C4D5E", "{mac}"),
         ("48.8566,2.3522", "{geo}"), ("@48.85,2.35,15z", "{geo}"), ("48.8566;2.3522", "{geo}"),
@@ -183,6 +195,9 @@ def test_embedded_ipv4_in_paths(generalize: PathGeneralizer) -> None:
         ("name(at)example.com", "{email}"), ("name[at]example.com", "{email}"), ("name at example.com", "{email}"),
         ("name-at-example.com", "{email}"), ("name＠example.com", "{email}"),
         ("name [at] example [dot] com", "{email}"), ("name at example dot co dot uk", "{email}"),
+        ("anna.schmidt(a)beispiel.de", "{email}"), ("name%20(a)%20example.de", "{email}"),
+        ("name[a]example.com", "{email}"), ("jane.doe.at.gmail.com", "{email}"), ("jane.doe+at+gmail.com", "{email}"),
+        ("name.at.example.co.uk", "{email}"),
         ("Zx8kQp2mWv", "{token}"), ("aB3dE9xQ", "{token}"), ("mfrggzdfmztwq2lkmfrggzdf", "{token}"),
         ("sk_live_4eC39HqLyjWDarjtT1zdp7dc", "{token}"), ("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", "{token}"),
         ("xoxb-2485-aBcDeFgHiJ", "{token}"), ("AKIAIOSFODNN7EXAMPLE", "{token}"), ("jsessionid=0123456789ABCDEF", "{hash}"),
@@ -203,6 +218,75 @@ def test_class_examples(segment: str, placeholder: str) -> None:
 )
 def test_ordinary_segments_stay(segment: str) -> None:
     assert classify_segment(segment) is None
+
+
+@pytest.mark.parametrize(
+    ("target", "expected"),
+    [
+        ("/call/415.555.0172", "/call/{phone}"),
+        ("/v1.2.3/", "/v1.2.3/"),
+        ("/2.0/", "/2.0/"),
+        ("/js/jquery-3.6.0.min.js", "/js/jquery-3.6.0.min.js"),
+        ("/ajax/libs/jquery/3.7.1/jquery.min.js", "/ajax/libs/jquery/3.7.1/jquery.min.js"),
+        ("/chrome/120.0.6099/", "/chrome/120.0.6099/"),
+        ("/dist/app.min.js", "/dist/app.min.js"),
+    ],
+)
+def test_a_dotted_phone_is_not_a_version(target: str, expected: str) -> None:
+    """3.3.4 digits with dots is a North-American phone number; versions are numbered otherwise."""
+    assert PathGeneralizer()(target)[0] == expected
+
+
+@pytest.mark.parametrize(
+    "segment",
+    ["example.at", "www.example.at", "shop.example.at", "look.at.this.html", "look+at+this", "stay+at+home",
+     "meet.at.noon", "what.at.min.js", "Foo_(a)", "section-(a)-rules", "app.min.js", "chat", "update",
+     "data.at.2024.csv", "at.example.com"],
+)
+def test_at_in_words_and_host_names_is_not_an_email(segment: str) -> None:
+    """'.at.', '+at+' and '(a)' make an email only before a registrable domain: not in words, file
+    names or Austrian host names."""
+    assert PathGeneralizer()(f"/sites/{segment}")[0] == f"/sites/{segment}"
+
+
+@pytest.mark.parametrize(
+    ("segment", "placeholder"),
+    [
+        ("1.2.3", None), ("3.6.0", None), ("10.15.7", None), ("1.26.4", None), ("3.0.20", None), ("4.17.21", None),
+        ("v3.11.10", None), ("22.04", None), ("nov2023", None), ("june-2024-report", None), ("win10-may-update", None),
+        ("3.11.10", "{date}"), ("2.7.18", "{date}"), ("dob14mar87", "{date}"),
+        ("8bd3d540935ba6e85eb9feb03dc838a3ZkQ", "{token}"), ("d003ceef71a808ac8dec61d6c26507c37056b209.tar.gz", "{token}"),
+    ],
+)
+def test_short_dates_and_versions(segment: str, placeholder: str | None) -> None:
+    """A day and month before a two-digit year is a date; a version with a one-digit patch, a month or
+    day out of range (4.17.21: dotted, month first only when zero-padded) or a 'v' is kept. Day first,
+    a version with a two-digit patch cannot be told from a date: it reads as one, the safe side. A
+    month name with a two-digit year inside a hex id (9feb03dc) is not a date: the id is a token."""
+    assert classify_segment(segment) == placeholder
+
+
+@pytest.mark.parametrize(
+    ("target", "expected"),
+    [
+        ("/weather/48.8566/2.3522", "/weather/{geo}/{geo}"),
+        ("/weather/-33.8688/151.2093/today", "/weather/{geo}/{geo}/today"),
+        ("/near/2.3522/48.8566", "/near/{geo}/{geo}"),
+        ("/lat/48.857/lng/2.352", "/lat/{geo}/lng/{geo}"),
+        ("/w/48.8566/x/../2.3522", "/w/{geo}/{geo}"),
+        ("/weather/48.8566", "/weather/48.8566"),  # a latitude alone places no one
+        ("/doi/10.1038/nature-physics", "/doi/10.1038/nature-physics"),
+        ("/x/48.86/2.35", "/x/48.86/2.35"),  # 2 places, about 1 km: a neighbourhood, not a door
+        ("/x/48.8566/a/b/2.3522", "/x/48.8566/a/b/2.3522"),
+        ("/x/95.1234/95.1234", "/x/95.1234/95.1234"),
+        ("/python/3.12/3.12.1/", "/python/3.12/3.12.1/"),
+        ("/ubuntu/22.04/22.10/", "/ubuntu/22.04/22.10/"),
+        ("/2024/11/", "/2024/{id}/"),  # as before: a month segment is a number, and every number an id
+    ],
+)
+def test_coordinates_over_two_segments(target: str, expected: str) -> None:
+    """Decimals of 3 places or more at most one segment apart, one a latitude, the other within 180."""
+    assert PathGeneralizer()(target)[0] == expected
 
 
 def test_year_and_year_month_alone_are_kept() -> None:

@@ -19,6 +19,7 @@ from logscrub.responders.search import Keys, Query, Raw, search
 from logscrub.run.scrub_files import scrub
 from logscrub.scrub import build
 from logscrub.scrub.routing import Routed
+from logscrub.scrub.windows import Emission
 
 
 def opened(records: dict[str, list[bytes]], keys: Keys, cfg) -> Counter:
@@ -59,7 +60,8 @@ def test_scrub_and_the_shipped_path_give_every_line_the_same_answer(tmp_path):
     visitor, data = build.key_rings(cfg, None)
     subjects = SubjectKeys()
     scrubber = build.scrubber(cfg, cfg.input.format, visitor, data, subjects)
-    routed = Routed(build.window_owner(cfg.aggregate).base)
+    owner = build.window_owner(cfg.aggregate, cfg.events.time_granularity)
+    routed = Routed(owner.base)
     follower = Follower([str(log)], follow=False, max_line=max_line + 1)
     shipped = []
     try:
@@ -69,7 +71,9 @@ def test_scrub_and_the_shipped_path_give_every_line_the_same_answer(tmp_path):
         follower.close()
     for n, value in enumerate(shipped):
         routed.add(scrubber.process(unwrap(value, scrubber.max_line), 1.0, f"0:{n}"))
-    worker, _ = routed.take()
+    worker, held = routed.take()
+    released = owner.settle(Emission(forward=held), 1.0).events + owner.finish(1.0).events
+    worker["events"] = [orjson.dumps(e) for e in released]
     wrapped: dict[str, dict[str, bytes]] = {}
     for record, value in subjects.take_pending():
         _, kid, skid = record.split("/", 2)

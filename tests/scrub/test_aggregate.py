@@ -125,7 +125,7 @@ def test_rollups_publish_distinct_visitors_only():
     for minute in range(3):
         for v in range(6):
             owner.base.add(upd(minute * 60, v + minute))  # 8 clients over the hour, 6 a minute
-    records = owner.finish(now=0.0)
+    records = owner.finish(now=0.0).records
     hours = [r for r in records if r["span"] == "1h"]
     minutes = [r for r in records if r["span"] == "1m"]
     assert len({r["window_start"] for r in minutes}) == 3
@@ -253,7 +253,7 @@ def test_a_rollup_minus_its_published_minutes_never_counts_fewer_than_k_visitors
     for v in range(10, 15):
         owner.base.add(upd(37800, v, path="/y"))
     owner.base.add(upd(37800, 99, path="/x"))  # the victim, alone on /x in its minute
-    records = owner.finish(now=0.0)
+    records = owner.finish(now=0.0).records
     assert visitors_of(records, "1m", "path", "/x") == {"1970-01-01T10:00:00Z": 5}
     assert visitors_of(records, "1h", "path", "/x") == {"1970-01-01T10:00:00Z": 5}  # not 6
     assert visitors_of(records, "1d", "path", "/x") == {"1970-01-01T00:00:00Z": 5}
@@ -269,7 +269,7 @@ def test_a_rollup_counts_every_visitor_when_k_or_more_came_outside_its_published
         owner.base.add(upd(36000 + 60 * minute, v, path="/x"))
         for other in range(5):
             owner.base.add(upd(36000 + 60 * minute, 100 + other, path="/busy"))
-    records = owner.finish(now=0.0)
+    records = owner.finish(now=0.0).records
     assert visitors_of(records, "1h", "path", "/x") == {"1970-01-01T10:00:00Z": 10}
     assert visitors_of(records, "1d", "path", "/x") == {"1970-01-01T00:00:00Z": 10}
 
@@ -283,7 +283,7 @@ def test_a_day_minus_its_published_hours_never_counts_fewer_than_k_visitors():
     for v in range(30, 35):  # 14:00 publishes /pad alone; the victim is alone on /x that hour
         owner.base.add(upd(50400, v, path="/pad"))
     owner.base.add(upd(50460, 99, path="/x"))
-    records = owner.finish(now=0.0)
+    records = owner.finish(now=0.0).records
     assert visitors_of(records, "1h", "path", "/x") == {"1970-01-01T10:00:00Z": 6}
     assert visitors_of(records, "1d", "path", "/x") == {"1970-01-01T00:00:00Z": 6}  # not 7
 

@@ -91,15 +91,37 @@ def test_a_group_never_holds_two_events_of_one_client_alone():
 
 def test_the_group_showing_no_field_never_holds_two_events_of_one_client_alone():
     """The last resort is a group too: a client's second event there, with nobody else's, is withheld
-    (counted in aggregates, sealed, no event); once another client's event is there, none is."""
+    (sealed, no event, in no aggregate: a window's requests minus its events would give it back);
+    once another client's event is there, none is."""
     s = scrubber()
     first, second = (s.process(line(m=i), 1e9, f"0:{i}") for i in (1, 2))
     assert first.event["browser"] == "(rare)" and first.event["path"] == "(rare)"
     assert second.event is None and second.withheld and second.reason is None
-    assert second.update is not None and second.sealed["kid"]  # aggregates count it; responders find it
+    assert second.update is None and second.sealed["kid"]  # responders still find it
     crowded(s)
     third = s.process(line(m=3), 1e9, "0:3")
     assert third.event is not None and not third.withheld
+
+
+def test_a_group_within_a_time_slot_never_holds_two_events_of_one_client_alone():
+    """Red-team round 2: a session's requests share their minute, so (client fields, time) groups
+    followed people. Within the event's slot (its published time) the join rule holds too."""
+    s = scrubber()
+    shared(s)  # five clients at 10:00: the full description is published today
+    at = lambda h, m: LINE.format(ip="198.51.100.7", m=m, s=0).replace("10:", f"{h}:", 1).encode()  # noqa: E731
+    first, second = s.process(at(14, 0), 1e9), s.process(at(14, 5), 1e9)
+    assert first.event["time"] == second.event["time"] == "2026-11-28T14:00:00Z"
+    assert first.event["browser_major"] == "128" and second.event["browser_major"] is None  # not alone twice
+    assert s.process(at(15, 0), 1e9).event["browser_major"] == "128"  # another slot, another group
+
+
+def test_the_protocol_is_part_of_the_description():
+    """HTTP/1.0 against HTTP/2 tells clients apart as a version does: dropped with the majors."""
+    s = scrubber()
+    shared(s)
+    assert s.process(line("198.51.100.8", m=1), 1e9).event["protocol"] == "HTTP/1.1"
+    alone = s.process(line("198.51.100.9", m=1).replace(b"HTTP/1.1", b"HTTP/1.0"), 1e9).event
+    assert (alone["protocol"], alone["browser_major"]) == (None, None) and alone["browser"] == "Firefox"
 
 
 def test_client_networks_and_pseudonyms_only_when_asked_for():
@@ -128,7 +150,7 @@ def test_event_ids_are_the_same_for_a_replayed_line_and_say_nothing_of_it():
 
 def test_record_timestamps_are_the_coarse_time():
     o = scrubber().process(line(m=5, s=59), 1e9)
-    assert o.timestamp_ms == 1795860300 * 1000  # 2026-11-28T10:05:00Z
+    assert o.timestamp_ms == 1795860000 * 1000  # 2026-11-28T10:00:00Z: the hour, by default
 
 
 def test_sites_outside_the_allowlist_are_other():
@@ -154,11 +176,10 @@ def test_pseudonyms_and_visitor_hashes_rotate_daily():
     assert other_process.event["client"] != day1.event["client"]  # keys are random, not derived
 
 
-def test_time_is_coarsened_to_the_minute():
-    o = scrubber().process(line(m=5, s=59), 1e9)
-    assert o.event["time"] == "2026-11-28T10:05:00Z"
-    hourly = scrubber(LOGSCRUB_EVENTS__TIME_GRANULARITY="1h").process(line(m=5, s=59), 1e9)
-    assert hourly.event["time"] == "2026-11-28T10:00:00Z"
+def test_time_is_coarsened_to_the_hour_or_the_slot_configured():
+    assert scrubber().process(line(m=5, s=59), 1e9).event["time"] == "2026-11-28T10:00:00Z"
+    minutes = scrubber(LOGSCRUB_EVENTS__TIME_GRANULARITY="1m").process(line(m=5, s=59), 1e9)
+    assert minutes.event["time"] == "2026-11-28T10:05:00Z"
 
 
 def test_query_allowlist_keeps_only_listed_parameters():

@@ -48,3 +48,14 @@ def test_the_day_in_use_is_kept_however_old_and_a_stale_days_records_are_dropped
     assert len(v._days) == DAYS_KEPT
     v.merge({"kid": kid(1), "s": [1, 2], "g": []})  # another worker's record of a day older than all
     assert kid(1) not in v._days and kid(10) in v._days
+
+
+def test_the_days_kept_are_the_ones_used_last_so_rotated_files_read_newest_first_keep_theirs():
+    """Red-team round 2: daily files read newest first straddle midnight, going back and forth
+    between two days; evicted by period, 12 of 14 days were counted twice from zero."""
+    v = Vocabulary(2)
+    first = {}
+    for d in range(20, 10, -1):  # each file: mostly its day, a few lines of the day before
+        for day in (d, d - 1, d):
+            got = v.day(kid(day), SECRET)
+            assert first.setdefault(day, got) is got

@@ -147,6 +147,32 @@ def _parser() -> argparse.ArgumentParser:
     )
     _config_arg(v)
     v.set_defaults(func=_config_show)
+    sc = sub.add_parser(
+        "schema",
+        help="list the record schemas, or print one (JSON Schema)",
+        description="Without NAME, list the JSON Schemas (Draft 2020-12) of every record type of every output "
+        "topic. With NAME (a schema name such as logscrub.event/2, or its topic's name as --config names it), "
+        "print that schema.",
+    )
+    sc.add_argument("name", nargs="?", metavar="NAME", help="schema or topic name")
+    _config_arg(sc)
+    sc.set_defaults(func=_schema)
+    rp = sub.add_parser(
+        "report",
+        help="measure the analytics outputs: groups, placeholders, (other) buckets, duplicates",
+        description="What can be measured from the analytics outputs alone. Events, per day: the groups of "
+        "client-describing fields and the smallest, the share of events whose path, browser, description or "
+        "referrer domain is (rare). Traffic: buckets per span, the share of (other) buckets, windows published "
+        "per site. Duplicates by id. Reads a scrub --out folder, or with --topics the two analytics topics "
+        "(to their end offsets, without a consumer group: the analysts' ACLs are enough).",
+    )
+    rp.add_argument("out", nargs="?", metavar="OUT", help="a logscrub scrub --out folder")
+    rp.add_argument("--topics", action="store_true", help="read analytics.events and analytics.traffic instead")
+    rp.add_argument("--json", action="store_true", help="one JSON object instead of tables")
+    rp.add_argument("--timeout", type=float, default=600.0, metavar="SECONDS",
+                    help="with --topics: give up when a topic is not read to its end by then (default 600)")
+    _config_arg(rp)
+    rp.set_defaults(func=_report)
     security_cli.add_commands(sub, _config_arg)
     return p
 
@@ -211,10 +237,16 @@ def _acl_parser(tsub: Any) -> None:
         "acl",
         help="print (or --apply) the ACLs of logscrub's principals",
         description="The least-privilege ACLs of the four principals for the topics in the config: workers, "
-        "shippers, analysts (analytics topics only) and responders (the security topics). Printed as a table; "
-        "--apply creates the missing ones (as a principal allowed to ALTER the cluster).",
+        "shippers, analysts (analytics topics only, consumer groups under kafka.analyst_group_prefix) and "
+        "responders (the security topics). Printed as a table, or as the kafka-acls.sh commands that create "
+        "them; --apply creates the missing ones (as a principal allowed to ALTER the cluster).",
     )
-    a.add_argument("--apply", action="store_true", help="create the ACLs the cluster lacks")
+    how = a.add_mutually_exclusive_group()
+    how.add_argument("--apply", action="store_true", help="create the ACLs the cluster lacks")
+    how.add_argument("--format", choices=("table", "kafka-acls"), default="table",
+                     help="print a table (default) or one kafka-acls.sh --add command per row")
+    a.add_argument("--command-config", metavar="FILE",
+                   help="with --format kafka-acls: the admin client properties file the commands pass on")
     for f in dataclasses.fields(Principals):
         a.add_argument(
             f"--{f.name}", default=f.default, type=_principal, metavar="PRINCIPAL", help=f"default: {f.default}"
@@ -237,6 +269,11 @@ def _topics_acl(args: argparse.Namespace) -> int:
     cfg = load(args.config)
     principals = acl.Principals(args.workers, args.shippers, args.analysts, args.responders)
     grants = acl.desired_acls(cfg, principals)
+    if args.command_config is not None and args.format != "kafka-acls":
+        raise errors.UsageError("--command-config goes with --format kafka-acls")
+    if args.format == "kafka-acls":
+        print(acl.render_kafka_acls(grants, cfg.kafka.bootstrap_servers, args.command_config), end="")
+        return 0
     if not args.apply:
         print(acl.render_table(grants), end="")
         return 0
@@ -245,6 +282,69 @@ def _topics_acl(args: argparse.Namespace) -> int:
         for line in acl.apply_acls(cfg.kafka, admin, grants):
             print(line)
     return 0
+
+
+def _schema(args: argparse.Namespace) -> int:
+    from logscrub.outputs import schemas
+
+    topics = load(args.config).topics
+    if args.name is None:
+        rows = [("name", "topic", "told by", "record")]
+        rows += [(s.name, getattr(topics, s.role).name, s.tag, s.summary) for s in schemas.SCHEMAS]
+        widths = [max(len(row[i]) for row in rows) for i in range(3)]
+        for row in rows:
+            print("  ".join(cell.ljust(w) for cell, w in zip(row, widths)) + "  " + row[3])
+        return 0
+    try:
+        chosen = schemas.find(args.name, topics)
+    except schemas.UnknownSchema:
+        known = ", ".join(s.name for s in schemas.SCHEMAS)
+        raise errors.UsageError(f"no schema called {args.name!r}: one of {known}, or its topic's name") from None
+    print(schemas.text(chosen), end="")
+    return 0
+
+
+def _report(args: argparse.Namespace) -> int:
+    import orjson
+
+    from logscrub.outputs.report import Measure, render
+
+    if args.topics == (args.out is not None):
+        raise errors.UsageError("give a scrub --out folder, or --topics, not both" if args.topics else
+                                "give a scrub --out folder, or --topics to read the analytics topics")
+    cfg = load(args.config)
+    names = {"events": cfg.topics.events.name, "traffic": cfg.topics.traffic.name}
+    measure = Measure()
+    add = {"events": measure.event, "traffic": measure.traffic}
+    if args.topics:
+        from logscrub.kafka.scan import scan
+
+        errors.require_broker(cfg.kafka)
+        for role, topic in names.items():
+            for record in scan(cfg.kafka, topic, args.timeout):
+                add[role](_json_value(orjson, record.value))
+    else:
+        for role, topic in names.items():
+            path = os.path.join(args.out, f"{topic}.jsonl")
+            if not os.path.isfile(path):
+                raise errors.UsageError(f"{args.out} has no {topic}.jsonl: give the folder logscrub scrub --out wrote")
+            with open(path, "rb") as lines:
+                for line in lines:
+                    add[role](_json_value(orjson, line))
+    report = measure.report()
+    if args.json:
+        print(orjson.dumps(report.as_dict(), option=orjson.OPT_INDENT_2).decode())
+    else:
+        print(render(report, names["events"], names["traffic"]), end="")
+    return 0
+
+
+def _json_value(orjson: Any, data: bytes | None) -> Any:
+    """A record's JSON value; None for one that is not JSON (counted as unreadable, never printed)."""
+    try:
+        return orjson.loads(data) if data else None
+    except orjson.JSONDecodeError:
+        return None
 
 
 def _config_check(args: argparse.Namespace) -> int:

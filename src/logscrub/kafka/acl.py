@@ -4,11 +4,17 @@ Least privilege, from the data path: shippers only write raw lines; workers read
 the outputs; analysts read the two analytics topics and nothing of the raw zone; responders read
 the sealed raw lines and the keys that open them, and write what their commands record (erasures
 in the keys topic, the audit trail, restrictions).
+
+Consumer groups: the workers' two (``<app_id>``, ``<app_id>.raw``) are theirs alone, since a member
+that joins a group takes partitions from the workers and forces a rebalance. Analysts' tools pick
+their own group ids under ``kafka.analyst_group_prefix`` (a PREFIXED ACL, which the config refuses
+when the app id starts with it); responders' commands read without a group and get none.
 """
 
 from __future__ import annotations
 
 import re
+import shlex
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -44,7 +50,7 @@ class Grant:
     resource_type: str  # Kafka's ResourceType name: TOPIC, GROUP, TRANSACTIONAL_ID
     name: str
     operations: tuple[str, ...]  # Kafka's ACLOperation names: READ, WRITE, DESCRIBE, ...
-    prefixed: bool = False  # the name is a prefix (transactional ids)
+    prefixed: bool = False  # the name is a prefix (the analysts' consumer groups)
 
     @property
     def resource(self) -> str:
@@ -80,8 +86,8 @@ def desired_acls(cfg: Config, principals: Principals) -> list[Grant]:
         *workers,
         *on_topics("shippers", [t.raw.name], write),
         *on_topics("analysts", [t.events.name, t.traffic.name], read),
-        # Analysts' own tools pick their group ids; groups hold offsets, never records.
-        Grant("analysts", principals.analysts, "GROUP", "*", (read,)),
+        # Analysts' own tools pick their group ids, under a prefix that is never the workers' groups'.
+        Grant("analysts", principals.analysts, "GROUP", k.analyst_group_prefix, (read,), prefixed=True),
         *on_topics("responders", [t.security.name, t.rejected.name], read),
         *on_topics("responders", [t.keys.name], read, write),
         *on_topics("responders", [t.audit.name, t.restrictions.name], write),
@@ -96,6 +102,23 @@ def render_table(grants: list[Grant]) -> str:
     return "".join(
         "  ".join(cell.ljust(w) for cell, w in zip(row[:3], widths)) + "  " + row[3] + "\n" for row in rows
     )
+
+
+def render_kafka_acls(grants: list[Grant], bootstrap: str, command_config: str | None = None) -> str:
+    """The grants as ``kafka-acls.sh --add`` commands, one per grant: the same ACLs ``--apply`` creates."""
+    connect = ["--bootstrap-server", ",".join(server.strip() for server in bootstrap.split(","))]
+    if command_config is not None:
+        connect += ["--command-config", command_config]
+    lines = []
+    for g in grants:
+        words = ["kafka-acls.sh", *connect, "--add", "--allow-principal", g.principal]
+        for op in g.operations:
+            words += ["--operation", "".join(part.capitalize() for part in op.split("_"))]  # DESCRIBE_CONFIGS
+        words += [f"--{g.resource_type.lower().replace('_', '-')}", g.name]
+        if g.prefixed:
+            words += ["--resource-pattern-type", "prefixed"]
+        lines.append(shlex.join(words) + "\n")
+    return "".join(lines)
 
 
 def to_acls(grants: list[Grant]) -> list[ACL]:

@@ -93,6 +93,10 @@ def desired_topics(cfg: Config) -> list[TopicSpec]:
             configs["retention.ms"] = str((cfg.keys.visitor_rotation + VISITOR_KEY_GRACE) * 1000)
         elif topic.retention is not None:
             configs["retention.ms"] = str(topic.retention * 1000)
+        if role in ("events", "traffic"):
+            # A record's time is its coarse slot or window: a cluster default of LogAppendTime would
+            # stamp each with the moment it was written instead.
+            configs["message.timestamp.type"] = "CreateTime"
         specs.append(TopicSpec(role, topic.name, topic.partitions, topic.replication, configs))
     return specs
 

@@ -139,6 +139,17 @@ class WorkerMetrics:
             "Requests that reached a window already emitted: left out of its numbers, counted in its rollups.",
             registry=r,
         )
+        self.held_events = Gauge(
+            "logscrub_worker_held_events",
+            "Events this window owner holds until their time slot is over (events.time_granularity): memory.",
+            registry=r,
+        )
+        self.late_events = Counter(
+            "logscrub_worker_late_events",
+            "Events whose time slot was written already: sealed, not published (a second block of a slot would "
+            "be a subset an analyst could group by).",
+            registry=r,
+        )
         self.key_rotations = Counter(
             "logscrub_key_rotations", "Keys this process started using, by ring.", ["ring"], registry=r
         )
@@ -158,7 +169,7 @@ class WorkerMetrics:
         for reason in (*REJECT_REASONS, OTHER_REASON):
             self.rejected.labels(reason)
         self._lag_partitions: set[int] = set()
-        self._suppressed_seen = self._late_seen = 0
+        self._suppressed_seen = self._late_seen = self._late_events_seen = 0
         self._keys = {
             ring: KeyWatch(ring, self.key_rotations, self.key_destructions, self.key_next_destruction)
             for ring in KEY_RINGS
@@ -192,11 +203,13 @@ class WorkerMetrics:
         for end in window_ends:
             self.emission_delay.observe(max(now - end, 0.0))
 
-    def watch_windows(self, suppressed: int, late: int) -> None:
+    def watch_windows(self, suppressed: int, late: int, held_events: int = 0, late_events: int = 0) -> None:
         """The window owner's running totals (it counts; the metrics follow)."""
         self.suppressed.inc(max(suppressed - self._suppressed_seen, 0))
         self.late.inc(max(late - self._late_seen, 0))
-        self._suppressed_seen, self._late_seen = suppressed, late
+        self.late_events.inc(max(late_events - self._late_events_seen, 0))
+        self.held_events.set(held_events)
+        self._suppressed_seen, self._late_seen, self._late_events_seen = suppressed, late, late_events
 
     def set_lag(self, lag: Mapping[int, int]) -> None:
         """Lag of the partitions owned now; partitions no longer owned drop out of the scrape."""

@@ -12,9 +12,12 @@ whatever the case: ``/users/*`` templates the segment after any ``users``.
 
 Kept on purpose: words, slugs, file names, versions, short numbers mixed
 with letters (``v2``, ``dashboard3``), years and year-months: they describe
-content. A full date (any order) is a possible birth date. Tokens are told
-from words by how often letters, digits and case alternate and by letter
-pairs that words of European languages seldom hold.
+content. A full date (any order, a two-digit year too) is a possible birth
+date. Where a personal value has a version's shape, the value wins: 3.3.4
+digits are a phone, a day and month before a two-digit year a date. A
+latitude and longitude split over two segments are templated as a pair.
+Tokens are told from words by how often letters, digits and case alternate
+and by letter pairs that words of European languages seldom hold.
 """
 
 from __future__ import annotations
@@ -61,12 +64,27 @@ _FULL_DATE = re.compile(
     rf"|{_D}[-._ ]?{_MON}[-._ ,]*{_Y}|{_MON}[-._ ]?{_D}(?:st|nd|rd|th)?[-._ ,]*{_Y}|{_Y}[-._ ]?{_MON}[-._ ]?{_D})(?!\d)",
     re.IGNORECASE,
 )
-_SHORT_DATE = re.compile(r"(?:0[1-9]|[12]\d|3[01])([-.])(?:0[1-9]|1[0-2])\1\d\d|(?:0[1-9]|1[0-2])([-.])(?:0[1-9]|[12]\d|3[01])\2\d\d")
+# With a two-digit year, as birth dates are often written: 14.3.87, 31-05-87, 3-14-87 (the whole
+# segment), 14mar87, mar-14-87 (ending the segment or before a non-alphanumeric: hex ids hold
+# 9feb03 by chance, mostly followed by more of it). Month first with dots only when zero-padded
+# (03.14.87): versions are dotted and unpadded (4.17.21). Day first they cannot be told apart:
+# 3.11.10 reads as a date, the safe side; v3.11.10 and versions whose patch has one digit (3.6.0)
+# are versions.
+_SHORT_DATE = re.compile(
+    rf"{_D}([-._ ]){_M}\1\d\d|{_M}([-_ ]){_D}\2\d\d|(?:0[1-9]|1[0-2])\.(?:0[1-9]|[12]\d|3[01])\.\d\d"
+)
+_SHORT_NAMED_DATE = re.compile(
+    rf"(?<!\d)(?:{_D}[-._ ]?{_MON}[-._ ,]*\d\d|{_MON}[-._ ]?{_D}(?:st|nd|rd|th)?[-._ ,]+\d\d)(?![A-Za-z0-9])",
+    re.IGNORECASE,
+)
 # Phone numbers as people write them: +33 6 12 34 56 78, 06.12.34.56.78, (555) 123-4567, +1-555-0100.
 _PHONE = re.compile(r"(?:tel:)?\+?\(?\d{1,4}\)?(?:[ .\-+_]{0,3}\(?\d{1,4}\)?){2,}|(?:tel:)?\+\d{7,15}", re.IGNORECASE)
 _PHONE_CHARS = frozenset("0123456789 .-+_()")
 _PHONE_SEPARATORS = frozenset(" .-+_")
 _PHONE_IN = re.compile(r"(?<![\d.])\+?\(?\d{1,4}\)?(?:[ .\-+_]{1,3}\(?\d{1,4}\)?){3,}(?![\d.])")
+# North-American numbers written with dots (415.555.0172) have a version's shape; no version is
+# numbered 3.3.4 digits, so that shape is a phone's.
+_DOTTED_PHONE = re.compile(r"\d{3}\.\d{3}\.\d{4}")
 _MAC = re.compile(
     r"(?<![0-9A-Fa-f])(?:[0-9A-Fa-f]{2}([:-])[0-9A-Fa-f]{2}(?:\1[0-9A-Fa-f]{2}){4}(?:(?:\1[0-9A-Fa-f]{2}){2})?"
     r"|[0-9A-Fa-f]{4}\.[0-9A-Fa-f]{4}\.[0-9A-Fa-f]{4})(?![0-9A-Fa-f])"
@@ -74,11 +92,22 @@ _MAC = re.compile(
 _MAC_BARE = re.compile(r"[0-9A-Fa-f]{12}")
 # Latitude,longitude as maps and apps put them in paths: 48.8566,2.3522; @48.85,2.35,15z; 48.85;2.35.
 _COORDINATES = re.compile(r"(?<![\d.])([-+]?\d{1,2}\.\d{2,})\s*[,;\s]\s*([-+]?\d{1,3}\.\d{2,})(?![\d.])")
+# The same in segments of their own, either order: /weather/48.8566/2.3522, /lat/48.857/lng/2.352.
+# Decimals with 3 places or more (about 100 m) at most one segment apart, both within 180 and one
+# within 90. One alone is kept: a latitude places no one, and DOI prefixes (10.1038) have its shape.
+_DEGREES = re.compile(r"[-+]?\d{1,3}\.\d{3,}")
+_DEGREES_APART = 2  # the second of a pair at most this many segments after the first
 # What '@' means in asset paths: a package version (vue@3.4.15, on CDNs) or a pixel density (logo@2x.png).
 _AT_NOT_EMAIL = re.compile(r"[A-Za-z]@(?:\d+\.\d+(?:\.\d+)*(?:[-+][\w.]+)?|[1-4]x(?:\.[A-Za-z0-9]{1,5})?)$")
-# Emails written to dodge scrapers: name(at)example.com, name [at] example dot com, name-at-example.com.
+# Emails written to dodge scrapers: name(at)example.com, name [at] example dot com, name-at-example.com,
+# name.at.example.com, name+at+example.com, name(a)example.de. A bracketed "at" is one whatever
+# follows; "at" between separators and a bracketed "a" only before a registrable domain
+# (look-at-this.html, www.example.at and Foo_(a) are not emails).
 _AT_BRACKETED = re.compile(r"[(\[{<]\s*at\s*[)\]}>]", re.IGNORECASE)
-_AT_WORD = re.compile(r"(?<=[A-Za-z0-9])(?:\s+|\s*[-_]\s*)at(?:\s+|\s*[-_]\s*)(?=[A-Za-z0-9])", re.IGNORECASE)
+_AT_WORD = re.compile(
+    r"(?<=[A-Za-z0-9])(?:(?:\s+|\s*[-_.+]\s*)at(?:\s+|\s*[-_.+]\s*)|\s*[(\[{<]\s*a\s*[)\]}>]\s*)(?=[A-Za-z0-9])",
+    re.IGNORECASE,
+)
 _DOT_WORD = re.compile(r"\s*[(\[{<]\s*dot\s*[)\]}>]\s*|(?:\s+|\s*[-_]\s*)dot(?:\s+|\s*[-_]\s*)", re.IGNORECASE)
 _DOMAIN_START = re.compile(r"[A-Za-z0-9][A-Za-z0-9.-]*")
 # Credentials whose vendor prefix says what they are, even where the random part would pass for a word.
@@ -213,7 +242,8 @@ def _is_random_chunk(chunk: str) -> bool:
 
 
 def _is_obfuscated_email(text: str) -> bool:
-    """``name(at)example.com``, ``name [at] example [dot] com``; ``-at-`` / `` at `` only before a real domain."""
+    """``name(at)example.com``, ``name [at] example [dot] com``; ``-at-``, ``.at.``, ``+at+``, `` at ``
+    and ``(a)`` only before a registrable domain, since words and host names hold them too."""
     if _AT_BRACKETED.search(text):
         return True
     for match in _AT_WORD.finditer(text):
@@ -221,6 +251,15 @@ def _is_obfuscated_email(text: str) -> bool:
         if domain and "." in domain.group() and registrable_domain(domain.group().strip(".-")):
             return True
     return False
+
+
+def _template_coordinates(decoded: Sequence[str], out: list[str]) -> None:
+    """``{geo}`` for both segments of a latitude and longitude split by '/': a pair locates someone."""
+    degrees = [(i, abs(float(text))) for i, text in enumerate(decoded) if _DEGREES.fullmatch(text)]
+    degrees = [(i, value) for i, value in degrees if value <= 180]
+    for (a, x), (b, y) in zip(degrees, degrees[1:]):
+        if b - a <= _DEGREES_APART and min(x, y) <= 90:
+            out[a] = out[b] = "{geo}"
 
 
 def _is_coordinates(text: str) -> bool:
@@ -248,10 +287,15 @@ def _is_phone(text: str, runs: Sequence[str]) -> bool:
 
 
 def _is_date(text: str, runs: Sequence[str]) -> bool:
-    """A day, month and year in one segment (``1987-03-14``, ``14.03.1987``, ``14-mar-1987``, ``31.05.87``)."""
-    if len(runs) >= 2 and _YEAR_IN.search(text):
-        return _FULL_DATE.search(text) is not None
-    return len(runs) == 3 and _SHORT_DATE.fullmatch(text) is not None
+    """A day, month and year in one segment (``1987-03-14``, ``14.03.1987``, ``14-mar-1987``, ``14.3.87``,
+    ``14mar87``): a day is shared by few enough people to be a birth date."""
+    if len(runs) < 2:
+        return False
+    if _YEAR_IN.search(text) and _FULL_DATE.search(text):
+        return True
+    if len(runs) == 3 and _SHORT_DATE.fullmatch(text):
+        return True
+    return _SHORT_NAMED_DATE.search(text) is not None
 
 
 def classify_segment(text: str) -> str | None:
@@ -289,7 +333,7 @@ def classify_segment(text: str) -> str | None:
     if runs:
         if _is_date(text, runs):
             return "{date}"
-        if _YEAR_MONTH.fullmatch(text) or _VERSION.fullmatch(text):
+        if _YEAR_MONTH.fullmatch(text) or (_VERSION.fullmatch(text) and not _DOTTED_PHONE.fullmatch(text)):
             return None
     if (":" in text or "-" in text or "." in text) and _MAC.search(text):
         return "{mac}"
@@ -305,7 +349,7 @@ def classify_segment(text: str) -> str | None:
         return "{token}"
     if any(len(run) >= 3 and not _YEAR.fullmatch(run) for run in runs):
         return "{id}"  # user12345, order-7731; not jquery-3.6.0.min.js or puppetconf-2012
-    if "at" in text.lower() and _is_obfuscated_email(text):
+    if ("a" in text or "A" in text) and _is_obfuscated_email(text):  # every spelling of "at" has an 'a'
         return "{email}"
     if any(_is_random_chunk(chunk) for chunk in _CHUNK.findall(text)):
         return "{token}"
@@ -452,6 +496,7 @@ class PathGeneralizer:
                         out.append("..")
                         decoded.append("..")
                         starts.append(False)
+        _template_coordinates(decoded, out)
         if any(starts):
             self._apply_rules(decoded, out, starts)
         if len(out) > self._max_segments:

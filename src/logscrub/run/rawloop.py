@@ -25,7 +25,7 @@ from logscrub.ops.metrics import Health, WorkerMetrics
 from logscrub.parsing.shipped import unwrap
 from logscrub.scrub.aggregate import TrafficAggregator
 from logscrub.scrub.build import Core
-from logscrub.scrub.routing import EVENTS, Routed
+from logscrub.scrub.routing import Routed
 from logscrub.scrub.windows import owner_key
 
 log = logging.getLogger("logscrub.worker")
@@ -130,13 +130,15 @@ class RawLoop:
         self.metrics.cpu.labels("scrub").inc(scrubbed - cpu - claiming)
         self._expire_keys()
         deliveries: list[Delivery] = []
-        records, stamps = routed.take()
+        records, held = routed.take()
         for role, values in records.items():
             if values:
-                deliveries += await self.sink.write(getattr(t, role).name, values, timestamps=stamps if role == EVENTS else None)
+                deliveries += await self.sink.write(getattr(t, role).name, values)
         for sightings in core.vocabulary.take_sightings():  # what k counts, for the other workers
             deliveries.append((t.vocabulary.name, await self.sink.send(t.vocabulary.name, orjson.dumps(sightings))))
-        partials = self.partial_sums.drain_partials(self._marks_to_send(batches))
+        # Events before the aggregate partials: the last of those carries the marks that may close
+        # their slot, and one owner key's records stay in order on its partition.
+        partials = held + self.partial_sums.drain_partials(self._marks_to_send(batches))
         for partial in partials:
             deliveries.append(
                 (t.partials.name, await self.sink.send(t.partials.name, orjson.dumps(partial), owner_key(partial)))

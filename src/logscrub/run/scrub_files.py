@@ -20,7 +20,8 @@ from logscrub.files.read import read_lines
 from logscrub.parsing.shipped import unwrap
 from logscrub.run.progress import Progress
 from logscrub.scrub import build
-from logscrub.scrub.routing import ROLES, Routed
+from logscrub.scrub.routing import EVENTS, ROLES, Routed
+from logscrub.scrub.windows import Emission, WindowOwner
 
 _WRITE_BUFFER = 1 << 20
 _BATCH = 4096  # lines the core takes at once, between writes, key expiry and window closing
@@ -81,7 +82,7 @@ def scrub(
     subjects = core.subjects
     assert subjects is not None
     max_line = cfg.input.max_line_bytes
-    owner = build.window_owner(cfg.aggregate)
+    owner = build.window_owner(cfg.aggregate, cfg.events.time_granularity)
     routed = Routed(owner.base, newline=True)
     show = Progress(lines, progress)
     started = time.perf_counter()
@@ -89,7 +90,6 @@ def scrub(
 
     with _few_collections(), ExitStack() as stack:
         files = {role: stack.enter_context(open(path, "wb", buffering=_WRITE_BUFFER)) for role, path in paths.items()}
-        traffic = files["traffic"]
         now = time.time()
         read = chain(head, lines)
         n = 0
@@ -104,12 +104,10 @@ def scrub(
             visitor.expire()
             data.expire()
             keyfile.add_subjects(subjects.take_pending())  # before the lines sealed under them
-            _write(files, routed.take()[0])
-            traffic.writelines(_json_lines(owner.settle(owner.due(), now)))
+            _publish(files, owner, routed, now, finish=False)
             show.update(n)
         keyfile.add_subjects(subjects.take_pending())
-        _write(files, routed.take()[0])
-        traffic.writelines(_json_lines(owner.finish(now)))
+        _publish(files, owner, routed, now, finish=True)
     keyfile.expire()
     summary.lines = routed.lines
     summary.events = routed.events
@@ -124,9 +122,18 @@ def scrub(
     return summary
 
 
-def _write(files: dict[str, BinaryIO], records: dict[str, list[bytes]]) -> None:
+def _publish(files: dict[str, BinaryIO], owner: WindowOwner[None], routed: Routed, now: float, finish: bool) -> None:
+    """The batch's sealed lines; its events to their slots, and the windows and slots now over (all
+    of them at the end of input)."""
+    records, held = routed.take()
     for role, values in records.items():
         files[role].writelines(values)
+    out = owner.settle(Emission(forward=held), now)
+    more = owner.finish(now) if finish else owner.settle(owner.due(), now)
+    out.records += more.records
+    out.events += more.events
+    files["traffic"].writelines(_json_lines(out.records))
+    files[EVENTS].writelines(_json_lines(out.events))
 
 
 def _json_lines(records: list[dict]) -> list[bytes]:

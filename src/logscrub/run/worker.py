@@ -93,7 +93,7 @@ def build_app(cfg: Config, master: MasterKey, metrics: WorkerMetrics, health: He
     )
     t = cfg.topics
     partials = app.topic(t.partials.name, key_type=bytes, value_type=bytes)
-    owner: WindowOwner[faust.types.EventT] = build.window_owner(cfg.aggregate)
+    owner: WindowOwner[faust.types.EventT] = build.window_owner(cfg.aggregate, cfg.events.time_granularity)
     parts = _Parts()  # aiokafka's clients, made on faust's running loop
 
     async def emit(emission: Emission[faust.types.EventT]) -> None:
@@ -112,13 +112,18 @@ def build_app(cfg: Config, master: MasterKey, metrics: WorkerMetrics, health: He
                 values = [orjson.dumps(rec) for rec in emission.records]
                 metrics.cpu.labels("windows").inc(time.thread_time() - cpu)
                 written += await sink.write(t.traffic.name, values, timestamps=emission.stamps)
+            if emission.events:  # a slot's events, shuffled, each stamped with its slot's start
+                values = [orjson.dumps(event) for event in emission.events]
+                written += await sink.write(t.events.name, values, timestamps=emission.event_stamps)
             for p in emission.forward:
                 written.append((t.partials.name, await sink.send(t.partials.name, orjson.dumps(p), owner_key(p))))
         except OutputFailed as e:
             fail(OutputError(e.topic, e.cause))
             return
         metrics.emitted(len(emission.records), emission.window_ends, time.time())
-        metrics.watch_windows(sum(level.suppressed for level in owner.levels), owner.base.late)
+        metrics.watch_windows(
+            sum(level.suppressed for level in owner.levels), owner.base.late, owner.slots.held, owner.slots.late
+        )
 
         async def acknowledge() -> None:
             try:

@@ -386,6 +386,10 @@ class TrafficAggregator:
         elif not self._marks:  # partials without sources' marks (scrub, or the rest of a worker's batch)
             self.watermark = max(self.watermark, wkey[1] - self.allowed_lateness)
 
+    def sources_active(self, now: float) -> bool:
+        """Whether sources' marks still drive the watermark (one was heard from within ``idle_s``)."""
+        return bool(self._marks) and self._watch_sources(now)
+
     def _watch_sources(self, now: float) -> bool:
         """The watermark of the slowest source heard from within ``idle_s``; False when none was."""
         active = [mark for mark, heard in self._marks.values() if now - heard < self.idle_s]
@@ -405,7 +409,7 @@ class TrafficAggregator:
     ) -> list[Closed]:
         """Windows no partial reached for ``idle`` seconds (quiet sites, the end of a stream), but
         those in ``keep``; a rollup's, only once its span is over by the wall clock ``wall`` too."""
-        if self._marks and self._watch_sources(now):
+        if self.sources_active(now):
             # Sources are still talking: a window waits for the slowest of them, however quiet it is.
             return self.close_due()
         return self._close([

@@ -93,10 +93,11 @@ def aggregator(cfg: AggregateConfig) -> TrafficAggregator:
     return TrafficAggregator(cfg.window, cfg.k, cfg.dimensions, cfg.allowed_lateness, cfg.publish_sketches)
 
 
-def window_owner(cfg: AggregateConfig) -> WindowOwner[Any]:
-    """The base window and every rollup span, each closed window feeding the next."""
+def window_owner(cfg: AggregateConfig, event_slot: int) -> WindowOwner[Any]:
+    """The base window and every rollup span, each closed window feeding the next; and the events of
+    each ``event_slot`` (``events.time_granularity``), held until it is over."""
     levels = [aggregator(cfg)] + [
         TrafficAggregator(span, cfg.k, cfg.dimensions, cfg.allowed_lateness, cfg.publish_sketches, rollup=True)
         for span in cfg.rollups
     ]
-    return WindowOwner(levels, idle_s=max(cfg.allowed_lateness, 1))
+    return WindowOwner(levels, idle_s=max(cfg.allowed_lateness, 1), event_slot=int(event_slot))

@@ -159,10 +159,12 @@ class NativeCore:
         sealed = orjson.loads(b.sealed[0])
         if kind == m.RESTRICTED:
             return Outcome(None, None, sealed, None, True)
+        if kind == m.WITHHELD:
+            return Outcome(None, None, sealed, withheld=True)
         stamp, (site, window, visitor, client, nbytes, status_class, dims) = update
         agg = AggUpdate(site, window, visitor, client, nbytes, status_class, tuple(dims))
-        event = orjson.loads(b.events[0]) if kind == m.EVENT else None
-        return Outcome(event, agg, sealed, timestamp_ms=stamp, withheld=event is None)
+        (_, _, (event,)), = b.held
+        return Outcome(orjson.loads(event), agg, sealed, timestamp_ms=stamp)
 
     def _batch(
         self, lines: Sequence[bytes], now: float, key: Any, sources: Sequence[str] | None, newline: bool,

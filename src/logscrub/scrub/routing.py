@@ -1,25 +1,25 @@
 """The one routing rule: which outcome of a line goes to which output, for every driver and core.
 
-An event goes to ``events`` (and its aggregate update to the traffic aggregator) with its sealed
-line to ``security``; a restricted client's line only to ``security``; a withheld event's line to
-``security`` and its update to the aggregator; a rejected line, sealed with its reason, to
-``rejected``. Records are serialized here (the compiled core serializes them itself, byte for byte
-the same, and hands over a batch at a time), so drivers only move bytes. A batch's events leave in
-random order with their coarse time as timestamp (nothing ties them to raw lines): that shuffle is
-one step, ``shuffle_events``, whichever core made the events.
+An event goes, held, to the window owner of its site's day (``slots.py``: it is written with the
+rest of its time slot, shuffled, once the slot is over), its aggregate update to the traffic
+aggregator and its sealed line to ``security``; a restricted or withheld line only to ``security``;
+a rejected line, sealed with its reason, to ``rejected``. Sealed records are serialized here, so
+drivers only move bytes. The compiled core serializes its records itself, byte for byte the same,
+and hands over a batch at a time (``add_batch``); its held events are their JSON already
+(``orjson.Fragment``), written as the reference's dicts are.
 """
 
 from __future__ import annotations
 
-import os
-import random
 from collections import Counter
 from typing import Any
 
 import orjson
+from orjson import Fragment
 
 from logscrub.scrub.aggregate import TrafficAggregator
 from logscrub.scrub.scrubber import Outcome
+from logscrub.scrub.slots import event_partials
 
 EVENTS, SECURITY, REJECTED = "events", "security", "rejected"  # output roles (TopicsConfig field names)
 ROLES = (EVENTS, SECURITY, REJECTED)
@@ -29,19 +29,19 @@ class Routed:
     """The records of a batch of outcomes, by output role, with what a summary or metrics need."""
 
     __slots__ = (
-        "records", "stamps", "aggregator", "newline", "lines", "events", "withheld", "restricted", "rejected",
+        "records", "held", "aggregator", "newline", "lines", "events", "withheld", "restricted", "rejected",
         "latest", "_option",
     )  # fmt: skip
 
     def __init__(self, aggregator: TrafficAggregator, newline: bool = False) -> None:
         """``newline``: end each record with one (JSON-lines files); Kafka values have none."""
-        self.records: dict[str, list[bytes]] = {role: [] for role in ROLES}
-        self.stamps: list[int | None] = []  # each event's coarse time (ms), for its record's timestamp
+        self.records: dict[str, list[bytes]] = {SECURITY: [], REJECTED: []}
+        self.held: dict[tuple[str, int], list[dict[str, Any]]] = {}  # (site, slot start) -> its events
         self.aggregator = aggregator
         self.newline = newline
         self.lines = 0
         self.events = 0
-        self.withheld = 0  # lines counted in aggregates whose event would have followed a client
+        self.withheld = 0  # lines sealed only: their event would have followed a client
         self.restricted = 0
         self.rejected: Counter[str] = Counter()
         self.latest = -1  # the latest window start of an event so far: where event time is
@@ -50,17 +50,22 @@ class Routed:
     def add(self, o: Outcome) -> None:
         self.lines += 1
         dumps, option = orjson.dumps, self._option
-        if o.update is not None:
-            if o.event is not None:
-                self.records[EVENTS].append(dumps(o.event, option=option))
-                self.stamps.append(o.timestamp_ms)
-                self.events += 1
-            else:
-                self.withheld += 1
+        if o.event is not None:
+            u = o.update
+            assert u is not None and o.timestamp_ms is not None
+            slot = (u.site, o.timestamp_ms // 1000)
+            held = self.held.get(slot)
+            if held is None:
+                held = self.held[slot] = []
+            held.append(o.event)
             self.records[SECURITY].append(dumps(o.sealed, option=option))
-            self.aggregator.add(o.update)
-            if o.update.window > self.latest:
-                self.latest = o.update.window
+            self.aggregator.add(u)
+            self.events += 1
+            if u.window > self.latest:
+                self.latest = u.window
+        elif o.withheld:
+            self.records[SECURITY].append(dumps(o.sealed, option=option))
+            self.withheld += 1
         elif o.restricted:
             self.records[SECURITY].append(dumps(o.sealed, option=option))
             self.restricted += 1
@@ -72,11 +77,16 @@ class Routed:
         """What the compiled core made of a run of lines (``logscrub._native.Batch``): the records
         ``add`` would have made of their outcomes, in line order, and their updates summed per bucket."""
         self.lines += batch.done
-        self.events += len(batch.events)
         self.withheld += batch.withheld
         self.restricted += batch.restricted
-        self.records[EVENTS] += batch.events
-        self.stamps += batch.stamps
+        events = 0
+        for site, start, serialized in batch.held:  # (site, slot start) in order of first sight
+            held = self.held.get((site, start))
+            if held is None:
+                held = self.held[(site, start)] = []
+            held += map(Fragment, serialized)
+            events += len(serialized)
+        self.events += events
         self.records[SECURITY] += batch.sealed
         self.records[REJECTED] += batch.rejected
         for reason, n in batch.reasons:  # in order of first sight, as a line at a time counts them
@@ -85,24 +95,10 @@ class Routed:
         if batch.latest > self.latest:
             self.latest = batch.latest
 
-    def take(self, shuffle: bool = True) -> tuple[dict[str, list[bytes]], list[int | None]]:
-        """The records so far by role and the events' timestamps, events shuffled (``shuffle``
-        off: in line order, for tests comparing cores); the batch starts over empty (the counts
-        keep running)."""
-        records, stamps = self.records, self.stamps
-        if shuffle:
-            records[EVENTS], stamps = shuffle_events(records[EVENTS], stamps)
-        self.records = {role: [] for role in ROLES}
-        self.stamps = []
-        return records, stamps
-
-
-def shuffle_events(events: list[bytes], stamps: list[int | None]) -> tuple[list[bytes], list[int | None]]:
-    """Events and their timestamps in one random order: output order is not raw-log order (invariant 2)."""
-    order = list(range(len(events)))
-    _shuffle(order)
-    return [events[i] for i in order], [stamps[i] for i in order]
-
-
-# Seeded from the OS once: unpredictable from the outside, without a system call per element.
-_shuffle = random.Random(os.urandom(32)).shuffle
+    def take(self) -> tuple[dict[str, list[bytes]], list[dict[str, Any]]]:
+        """The sealed records so far by role, and the events as partials for their window owners;
+        the batch starts over empty (the counts keep running)."""
+        records, held = self.records, self.held
+        self.records = {SECURITY: [], REJECTED: []}
+        self.held = {}
+        return records, event_partials(held)

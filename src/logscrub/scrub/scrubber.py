@@ -36,25 +36,30 @@ OTHER = "(other)"
 RARE = "(rare)"  # a value fewer than k clients showed today
 _NO_GEO = GeoInfo(None, None, None)
 _STATUS_CLASS = {code: f"{code // 100}xx" for code in range(100, 600)}
-_REFERRER_VALUE = {"none": "(direct)"}  # aggregate value of a referrer without a domain, by class
+# Aggregate value of a referrer without a domain, by class; never "(other)", the folded bucket's name.
+_REFERRER_VALUE = {"none": "(direct)", "other": "(no domain)"}
 _CACHE_MAX = 65536  # entries per cache below; a full cache is emptied, not evicted entry by entry
 # The fields that describe the client, in this order in a description tuple.
-DESCRIPTION = ("site", "browser", "browser_major", "os", "os_major", "device", "bot", "country", "asn", "as_org")
-# Coarser and coarser descriptions, by the positions they keep: all; no majors; no AS; no country;
-# no OS; only site, device and bot. Past the last, every field is (rare).
+# The protocol too: HTTP/1.0 against HTTP/2 tells clients apart as a major version does.
+DESCRIPTION = (
+    "site", "browser", "browser_major", "os", "os_major", "device", "bot", "country", "asn", "as_org", "protocol"
+)  # fmt: skip
+# Coarser and coarser descriptions, by the positions they keep: all; no majors or protocol; no AS;
+# no country; no OS; only site and browser; only site, device and bot. Past the last, every field is (rare).
 LEVELS = (
-    (0, 1, 2, 3, 4, 5, 6, 7, 8, 9), (0, 1, 3, 5, 6, 7, 8, 9), (0, 1, 3, 5, 6, 7), (0, 1, 3, 5, 6), (0, 1, 5, 6),
+    (0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10), (0, 1, 3, 5, 6, 7, 8, 9), (0, 1, 3, 5, 6, 7), (0, 1, 3, 5, 6), (0, 1, 5, 6),
     (0, 1), (0, 5, 6),
 )
-_ALL_RARE = (RARE, RARE, None, RARE, None, RARE, None, None, None, None)
+_ALL_RARE = (RARE, RARE, None, RARE, None, RARE, None, None, None, None, None)
 PATH_SEGMENTS, PATH_LENGTH = 12, 256  # path templates: segments examined, characters published
 
 
 @dataclass(slots=True)
 class Outcome:
     """What one line becomes: an event, a rejection (``reason``), ``restricted`` (neither), or
-    ``withheld`` (an update but no event: it would have been a second event of one client alone in
-    its group)."""
+    ``withheld`` (sealed only: it would have been a second event of one client alone in the group
+    showing no field; counted in no aggregate either, or a window's requests minus its events would
+    give it back)."""
 
     event: dict[str, Any] | None
     update: AggUpdate | None
@@ -153,6 +158,8 @@ class Scrubber:
         self._period = -1  # the latest visitor-key period seen
         self._ids_key = b""
         self._all_rare = 0  # the group of events showing no field: its hash under the day's key
+        # (description, time slot) -> each level's group within that slot, the last resort's last
+        self._slot_levels: dict[tuple[Any, ...], tuple[int, ...]] = {}
         self._clients: dict[Any, _Client] = {}
         self._visitors: dict[tuple[Any, str | None], int] = {}  # (client, user agent) -> visitor hash
         self._levels: dict[tuple[Any, ...], tuple[int, ...]] = {}  # description -> its levels' value hashes
@@ -191,8 +198,10 @@ class Scrubber:
         sealed = self._seal(line, key, now, None, source, client.packed)
         if self.restricted is not None and self.restricted(client.packed):
             return Outcome(None, None, sealed, None, True)  # nothing derived from it: not even a count
-        event, update = self._anonymize(req, slot, client, client_key, vkey.secret, source)
-        return Outcome(event, update, sealed, timestamp_ms=slot[3], withheld=event is None)
+        event, update = self._anonymize(req, slot, client, client_key, vkey.secret, source, line)
+        if event is None:
+            return Outcome(None, None, sealed, withheld=True)
+        return Outcome(event, update, sealed, timestamp_ms=slot[3])
 
     def _reject(self, line: bytes, key: Key, now: float, reason: str, source: str | None) -> Outcome:
         return Outcome(None, None, self._seal(line, key, now, reason, source, _leading_address(line)), reason)
@@ -214,11 +223,12 @@ class Scrubber:
         self._period = max(self._period, vkey.period)
         self._ids_key = hashlib.blake2b(b"logscrub/event-id", key=vkey.secret, digest_size=32).digest()
         self._all_rare = self._day.value(("c", *_ALL_RARE))
+        self._slot_levels.clear()
 
     def _anonymize(
         self, req: Request, slot: tuple[str, int, float, int], client: _Client, client_key: Any, secret: bytes,
-        source: str | None,
-    ) -> tuple[dict[str, Any] | None, AggUpdate]:
+        source: str | None, line: bytes,
+    ) -> tuple[dict[str, Any], AggUpdate] | tuple[None, None]:
         day = self._day
         assert day is not None
         who = client.identity
@@ -238,14 +248,17 @@ class Scrubber:
 
         # Invariant 2: the description, the path and the referrer domain only as k clients showed them today.
         description = (site, ua.browser, ua.browser_major, ua.os, ua.os_major, ua.device, ua.bot,
-                       geo.country, geo.asn, geo.as_org)  # fmt: skip
+                       geo.country, geo.asn, geo.as_org, protocol)  # fmt: skip
         hashes = self._levels.get(description) or self._level_hashes(description, day)
+        in_slot = self._slot_levels.get((description, slot[3])) or self._slot_hashes(description, slot[3], hashes, day)
         level = len(hashes)
         for i, h in enumerate(hashes):  # every level counts this client; the finest it may join wins
-            if day.shown(h, who) and i < level and day.joins(h, who):
+            if day.shown(h, who) and i < level and day.joins(h, who, in_slot[i]):
                 level = i
-        # The last resort, every field (rare), is a group too: a client alone in it gets one event there.
-        withheld = level == len(hashes) and not day.joins(self._all_rare, who)
+        # The last resort, every field (rare), is a group too: a client alone in it gets one event there;
+        # a line whose event may join no group is withheld: sealed, and in no published number.
+        if level == len(hashes) and not day.joins(self._all_rare, who, in_slot[-1]):
+            return None, None
         shown = self._shown.get((description, level)) or self._described(description, level)
         shown_path = path if path is None or day.shown(day.value(("p", site, path)), who) else RARE
         shown_ref = ref_domain if ref_domain is None or day.shown(day.value(("r", site, ref_domain)), who) else RARE
@@ -261,18 +274,19 @@ class Scrubber:
         if self._dim_index is not None:
             dims = tuple(map(dims.__getitem__, self._dim_index))
         update = AggUpdate(site, slot[1], visitor, who, req.bytes, status_class, dims)
-        if withheld:
-            return None, update
 
         event: dict[str, Any] = {"schema": EVENT_SCHEMA}
         if source is not None:  # the same for a replayed line, and says nothing without the day's key
-            event["id"] = hashlib.blake2b(source.encode(), key=self._ids_key, digest_size=10).hexdigest()
+            # The line too: scrub's source is a line number, and two runs of one day share the key.
+            event["id"] = hashlib.blake2b(
+                b"%s\0%s" % (source.encode(), line), key=self._ids_key, digest_size=10
+            ).hexdigest()
         event |= {
             "time": slot[0],
             "site": shown[0],
             "method": method,
             "path": shown_path,
-            "protocol": protocol,
+            "protocol": shown[10],
             "status": status,
             "status_class": status_class,
             "bytes": req.bytes,
@@ -305,12 +319,23 @@ class Scrubber:
         self._levels[description] = hashes
         return hashes
 
+    def _slot_hashes(
+        self, description: tuple[Any, ...], slot: int, hashes: tuple[int, ...], day: DayVocabulary
+    ) -> tuple[int, ...]:
+        """Each level's group within the time slot ``slot`` (the event's published time), and the
+        last resort's: what an analyst grouping by the client fields and the time sees."""
+        in_slot = tuple(day.value(("t", h, slot)) for h in (*hashes, self._all_rare))
+        if len(self._slot_levels) >= _CACHE_MAX:
+            self._slot_levels.clear()
+        self._slot_levels[(description, slot)] = in_slot
+        return in_slot
+
     def _described(self, description: tuple[Any, ...], level: int) -> tuple[Any, ...]:
         if level >= len(LEVELS):
             fields = _ALL_RARE
         else:
             keep = LEVELS[level]
-            fields = tuple(description[j] if j in keep else (RARE if j in (1, 3) else None) for j in range(10))
+            fields = tuple(description[j] if j in keep else (RARE if j in (1, 3) else None) for j in range(11))
         if len(self._shown) >= _CACHE_MAX:
             self._shown.clear()
         self._shown[(description, level)] = fields

@@ -3,8 +3,8 @@ that never hold two events of one client alone.
 
 A value stays unpublishable until k clients showed it (``shown``). And an event joins the group of
 events publishing the same description only if the group is empty, or already holds another
-client (``joins``): a group holding only one client's events holds at most one of them, so no
-group can follow a person. Values, groups and clients are 64-bit hashes keyed with the day's
+client (``joins``), both that day and within the event's time slot: a group holding only one
+client's events holds at most one of them, so no group can follow a person. Values, groups and clients are 64-bit hashes keyed with the day's
 visitor key, so what workers share (``take_sightings`` / ``merge``) means nothing once that key is
 destroyed, and days cannot be joined. Memory is bounded: past ``max_values`` a day, new values are
 not counted and so never published that day (the safe side).
@@ -71,22 +71,38 @@ class DayVocabulary:
                 return True
         return False
 
-    def joins(self, group: int, client: int) -> bool:
-        """Whether an event of ``client`` may be published in ``group`` now (and if so, it is)."""
+    def joins(self, group: int, client: int, slot_group: int | None = None) -> bool:
+        """Whether an event of ``client`` may be published in ``group`` now (and if so, it is).
+
+        ``slot_group`` is the same group within the event's published time slot: an event must be
+        admitted to both, or the events one client sent in one minute would follow it there."""
+        if not self._may_join(group, client) or (slot_group is not None and not self._may_join(slot_group, client)):
+            return False
+        self._join(group, client)
+        if slot_group is not None:
+            self._join(slot_group, client)
+        return True
+
+    def _may_join(self, group: int, client: int) -> bool:
         if group in self.shared:
             return True
         alone = self.alone.get(group)
         if alone is None:
-            if len(self.alone) >= self.max_values:
-                return False
+            return len(self.alone) < self.max_values
+        return alone != client  # its second event there, with nobody else's: that group would follow it
+
+    def _join(self, group: int, client: int) -> None:
+        if group in self.shared:
+            return
+        alone = self.alone.get(group)
+        if alone is None:
             self.alone[group] = client
-        elif alone == client:
-            return False  # its second event there, with nobody else's: that group would follow it
-        else:
+        elif alone != client:
             del self.alone[group]
             self.shared.add(group)
+        else:
+            return
         self.joined += (group, client)
-        return True
 
     def published_values(self) -> list[Hashable]:
         """The values (as given to ``value``) this process knows were published: the next day may
@@ -141,15 +157,23 @@ class Vocabulary:
         self._days: OrderedDict[str, DayVocabulary] = OrderedDict()
 
     def day(self, kid: str, secret: bytes | None = None) -> DayVocabulary:
+        """The day of visitor key ``kid``; ``secret`` when this process uses that key (it hashes).
+
+        The days kept are those used last (files read newest first, rotated logs, late lines), never
+        the one asked for; a day heard of only from other workers is not kept if it is older than
+        every day kept (its records are then dropped: ``merge``)."""
         day = self._days.get(kid)
         if day is None:
+            if secret is None and len(self._days) >= DAYS_KEPT and _period_of(kid) < min(map(_period_of, self._days)):
+                return DayVocabulary(self.k, None, self.max_values)  # too old to keep: not stored
             day = self._days[kid] = DayVocabulary(self.k, secret, self.max_values)
-            # The oldest day goes (key ids start with their period); never the day a key holder is
-            # about to use, however old (input read newest first), only one heard of from others.
             while len(self._days) > DAYS_KEPT:
-                del self._days[min((d for d in self._days if secret is None or d != kid), key=_period_of)]
-        elif secret is not None and day._secret is None:
-            day._secret = secret
+                del self._days[next(d for d in self._days if d != kid)]  # the least recently used
+        else:
+            if secret is not None and day._secret is None:
+                day._secret = secret
+            if secret is not None:
+                self._days.move_to_end(kid)
         return day
 
     def take_sightings(self) -> list[dict[str, object]]:

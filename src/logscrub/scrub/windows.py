@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
 
 from logscrub.scrub.aggregate import Closed, TrafficAggregator, owner_key
+from logscrub.scrub.slots import EVENTS, EventSlots
 
 __all__ = ["Emission", "WindowOwner", "owner_key"]
 
@@ -23,23 +24,28 @@ Ack = TypeVar("Ack")
 
 @dataclass
 class Emission(Generic[Ack]):
-    """Records to publish, partials for the next span, and the handles to acknowledge once both are written."""
+    """Records to publish, events whose slot is over, partials for the next span, and the handles to
+    acknowledge once all are written."""
 
     records: list[dict[str, Any]] = field(default_factory=list)
     stamps: list[int] = field(default_factory=list)  # each record's window start (ms): its timestamp
+    events: list[dict[str, Any]] = field(default_factory=list)  # each slot's shuffled, slots in time order
+    event_stamps: list[int] = field(default_factory=list)  # each event's slot start (ms)
     forward: list[dict[str, Any]] = field(default_factory=list)
     acks: list[Ack] = field(default_factory=list)
     window_ends: list[int] = field(default_factory=list)  # of the base windows emitted
 
     def __bool__(self) -> bool:
-        return bool(self.records or self.forward or self.acks)
+        return bool(self.records or self.events or self.forward or self.acks)
 
 
 class WindowOwner(Generic[Ack]):
-    """The base window's aggregator first, then each rollup's, longer and longer."""
+    """The base window's aggregator first, then each rollup's, longer and longer; and the events of
+    each time slot of ``event_slot`` seconds, held until the slot is over (``slots.py``)."""
 
-    def __init__(self, levels: Sequence[TrafficAggregator], idle_s: float) -> None:
+    def __init__(self, levels: Sequence[TrafficAggregator], idle_s: float, event_slot: int = 3600) -> None:
         self.levels = list(levels)
+        self.slots: EventSlots[Ack] = EventSlots(event_slot)
         self.idle_s = idle_s
         self.levels[0].idle_s = idle_s
         self._level = {agg.span: i for i, agg in enumerate(self.levels)}
@@ -54,6 +60,10 @@ class WindowOwner(Generic[Ack]):
 
     def merge(self, p: dict[str, Any], ack: Ack, partition: int, now: float) -> Emission[Ack]:
         """Add one partial (from partition ``partition`` of the partials topic); what is due now."""
+        if p.get("span") == EVENTS:
+            if not self.slots.add(p, ack, partition, now):
+                return Emission(acks=[ack])  # its slot is out: sealed, never published (counted late)
+            return self._release(self.slots.due(self.base.watermark))
         i = self._level.get(int(p.get("span", self.base.span)))
         if i is None:  # a span no longer configured: nothing to add it to
             return Emission(acks=[ack])
@@ -68,7 +78,10 @@ class WindowOwner(Generic[Ack]):
             return Emission(forward=self._onward(i, [p]), acks=[ack])
         agg.merge_partial(p, now)
         self._waiting[(agg.span, site, start)].append((partition, ack))
-        return self._emission(i, agg.close_due())
+        emission = self._emission(i, agg.close_due())
+        if i == 0:
+            _extend(emission, self._release(self.slots.due(self.base.watermark)))
+        return emission
 
     def idle(self, now: float, wall: float) -> Emission[Ack]:
         """Windows no partial reached for ``idle_s`` (quiet sites, the end of a stream); a rollup
@@ -77,7 +90,17 @@ class WindowOwner(Generic[Ack]):
         for i, agg in enumerate(self.levels):
             closed = agg.close_idle(now, self.idle_s, wall, keep=self._fed_from_below(i))
             _extend(out, self._emission(i, closed))
+        if self.base.sources_active(now):  # a slot waits for the slowest source, however quiet
+            _extend(out, self._release(self.slots.due(self.base.watermark)))
+        else:
+            _extend(out, self._release(self.slots.idle(now, self.idle_s)))
         return out
+
+    def _release(self, keys: list[tuple[str, int]]) -> Emission[Ack]:
+        if not keys:
+            return Emission()
+        events, stamps, acks = self.slots.release(keys)
+        return Emission(events=events, event_stamps=stamps, acks=acks)
 
     def _fed_from_below(self, level: int) -> set[tuple[str, int]]:
         """Windows of ``level`` that a shorter span's open window, or a forwarded partial on its
@@ -105,6 +128,7 @@ class WindowOwner(Generic[Ack]):
         and what reached windows already out, for their rollups."""
         emission = self._emission(0, self.base.close_due())
         emission.forward += self._onward(0, self.base.take_late())
+        _extend(emission, self._release(self.slots.due(self.base.watermark)))
         return emission
 
     def _onward(self, level: int, late: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -116,12 +140,14 @@ class WindowOwner(Generic[Ack]):
         self._sent(forward)
         return forward
 
-    def finish(self, now: float) -> list[dict[str, Any]]:
-        """End of input without a topic in between: every window of every span, shortest first."""
-        records = self.settle(self.due(), now)  # late additions first, while their rollups are open
-        return records + [
-            rec for i in range(len(self.levels)) for rec in self.settle(self._emission(i, self.levels[i].flush()), now)
-        ]
+    def finish(self, now: float) -> Emission[Ack]:
+        """End of input without a topic in between: every window of every span, shortest first, and
+        every slot's events."""
+        out = self.settle(self.due(), now)  # late additions first, while their rollups are open
+        for i in range(len(self.levels)):
+            _extend(out, self.settle(self._emission(i, self.levels[i].flush()), now))
+        _extend(out, self._release(self.slots.keys()))
+        return out
 
     def revoke(self, partitions: set[int]) -> None:
         """Forget the windows of partitions another worker now owns: it rebuilds them from the
@@ -130,16 +156,19 @@ class WindowOwner(Generic[Ack]):
             del self._waiting[wkey]
             span, site, start = wkey
             self.levels[self._level[span]].discard((site, start))
+        for key in self.slots.fed_from(partitions):
+            self.slots.discard(key)
 
-    def settle(self, emission: Emission[Ack], now: float) -> list[dict[str, Any]]:
-        """Without a topic in between (``scrub``): merge forwarded partials back at once, and
-        return every record this makes publishable."""
-        records, pending = [], [emission]
+    def settle(self, emission: Emission[Ack], now: float) -> Emission[Ack]:
+        """Without a topic in between (``scrub``): merge forwarded partials back at once, and return
+        every record and event this makes publishable (nothing left to forward)."""
+        out: Emission[Ack] = Emission()
+        pending = [emission]
         while pending:
             e = pending.pop()
-            records += e.records
+            _extend(out, Emission(records=e.records, stamps=e.stamps, events=e.events, event_stamps=e.event_stamps))
             pending += [self.merge(p, None, 0, now) for p in e.forward]  # type: ignore[arg-type]
-        return records
+        return out
 
     def _emission(self, level: int, closed: list[Closed]) -> Emission[Ack]:
         if not closed:
@@ -166,6 +195,8 @@ class WindowOwner(Generic[Ack]):
 def _extend(into: Emission[Ack], more: Emission[Ack]) -> None:
     into.records += more.records
     into.stamps += more.stamps
+    into.events += more.events
+    into.event_stamps += more.event_stamps
     into.forward += more.forward
     into.acks += more.acks
     into.window_ends += more.window_ends

@@ -1,0 +1,69 @@
+"""Events held until their time slot is over, then written together, shuffled: their order in the
+topic says nothing finer than the slot (red-team round 2: on a quiet stream it was log order)."""
+
+from logscrub.scrub.aggregate import AggUpdate, TrafficAggregator
+from logscrub.scrub.slots import CHUNK, EVENTS, EventSlots, event_partials
+from logscrub.scrub.windows import WindowOwner
+
+HOUR = 3600
+
+
+def owner(lateness: int = 0) -> WindowOwner:
+    return WindowOwner([TrafficAggregator(60, 5, ("path",), lateness)], idle_s=5.0, event_slot=HOUR)
+
+
+def events(n: int, start: int = 0) -> list[dict]:
+    return [{"n": i, "time": start} for i in range(n)]
+
+
+def test_partials_are_chunked_under_the_record_size():
+    (a, b, c) = event_partials({("s", 0): events(2 * CHUNK + 1)})
+    assert [len(p["events"]) for p in (a, b, c)] == [CHUNK, CHUNK, 1]
+    assert {p["span"] for p in (a, b, c)} == {EVENTS} and {p["window"] for p in (a, b, c)} == {0}
+
+
+def test_a_slot_is_written_once_it_is_over_all_at_once_and_shuffled():
+    o = owner()
+    held = event_partials({("s", 0): events(500)})
+    for i, p in enumerate(held):
+        assert o.merge(p, f"ack-{i}", 0, 0.0).events == []  # event time has not left the slot
+    o.base.add(AggUpdate("s", HOUR - 60, 1, 1, 10, "2xx", (("path", "/"),)))
+    assert o.due().events == []  # the slot's last minute is still open
+    o.base.add(AggUpdate("s", HOUR, 1, 1, 10, "2xx", (("path", "/"),)))
+    out = o.due()
+    assert sorted(e["n"] for e in out.events) == list(range(500))
+    assert [e["n"] for e in out.events] != list(range(500))  # not in the order they came
+    assert set(out.event_stamps) == {0} and out.acks == ["ack-0"]
+    assert o.slots.held == 0
+
+
+def test_events_reaching_a_slot_already_written_are_not_published():
+    """A second block of one slot would be a subset an analyst could group by."""
+    o = owner()
+    o.merge(event_partials({("s", 0): events(3)})[0], "a", 0, 0.0)
+    assert len(o.finish(0.0).events) == 3
+    late = o.merge(event_partials({("s", 0): events(2)})[0], "b", 0, 1.0)
+    assert late.events == [] and late.acks == ["b"] and o.slots.late == 2
+
+
+def test_a_quiet_site_s_slot_goes_out_after_the_idle_time():
+    o = owner()
+    o.merge(event_partials({("s", 0): events(3)})[0], "a", 0, 100.0)
+    assert not o.idle(104.0, wall=1e9).events
+    assert len(o.idle(105.0, wall=1e9).events) == 3
+
+
+def test_a_revoked_partition_s_slots_are_left_to_their_next_owner():
+    o = owner()
+    o.merge(event_partials({("s", 0): events(3)})[0], "a", 7, 0.0)
+    o.merge(event_partials({("t", 0): events(2)})[0], "b", 8, 0.0)
+    o.revoke({7})
+    out = o.finish(0.0)
+    assert len(out.events) == 2 and out.acks == ["b"] and o.slots.held == 0
+
+
+def test_slots_are_kept_apart_by_site_and_start():
+    slots: EventSlots[str] = EventSlots(HOUR)
+    for site, start in (("s", 0), ("s", HOUR), ("t", 0)):
+        slots.add({"site": site, "window": start, "events": events(1)}, site, 0, 0.0)
+    assert sorted(slots.due(HOUR)) == [("s", 0), ("t", 0)]
