@@ -136,14 +136,22 @@ def linkability(r: dict[str, Any]) -> str:
         for e in p["events"]
     )
     agg = p["aggregates"]
+    default = p["events"][0] if p["events"] else {}
+    short = agg.get("rollups_short_by_under_k")
     return (
         f"From `make bench` at {r['when']} (`bench/linkability.py`): a generated {log['days']}-day log, "
-        f"{log['visitors_per_day']} visitors a day, {log['lines']:,} lines; `tests/scrub/test_linkability.py` "
-        "holds the default row to at most 1% linked, 60% of paths and 75% of browsers kept.\n\n"
+        f"{log['visitors_per_day']} visitors a day, {log['lines']:,} lines. An event is linked when the events "
+        "sharing its client fields (per day, or per published time slot) are two or more and all of one "
+        "address; `tests/scrub/test_linkability.py` holds the default row to at most 1% linked, 60% of paths "
+        "and 62% of browsers kept, and at most 5% of lines withheld.\n\n"
         "| config | events linked to one address | to one person | path kept | browser kept |\n"
         f"|---|---:|---:|---:|---:|\n{rows}\n\n"
-        f"Aggregates (default config, 1-minute windows): {agg['records']:,} records published, "
-        f"{agg['buckets_held_back']:,} buckets held back under k ({_share(agg['held_back_share'])}).\n"
+        + (f"With the default config, {default['withheld']:,} of the {log['lines']:,} lines were withheld (sealed "
+           "only: their event, or their counts, would have followed one client). " if "withheld" in default else "")
+        + f"Aggregates (default config, 1-minute windows): {agg['records']:,} records published, "
+        f"{agg['buckets_held_back']:,} buckets held back under k ({_share(agg['held_back_share'])})"
+        + (f"; {short:,} rollup records count fewer visitors than they saw, by under k each." if short is not None
+           else ".") + "\n"
     )
 
 

@@ -122,6 +122,13 @@ class Pipeline:
         """Every record on the topic right now (from the beginning to the end offsets)."""
         return [orjson.loads(v) for v in read_topic(self.bootstrap, self.topic(role))]
 
+    def wait_for_events(self, at_least: int, timeout: float = 120.0) -> list[Any]:
+        """The events topic once it holds ``at_least`` records: events are held until their time slot
+        is over (or no line reached it for ``aggregate.allowed_lateness``), then written."""
+        self.wait_for(f"{at_least} events, written once their slot is over", lambda: len(self.read("events")) >= at_least,
+                      timeout)
+        return self.read("events")
+
     def wait_for(self, what: str, condition: Callable[[], bool], timeout: float = 120.0) -> None:
         deadline = time.monotonic() + timeout
         while not condition():
@@ -129,6 +136,12 @@ class Pipeline:
             assert not dead, f"a worker exited early: see {self.tmp}/worker-*.log"
             assert time.monotonic() < deadline, f"timed out waiting for {what}; logs in {self.tmp}"
             time.sleep(0.5)
+
+
+# A replayed old log's hour in progress is written once no line reached it for the allowed
+# lateness (the end of a stream, or a pause): tests that stop the stream mid-way (a crash, a broker
+# restart, a rebalance) wait longer than their pause, so that no event of theirs comes late.
+PAUSES = {"LOGSCRUB_AGGREGATE__ALLOWED_LATENESS": "60s"}
 
 
 def sources(records: list[dict[str, Any]]) -> list[str]:

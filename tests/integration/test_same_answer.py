@@ -63,7 +63,7 @@ def test_one_file_through_scrub_and_through_a_worker_gives_the_same_answers(kafk
         summary = scrub(cfg, [str(log)], tmp_path / "out", progress=False, keys=tmp_path / "state" / "keys.json")
         assert summary.lines == len(lines) and summary.accounted
 
-        worker_events = p.read("events")
+        worker_events = p.wait_for_events(summary.events)
         out = (tmp_path / "out" / f"{p.topic('events')}.jsonl").read_bytes()
         scrub_events = [orjson.loads(x) for x in out.splitlines()]
         assert len(worker_events) == summary.events

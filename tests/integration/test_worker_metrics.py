@@ -98,7 +98,14 @@ def test_a_running_worker_reports_health_and_every_metric_moves(pipeline):
         return len(pipeline.read("security")) + len(pipeline.read("rejected")) >= sent
 
     pipeline.wait_for("every line to be accounted for", accounted)
-    events, rejected = pipeline.read("events"), pipeline.read("rejected")
+    security, rejected = pipeline.read("security"), pipeline.read("rejected")
+
+    def every_event() -> bool:  # each held until its slot is over; a withheld line gives none
+        withheld = value(scrape(port)[1], "logscrub_worker_withheld_events_total") or 0
+        return len(pipeline.read("events")) + withheld >= len(security)
+
+    poll("every event, written once its slot is over", every_event, alive)
+    events = pipeline.read("events")
     reasons = Counter(r["reason"] for r in rejected)
     assert reasons["no_match"] >= 1 and reasons["empty"] == 1 and reasons["too_long"] == 1
     expected = request_totals(scrubbed_traffic(pipeline.env, lines, pipeline.tmp / "scrub"))
@@ -118,7 +125,8 @@ def test_a_running_worker_reports_health_and_every_metric_moves(pipeline):
     text, s = scrape(port)
     assert value(s, "logscrub_worker_lines_total") == sent
     assert value(s, "logscrub_worker_records_total", topic="events") == len(events)
-    assert value(s, "logscrub_worker_records_total", topic="security") == len(events)
+    assert value(s, "logscrub_worker_records_total", topic="security") == len(security)
+    assert len(events) + value(s, "logscrub_worker_withheld_events_total") == len(security)
     assert value(s, "logscrub_worker_records_total", topic="rejected") == len(rejected)
     assert (value(s, "logscrub_worker_records_total", topic="partials") or 0) >= 1
     for reason in ("no_match", "empty", "too_long"):

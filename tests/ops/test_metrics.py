@@ -64,12 +64,12 @@ def test_health_is_live_at_once_and_ready_only_when_the_component_says_so(worker
 def test_metrics_endpoint_serves_the_components_registry_in_exposition_format(worker_server):
     metrics, _, server = worker_server
     metrics.batch(lines=10, events=7, rejected={"no_match": 2, "too_long": 1}, partials=3, seconds=0.02)
-    metrics.emitted(records=12, window_ends=[1000.0, 1060.0], now=1090.0)
+    metrics.emitted(records=12, window_ends=[1000.0, 1060.0], now=1090.0, events=5)  # a slot's events, released
     status, content_type, text = get(server.port, "/metrics?name[]=ignored")
     assert status == 200 and content_type.startswith("text/plain; version=0.0.4")
     s = samples(text)
     assert s[("logscrub_worker_lines_total", ())] == 10
-    assert s[("logscrub_worker_records_total", (("topic", "events"),))] == 7
+    assert s[("logscrub_worker_records_total", (("topic", "events"),))] == 5  # when written, not when made
     assert s[("logscrub_worker_records_total", (("topic", "security"),))] == 7
     assert s[("logscrub_worker_records_total", (("topic", "rejected"),))] == 3
     assert s[("logscrub_worker_records_total", (("topic", "partials"),))] == 3

@@ -51,3 +51,23 @@ def test_a_late_line_never_makes_a_second_record_for_its_window(tmp_path):
     hour = [r for r in totals if r["span"] == "1h"]
     assert len(hour) == 1 and hour[0]["visitors"] == 10  # the late clients count there
     assert summary.late == 5000
+
+
+def test_rotated_files_read_newest_first_count_the_events_of_a_slot_already_written(tmp_path):
+    """Red-team round 3: the summary said 37,134 events and "accounted: yes" while the file held
+    35,392. A slot is written once; events reaching it later are sealed only, and counted."""
+
+    def log(name: str, hour: int, n: int) -> str:
+        path = tmp_path / name
+        path.write_text("".join(
+            f'198.51.{i % 200}.{i % 7 + 1} - - [28/Nov/2026:{hour + i * 2 // 3600:02d}:{i * 2 // 60 % 60:02d}:{i * 2 % 60:02d}'
+            f' +0000] "GET /p{i % 3} HTTP/1.1" 200 5 "-" "Mozilla/5.0 Firefox/{100 + i % 9}.0"\n'
+            for i in range(n)
+        ))  # fmt: skip
+        return str(path)
+
+    newer, older = log("access.log", 12, 6000), log("access.log.1", 12, 300)  # both hold 12:00-12:05
+    summary = scrub(load(None, env={}), [newer, older], tmp_path / "out", progress=False, keys=tmp_path / "k" / "keys.json")
+    written = (tmp_path / "out" / "analytics.events.jsonl").read_bytes().splitlines()
+    assert summary.late_events > 0 and len(written) == summary.events
+    assert summary.accounted and "late:" in summary.render()

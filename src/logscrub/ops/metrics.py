@@ -97,8 +97,8 @@ class WorkerMetrics:
         )
         self.withheld = Counter(
             "logscrub_worker_withheld_events",
-            "Lines counted in aggregates and sealed, whose event was withheld: it would have been a second "
-            "event of one client alone in the group showing no field.",
+            "Lines sealed only, with no event and left out of the aggregates: the event would have been a "
+            "second event of one client alone in the group showing no field.",
             registry=r,
         )
         self.batch_seconds = Histogram(
@@ -186,9 +186,8 @@ class WorkerMetrics:
         withheld: int = 0,
     ) -> None:
         """One scrubbed batch: each event, withheld and restricted line also sealed its raw line to the
-        security topic."""
+        security topic. Its events are counted when their slot is written (``emitted``)."""
         self.lines_in.inc(lines)
-        self.records_out.labels("events").inc(events)
         self.records_out.labels("security").inc(events + withheld + restricted)
         self.restricted.inc(restricted)
         self.withheld.inc(withheld)
@@ -198,8 +197,10 @@ class WorkerMetrics:
             self.rejected.labels(reason if reason in REJECT_REASONS else OTHER_REASON).inc(n)
         self.batch_seconds.observe(seconds)
 
-    def emitted(self, records: int, window_ends: Iterable[float], now: float) -> None:
+    def emitted(self, records: int, window_ends: Iterable[float], now: float, events: int = 0) -> None:
+        """Windows and released event slots written by a window owner."""
         self.records_out.labels("traffic").inc(records)
+        self.records_out.labels("events").inc(events)
         for end in window_ends:
             self.emission_delay.observe(max(now - end, 0.0))
 

@@ -30,8 +30,9 @@ _BATCH = 4096  # lines the core takes at once, between writes, key expiry and wi
 @dataclass
 class Summary:
     lines: int = 0
-    events: int = 0
-    withheld: int = 0  # lines counted in aggregates whose event would have followed one client
+    events: int = 0  # written
+    withheld: int = 0  # lines sealed only: their event, or their counts, would have followed one client
+    late_events: int = 0  # events of a time slot already written (input out of time order): sealed only
     rejected: Counter[str] = field(default_factory=Counter)
     aggregates: int = 0
     suppressed: int = 0  # buckets under k, folded into (other) or left out with their window
@@ -42,7 +43,7 @@ class Summary:
 
     @property
     def accounted(self) -> bool:
-        return self.events + self.withheld + sum(self.rejected.values()) == self.lines
+        return self.events + self.withheld + self.late_events + sum(self.rejected.values()) == self.lines
 
     def render(self) -> str:
         rate = self.lines / self.seconds if self.seconds else 0.0
@@ -50,13 +51,15 @@ class Summary:
             f"format:     {self.format}",
             f"lines read: {self.lines}",
             f"events:     {self.events}",
-            f"withheld:   {self.withheld} (in aggregates; alone in the last-resort group, each would follow a client)",
+            f"withheld:   {self.withheld} (sealed only: alone in the last-resort group, each would follow a client)",
+            *([f"late:       {self.late_events} events of a time slot already written (sealed only; read files "
+               "oldest first)"] if self.late_events else []),
             f"rejected:   {sum(self.rejected.values())}"
             + (f" ({', '.join(f'{r}: {n}' for r, n in self.rejected.most_common())})" if self.rejected else ""),
             f"aggregates: {self.aggregates} records ({self.suppressed} buckets under k folded or left out"
             + (f"; {self.undercounted} rollup records short by under k" if self.undercounted else "")
             + (f"; {self.late} late requests in rollups only)" if self.late else ")"),
-            f"accounted:  {'yes' if self.accounted else 'NO'} (events + withheld + rejected = lines read)",
+            f"accounted:  {'yes' if self.accounted else 'NO'} (events + withheld + late + rejected = lines read)",
             f"time:       {self.seconds:.2f}s ({rate:,.0f} lines/s)",
         ]
         return "\n".join(lines)
@@ -110,7 +113,8 @@ def scrub(
         _publish(files, owner, routed, now, finish=True)
     keyfile.expire()
     summary.lines = routed.lines
-    summary.events = routed.events
+    summary.late_events = owner.slots.late
+    summary.events = routed.events - summary.late_events  # made, less those whose slot was out
     summary.withheld = routed.withheld
     summary.rejected = routed.rejected
     summary.aggregates = sum(level.emitted for level in owner.levels)

@@ -37,6 +37,7 @@ from logscrub.kafka.shared_keys import SharedKeys
 from logscrub.kafka.sink import KafkaSink, OutputFailed, delivered
 from logscrub.ops import logsetup as logs
 from logscrub.ops.metrics import Health, WorkerMetrics, serving
+from logscrub.run.acks import InOrderAcks, Replaying
 from logscrub.run.rawloop import RawLoop
 from logscrub.scrub.windows import Emission, WindowOwner, owner_key
 from logscrub.scrub import build
@@ -93,7 +94,11 @@ def build_app(cfg: Config, master: MasterKey, metrics: WorkerMetrics, health: He
     )
     t = cfg.topics
     partials = app.topic(t.partials.name, key_type=bytes, value_type=bytes)
-    owner: WindowOwner[faust.types.EventT] = build.window_owner(cfg.aggregate, cfg.events.time_granularity)
+    owner: WindowOwner[faust.types.EventT] = build.window_owner(
+        cfg.aggregate, cfg.events.time_granularity, mark_releases=True
+    )
+    acks: InOrderAcks[faust.types.EventT] = InOrderAcks(lambda e: (e.message.partition, e.message.offset))
+    replay = Replaying()
     parts = _Parts()  # aiokafka's clients, made on faust's running loop
 
     async def emit(emission: Emission[faust.types.EventT]) -> None:
@@ -120,7 +125,7 @@ def build_app(cfg: Config, master: MasterKey, metrics: WorkerMetrics, health: He
         except OutputFailed as e:
             fail(OutputError(e.topic, e.cause))
             return
-        metrics.emitted(len(emission.records), emission.window_ends, time.time())
+        metrics.emitted(len(emission.records), emission.window_ends, time.time(), len(emission.events))
         metrics.watch_windows(
             sum(level.suppressed for level in owner.levels), owner.base.late, owner.slots.held, owner.slots.late
         )
@@ -131,7 +136,7 @@ def build_app(cfg: Config, master: MasterKey, metrics: WorkerMetrics, health: He
             except OutputFailed as e:
                 fail(OutputError(e.topic, e.cause))
                 return
-            for event in emission.acks:
+            for event in acks.done(emission.acks):
                 event.ack()
             try:
                 await app.consumer.commit()
@@ -188,6 +193,9 @@ def build_app(cfg: Config, master: MasterKey, metrics: WorkerMetrics, health: He
     @app.agent(partials, name="own_windows", supervisor_strategy=CrashingSupervisor)
     async def own_windows(stream: faust.StreamT) -> None:
         async for event in stream.noack().events():
+            acks.received(event)
+            message = event.message
+            owner.defer_releases = replay.at(message.partition, message.offset, lambda: app.consumer.highwater(message.tp))
             cpu = time.thread_time()
             emission = owner.merge(orjson.loads(event.value), event, event.message.partition, time.monotonic())
             metrics.cpu.labels("windows").inc(time.thread_time() - cpu)
@@ -210,7 +218,10 @@ def build_app(cfg: Config, master: MasterKey, metrics: WorkerMetrics, health: He
 
     @app.on_partitions_revoked.connect
     async def forget_revoked(app: faust.App, revoked: set[TP], **_: Any) -> None:
-        owner.revoke({tp.partition for tp in revoked if tp.topic == t.partials.name})
+        partitions = {tp.partition for tp in revoked if tp.topic == t.partials.name}
+        owner.revoke(partitions)
+        acks.forget(partitions)
+        owner.defer_releases = replay.forget(partitions)
 
     return app
 

@@ -93,11 +93,12 @@ def aggregator(cfg: AggregateConfig) -> TrafficAggregator:
     return TrafficAggregator(cfg.window, cfg.k, cfg.dimensions, cfg.allowed_lateness, cfg.publish_sketches)
 
 
-def window_owner(cfg: AggregateConfig, event_slot: int) -> WindowOwner[Any]:
+def window_owner(cfg: AggregateConfig, event_slot: int, mark_releases: bool = False) -> WindowOwner[Any]:
     """The base window and every rollup span, each closed window feeding the next; and the events of
-    each ``event_slot`` (``events.time_granularity``), held until it is over."""
+    each ``event_slot`` (``events.time_granularity``), held until it is over (``mark_releases``:
+    the worker, whose partials a crash replays)."""
     levels = [aggregator(cfg)] + [
         TrafficAggregator(span, cfg.k, cfg.dimensions, cfg.allowed_lateness, cfg.publish_sketches, rollup=True)
         for span in cfg.rollups
     ]
-    return WindowOwner(levels, idle_s=max(cfg.allowed_lateness, 1), event_slot=int(event_slot))
+    return WindowOwner(levels, idle_s=max(cfg.allowed_lateness, 1), event_slot=int(event_slot), mark_releases=mark_releases)

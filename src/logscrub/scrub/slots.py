@@ -61,9 +61,23 @@ class EventSlots(Generic[Ack]):
         """The slots event time has passed."""
         return [key for key in self._events if key[1] + self.span <= watermark]
 
-    def idle(self, now: float, idle_s: float) -> list[tuple[str, int]]:
-        """The slots no partial reached for ``idle_s`` (a quiet site, the end of a stream)."""
-        return [key for key in self._events if now - self._touched[key] >= idle_s]
+    def idle(self, now: float, idle_s: float, wall: float, lateness: float) -> list[tuple[str, int]]:
+        """The slots no partial reached for ``idle_s`` (a quiet site, the end of a stream), once they
+        are over by the wall clock too: a pause of the stream (a restart, a quiet night) must not
+        write the hour in progress, whose later events would then be dropped as late."""
+        return [
+            key for key in self._events
+            if now - self._touched[key] >= idle_s and key[1] + self.span + lateness <= wall
+        ]  # fmt: skip
+
+    def written(self, key: tuple[str, int]) -> list[Ack]:
+        """A slot some owner wrote already (its mark, replayed after a crash or a rebalance): drop what
+        is held of it, never write it twice (a second block would be a subset to group by)."""
+        self.held -= len(self._events.pop(key, ()))
+        acks = [ack for _, ack in self._acks.pop(key, ())]
+        self._touched.pop(key, None)
+        self._released[key] = None
+        return acks
 
     def release(self, keys: Iterable[tuple[str, int]]) -> tuple[list[dict[str, Any]], list[int], list[Ack]]:
         """The events of these slots, each slot's shuffled, with their timestamps (ms) and acks."""

@@ -43,9 +43,15 @@ class WindowOwner(Generic[Ack]):
     """The base window's aggregator first, then each rollup's, longer and longer; and the events of
     each time slot of ``event_slot`` seconds, held until the slot is over (``slots.py``)."""
 
-    def __init__(self, levels: Sequence[TrafficAggregator], idle_s: float, event_slot: int = 3600) -> None:
+    def __init__(
+        self, levels: Sequence[TrafficAggregator], idle_s: float, event_slot: int = 3600, mark_releases: bool = False
+    ) -> None:
         self.levels = list(levels)
         self.slots: EventSlots[Ack] = EventSlots(event_slot)
+        # The worker marks each slot it writes in the partials topic, so that an owner replaying its
+        # partials after a crash drops what it holds of it; and holds every slot while it replays.
+        self.mark_releases = mark_releases
+        self.defer_releases = False
         self.idle_s = idle_s
         self.levels[0].idle_s = idle_s
         self._level = {agg.span: i for i, agg in enumerate(self.levels)}
@@ -61,6 +67,8 @@ class WindowOwner(Generic[Ack]):
     def merge(self, p: dict[str, Any], ack: Ack, partition: int, now: float) -> Emission[Ack]:
         """Add one partial (from partition ``partition`` of the partials topic); what is due now."""
         if p.get("span") == EVENTS:
+            if p.get("written"):  # a slot's mark: written by this owner, or by one before a crash
+                return Emission(acks=[ack, *self.slots.written((str(p["site"]), int(p["window"])))])
             if not self.slots.add(p, ack, partition, now):
                 return Emission(acks=[ack])  # its slot is out: sealed, never published (counted late)
             return self._release(self.slots.due(self.base.watermark))
@@ -93,14 +101,15 @@ class WindowOwner(Generic[Ack]):
         if self.base.sources_active(now):  # a slot waits for the slowest source, however quiet
             _extend(out, self._release(self.slots.due(self.base.watermark)))
         else:
-            _extend(out, self._release(self.slots.idle(now, self.idle_s)))
+            _extend(out, self._release(self.slots.idle(now, self.idle_s, wall, self.base.allowed_lateness)))
         return out
 
     def _release(self, keys: list[tuple[str, int]]) -> Emission[Ack]:
-        if not keys:
+        if not keys or self.defer_releases:
             return Emission()
         events, stamps, acks = self.slots.release(keys)
-        return Emission(events=events, event_stamps=stamps, acks=acks)
+        marks = [{"site": site, "span": EVENTS, "window": start, "written": True} for site, start in keys]
+        return Emission(events=events, event_stamps=stamps, acks=acks, forward=marks if self.mark_releases else [])
 
     def _fed_from_below(self, level: int) -> set[tuple[str, int]]:
         """Windows of ``level`` that a shorter span's open window, or a forwarded partial on its
