@@ -239,6 +239,7 @@ pub struct Output {
     pub events: Records,            // in line order, each without a newline (held, not written)
     pub groups: Vec<(Rc<str>, i64)>, // (site, slot start in seconds) in order of first sight
     pub group_of: Vec<u32>,          // each event's entry in `groups`
+    pub event_clients: Vec<u64>,     // each event's client (`AggUpdate.client`), for the owner's check
     pub sealed: Records,
     pub rejected: Records,
     pub reasons: Vec<(&'static str, u64)>, // in order of first sight
@@ -551,6 +552,7 @@ impl Core {
             events: Records::default(),
             groups: Vec::new(),
             group_of: Vec::new(),
+            event_clients: Vec::new(),
             sealed: Records::default(),
             rejected: Records::default(),
             reasons: Vec::new(),
@@ -1269,6 +1271,7 @@ impl Core {
             }
         };
         out.group_of.push(group);
+        out.event_clients.push(who);
         Ok(())
     }
 }

@@ -182,7 +182,7 @@ pub struct Batch {
     done: usize,
     #[pyo3(get)]
     need: Option<f64>,
-    /// The events, held: `(site, slot start (s), [event JSON, ...])` in order of first sight.
+    /// The events, held: `(site, slot start (s), [event JSON, ...], [client, ...])` in order of first sight.
     #[pyo3(get)]
     held: Py<PyList>,
     #[pyo3(get)]
@@ -230,7 +230,8 @@ fn held<'py>(py: Python<'py>, out: &core::Output) -> PyResult<Bound<'py, PyList>
             let begin = if i == 0 { 0 } else { ends[i - 1] };
             PyBytes::new(py, &out.events.data[begin..ends[i]])
         });
-        held.append((&**site, *start, PyList::new(py, items)?))?;
+        let clients = events.iter().map(|&i| out.event_clients[i]);
+        held.append((&**site, *start, PyList::new(py, items)?, PyList::new(py, clients)?))?;
     }
     Ok(held)
 }

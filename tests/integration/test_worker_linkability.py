@@ -10,6 +10,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import signal
+from datetime import UTC, datetime
 
 from kafka import KafkaProducer
 
@@ -62,12 +63,17 @@ def test_two_workers_and_a_restart_keep_events_unlinkable(kafka_bootstrap, topic
         p.wait_for("every line", lambda: len(set(sources(p.read("security") + p.read("rejected")))) >= len(located),
                    timeout=300)
         # One per line (replays share their id), written once its slot is over; a few lines are withheld.
-        p.wait_for("the events, each slot's once it is over",
-                   lambda: len({e["id"] for e in p.read("events")}) > 0.9 * len(LOG.lines), timeout=240)
+        # Slots are written in time order once over; the log's last one when no line came for the lateness.
+        last = datetime.strptime(LOG.lines[-1].split("[", 1)[1].split("]", 1)[0], "%d/%b/%Y:%H:%M:%S %z")
+        last_slot = last.astimezone(UTC).strftime("%Y-%m-%dT%H:00:00Z")
+        p.wait_for("the log's last hour of events", lambda: any(e["time"] == last_slot for e in p.read("events")),
+                   timeout=240)
         events = {e["id"]: e for e in p.read("events")}
         ids = event_ids(p, located, LOG.lines)
         paired = [(e, LOG.truth[ids[eid]].client) for eid, e in events.items()]
-        assert len(paired) == len(events) > 0.9 * len(LOG.lines)  # every id is a line's
+        # Every id is a line's; the window owners' check refuses the events the two workers let in
+        # before hearing of each other (counted withheld, as the few the rule itself withholds).
+        assert len(paired) == len(events) > 0.85 * len(LOG.lines)
         figures = linkability([e for e, _ in paired], [c for _, c in paired])
         assert figures.linked <= 0.01, figures.render()
         assert figures.path_kept >= 0.6, figures.render()

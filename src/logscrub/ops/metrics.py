@@ -97,8 +97,9 @@ class WorkerMetrics:
         )
         self.withheld = Counter(
             "logscrub_worker_withheld_events",
-            "Lines sealed only, with no event and left out of the aggregates: the event would have been a "
-            "second event of one client alone in the group showing no field.",
+            "Lines sealed only, with no event: it would have been a second event of one client alone in a "
+            "group (left out of the aggregates too when the scrubber saw it; counted in them when the window "
+            "owner's check, which sees every worker's events, found it), or a replayed line's second copy.",
             registry=r,
         )
         self.batch_seconds = Histogram(
@@ -169,7 +170,7 @@ class WorkerMetrics:
         for reason in (*REJECT_REASONS, OTHER_REASON):
             self.rejected.labels(reason)
         self._lag_partitions: set[int] = set()
-        self._suppressed_seen = self._late_seen = self._late_events_seen = 0
+        self._suppressed_seen = self._late_seen = self._late_events_seen = self._refused_seen = 0
         self._keys = {
             ring: KeyWatch(ring, self.key_rotations, self.key_destructions, self.key_next_destruction)
             for ring in KEY_RINGS
@@ -204,13 +205,18 @@ class WorkerMetrics:
         for end in window_ends:
             self.emission_delay.observe(max(now - end, 0.0))
 
-    def watch_windows(self, suppressed: int, late: int, held_events: int = 0, late_events: int = 0) -> None:
-        """The window owner's running totals (it counts; the metrics follow)."""
+    def watch_windows(
+        self, suppressed: int, late: int, held_events: int = 0, late_events: int = 0, refused: int = 0
+    ) -> None:
+        """The window owner's running totals (it counts; the metrics follow); ``refused``: events its
+        check of the join rule did not write (withheld)."""
         self.suppressed.inc(max(suppressed - self._suppressed_seen, 0))
         self.late.inc(max(late - self._late_seen, 0))
         self.late_events.inc(max(late_events - self._late_events_seen, 0))
+        self.withheld.inc(max(refused - self._refused_seen, 0))
         self.held_events.set(held_events)
         self._suppressed_seen, self._late_seen, self._late_events_seen = suppressed, late, late_events
+        self._refused_seen = refused
 
     def set_lag(self, lag: Mapping[int, int]) -> None:
         """Lag of the partitions owned now; partitions no longer owned drop out of the scrape."""

@@ -114,8 +114,9 @@ def scrub(
     keyfile.expire()
     summary.lines = routed.lines
     summary.late_events = owner.slots.late
-    summary.events = routed.events - summary.late_events  # made, less those whose slot was out
-    summary.withheld = routed.withheld
+    refused = owner.slots.groups.refused  # the owner's check of the join rule: none when it held here
+    summary.events = routed.events - summary.late_events - refused  # made, less those not written
+    summary.withheld = routed.withheld + refused
     summary.rejected = routed.rejected
     summary.aggregates = sum(level.emitted for level in owner.levels)
     summary.suppressed = sum(level.suppressed for level in owner.levels)

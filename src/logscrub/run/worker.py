@@ -127,7 +127,8 @@ def build_app(cfg: Config, master: MasterKey, metrics: WorkerMetrics, health: He
             return
         metrics.emitted(len(emission.records), emission.window_ends, time.time(), len(emission.events))
         metrics.watch_windows(
-            sum(level.suppressed for level in owner.levels), owner.base.late, owner.slots.held, owner.slots.late
+            sum(level.suppressed for level in owner.levels), owner.base.late, owner.slots.held, owner.slots.late,
+            owner.slots.groups.refused,
         )
 
         async def acknowledge() -> None:

@@ -163,7 +163,7 @@ class NativeCore:
             return Outcome(None, None, sealed, withheld=True)
         stamp, (site, window, visitor, client, nbytes, status_class, dims) = update
         agg = AggUpdate(site, window, visitor, client, nbytes, status_class, tuple(dims))
-        (_, _, (event,)), = b.held
+        ((_, _, (event,), _),) = b.held
         return Outcome(orjson.loads(event), agg, sealed, timestamp_ms=stamp)
 
     def _batch(

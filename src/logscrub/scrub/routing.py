@@ -5,8 +5,8 @@ rest of its time slot, shuffled, once the slot is over), its aggregate update to
 aggregator and its sealed line to ``security``; a restricted or withheld line only to ``security``;
 a rejected line, sealed with its reason, to ``rejected``. Sealed records are serialized here, so
 drivers only move bytes. The compiled core serializes its records itself, byte for byte the same,
-and hands over a batch at a time (``add_batch``); its held events are their JSON already
-(``orjson.Fragment``), written as the reference's dicts are.
+and hands over a batch at a time (``add_batch``); its held events come as JSON, read back into the
+reference's dicts (the window owner checks their client fields before it writes them).
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from collections import Counter
 from typing import Any
 
 import orjson
-from orjson import Fragment
+from orjson import loads
 
 from logscrub.scrub.aggregate import TrafficAggregator
 from logscrub.scrub.scrubber import Outcome
@@ -36,7 +36,8 @@ class Routed:
     def __init__(self, aggregator: TrafficAggregator, newline: bool = False) -> None:
         """``newline``: end each record with one (JSON-lines files); Kafka values have none."""
         self.records: dict[str, list[bytes]] = {SECURITY: [], REJECTED: []}
-        self.held: dict[tuple[str, int], list[dict[str, Any]]] = {}  # (site, slot start) -> its events
+        # (site, slot start) -> its events and, for the owner's check, each one's client (a keyed hash)
+        self.held: dict[tuple[str, int], tuple[list[dict[str, Any]], list[int]]] = {}
         self.aggregator = aggregator
         self.newline = newline
         self.lines = 0
@@ -56,8 +57,9 @@ class Routed:
             slot = (u.site, o.timestamp_ms // 1000)
             held = self.held.get(slot)
             if held is None:
-                held = self.held[slot] = []
-            held.append(o.event)
+                held = self.held[slot] = ([], [])
+            held[0].append(o.event)
+            held[1].append(u.client)
             self.records[SECURITY].append(dumps(o.sealed, option=option))
             self.aggregator.add(u)
             self.events += 1
@@ -80,11 +82,12 @@ class Routed:
         self.withheld += batch.withheld
         self.restricted += batch.restricted
         events = 0
-        for site, start, serialized in batch.held:  # (site, slot start) in order of first sight
+        for site, start, serialized, clients in batch.held:  # (site, slot start) in order of first sight
             held = self.held.get((site, start))
             if held is None:
-                held = self.held[(site, start)] = []
-            held += map(Fragment, serialized)
+                held = self.held[(site, start)] = ([], [])
+            held[0].extend(map(loads, serialized))  # dicts: the window owner reads their client fields
+            held[1].extend(clients)
             events += len(serialized)
         self.events += events
         self.records[SECURITY] += batch.sealed
