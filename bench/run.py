@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import shutil
 import statistics
 import sys
@@ -23,13 +24,15 @@ from bench.broker import broker
 from bench.machine import describe, finish, summary
 from bench.data import combined_log
 from bench.measure import measured_run
+from logscrub import native
 
 HERE = Path(__file__).resolve().parent
 PY = sys.executable
 READ_ONLY = "read + write (binary)"
 FLOOR = "regex + orjson floor"
 ANONIP = "anonip --ipv4mask 8 --ipv6mask 80"
-SCRUB = "logscrub scrub (default pipeline)"
+SCRUB = "logscrub scrub (default pipeline)"  # with the core installed: the compiled one where it is built
+SCRUB_PY = "logscrub scrub, python core (LOGSCRUB_NATIVE=0)"
 MASK = "logscrub mask (defaults: /24 and /48, agents generalized)"
 ONE_WORKER = "end to end, 1 worker (1 raw partition)"
 TWO_WORKERS = "end to end, 2 workers (2 raw partitions)"
@@ -45,8 +48,9 @@ TARGETS = (
 
 
 
-def _figure(name: str, cmd: list[str], stdin: Path | None, lines: int, runs: int) -> dict:
-    samples = [measured_run(cmd, stdin) for _ in range(runs)]
+def _figure(name: str, cmd: list[str], stdin: Path | None, lines: int, runs: int,
+            env: dict[str, str] | None = None) -> dict:
+    samples = [measured_run(cmd, stdin, env) for _ in range(runs)]
     seconds = statistics.median(s for s, _ in samples)
     return {
         "name": name,
@@ -63,6 +67,9 @@ def ratios(by: dict[str, dict]) -> dict[str, float]:
     pairs = {
         "scrub / regex+orjson floor": (SCRUB, FLOOR),
         "scrub / anonip": (SCRUB, ANONIP),
+        "python core scrub / anonip": (SCRUB_PY, ANONIP),
+        "python core scrub / regex+orjson floor": (SCRUB_PY, FLOOR),
+        "scrub / python core scrub": (SCRUB, SCRUB_PY),
         "mask / scrub": (MASK, SCRUB),
         "mask / anonip": (MASK, ANONIP),
         "end to end per worker (1 worker) / scrub": (ONE_WORKER, SCRUB),
@@ -172,6 +179,11 @@ def main(argv: list[str] | None = None) -> int:
     figures.append(_figure(SCRUB, [str(Path(PY).parent / "logscrub"), "scrub", str(log), "--out", str(work / "out"),
                                    "--keys", str(work / "keys" / "keys.json")], None, a.lines, a.runs))
     shutil.rmtree(work / "out")  # ~1 KB per line; what is left on a failure below is the workers' logs
+    if native.available():  # both cores side by side (issue 17): the reference too, in the same run
+        figures.append(_figure(SCRUB_PY, [str(Path(PY).parent / "logscrub"), "scrub", str(log), "--out",
+                                          str(work / "out"), "--keys", str(work / "keys" / "keys.json")], None,
+                               a.lines, a.runs, env={**os.environ, native.ENV: "0"}))
+        shutil.rmtree(work / "out")
     figures.append(_figure(MASK, [str(Path(PY).parent / "logscrub"), "mask", str(log), "--quiet"], None, a.lines,
                            a.runs))
     if a.e2e_lines:

@@ -5,12 +5,11 @@ use pyo3::exceptions::{PyTypeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::{PyBool, PyBytes, PyDict, PyFloat, PyInt, PyList, PyString, PyTuple};
 
-use crate::clf::{self, Clf, Parsed, Reject, Request};
+use crate::clf::{Parsed, Request};
 use crate::crypto;
+use crate::formats::Format;
 use crate::ip::{self, Ip, Network};
 use crate::json;
-use crate::jsonlines::JsonParser;
-use crate::nginx::NginxParser;
 use crate::url::{self, Domains, Fallback};
 
 // ---- JSON ---------------------------------------------------------------------------------------
@@ -133,7 +132,16 @@ fn seal_with<'a>(
         _ => return Err(PyValueError::new_err("skid and subject_secret go together")),
     };
     let subject = subject.as_ref().map(|(id, s)| (*id, s));
-    Ok(crypto::seal(&data, subject, line, kid, ingested, reason, source, nonce12(nonce)?))
+    Ok(crypto::seal(
+        &data,
+        subject,
+        line,
+        kid,
+        ingested,
+        reason,
+        source,
+        nonce12(nonce)?,
+    ))
 }
 
 /// `envelope.seal` with the nonce given: the envelope dict, in the reference's key order.
@@ -292,13 +300,6 @@ fn generalize_ip(
 
 // ---- parsing --------------------------------------------------------------------------------------
 
-enum Format {
-    Clf(Clf),
-    Json(JsonParser),
-    Nginx(NginxParser),
-    Auto(JsonParser),
-}
-
 /// A compiled parser: `parse(line)` gives the Request's fields (time as a tuple) or a reason.
 #[pyclass(frozen, module = "logscrub._native")]
 struct Parser {
@@ -326,34 +327,9 @@ fn request_tuple<'py>(py: Python<'py>, r: Request) -> PyResult<Bound<'py, PyTupl
     PyTuple::new(py, items)
 }
 
-fn auto(parse_json: &JsonParser, line: &str) -> Parsed {
-    if line.starts_with('{') {
-        return parse_json.parse(line);
-    }
-    // At most one of these shapes fits a line (see `per_line_auto`), so the order of trying only
-    // decides the reason: the first that is not no_match.
-    let mut reason = Reject::NoMatch;
-    for kind in [Clf::Combined, Clf::VhostCombined, Clf::CommonAlone] {
-        match clf::parse_clf(kind, line) {
-            Ok(r) => return Ok(r),
-            Err(e) => {
-                if reason == Reject::NoMatch {
-                    reason = e;
-                }
-            }
-        }
-    }
-    Err(reason)
-}
-
 impl Parser {
     fn run(&self, line: &str) -> Parsed {
-        match &self.format {
-            Format::Clf(kind) => clf::parse_clf(*kind, line),
-            Format::Json(p) => p.parse(line),
-            Format::Nginx(p) => p.parse(line),
-            Format::Auto(p) => auto(p, line),
-        }
+        self.format.parse(line)
     }
 }
 
@@ -375,19 +351,7 @@ impl Parser {
         json_fields: Option<Vec<(String, String)>>,
     ) -> PyResult<Parser> {
         let fields = json_fields.unwrap_or_default();
-        let format = match format {
-            "common" => Format::Clf(Clf::Common),
-            "combined" => Format::Clf(Clf::Combined),
-            "vhost_combined" => Format::Clf(Clf::VhostCombined),
-            "json" => Format::Json(JsonParser::new(&fields).map_err(PyValueError::new_err)?),
-            "auto" => Format::Auto(JsonParser::new(&fields).map_err(PyValueError::new_err)?),
-            "nginx" => {
-                let template =
-                    nginx_template.ok_or_else(|| PyValueError::new_err("format 'nginx' needs nginx_log_format"))?;
-                Format::Nginx(NginxParser::new(template, nginx_escape).map_err(PyValueError::new_err)?)
-            }
-            other => return Err(PyValueError::new_err(format!("unknown log format {other:?}"))),
-        };
+        let format = Format::new(format, nginx_template, nginx_escape, &fields).map_err(PyValueError::new_err)?;
         Ok(Parser { format })
     }
 
@@ -541,6 +505,10 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(timestamp, m)?)?;
     m.add_function(wrap_pyfunction!(classify_segment, m)?)?;
     m.add_class::<Parser>()?;
+    m.add_class::<crate::pycore::Core>()?;
+    m.add_class::<crate::pycore::Vocabulary>()?;
+    m.add_class::<crate::pycore::Batch>()?;
+    crate::pycore::kind_codes(m)?;
     m.add_class::<PathGeneralizer>()?;
     Ok(())
 }

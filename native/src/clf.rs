@@ -252,7 +252,7 @@ fn fast_quoted(b: &[u8], i: usize) -> Option<(usize, usize)> {
     if b.get(i) != Some(&b'"') {
         return None;
     }
-    let end = i + 1 + b[i + 1..].iter().position(|&c| c == b'"')?;
+    let end = i + 1 + memchr::memchr(b'"', &b[i + 1..])?;
     if end > i + 1 && b[end - 1] == b'\\' {
         return None;
     }
@@ -286,7 +286,7 @@ fn fast_fields(kind: Clf, line: &str) -> Option<[Option<&str>; 10]> {
     if b.get(e3 + 1) != Some(&b'[') {
         return None;
     }
-    let t = e3 + 2 + b[e3 + 2..].iter().position(|&c| c == b']')?;
+    let t = e3 + 2 + memchr::memchr(b']', &b[e3 + 2..])?;
     f[3] = s(e3 + 2, t);
     if b.get(t + 1) != Some(&b' ') {
         return None;

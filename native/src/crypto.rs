@@ -1,6 +1,6 @@
 //! Sealing and keyed hashes, as `crypto/envelope.py`, `crypto/subjects.py` and the scrubber do them.
 
-use aes_gcm::aead::{Aead, KeyInit, Payload};
+use aes_gcm::aead::{Aead, AeadInPlace, KeyInit, Payload};
 use aes_gcm::{Aes256Gcm, Nonce};
 use base64::engine::general_purpose::{STANDARD, URL_SAFE};
 use base64::Engine;
@@ -15,17 +15,32 @@ pub const VERSION: u32 = 3;
 
 /// The associated data binding a sealed line to its key ids and kind: `logscrub/3|kid|skid|reason`.
 pub fn aad(kid: &str, skid: Option<&str>, reason: Option<&str>) -> Vec<u8> {
-    format!(
-        "logscrub/{VERSION}|{kid}|{}|{}",
-        skid.unwrap_or(""),
-        reason.unwrap_or("")
-    )
-    .into_bytes()
+    let mut out = Vec::new();
+    write_aad(&mut out, kid, skid, reason);
+    out
+}
+
+fn write_aad(out: &mut Vec<u8>, kid: &str, skid: Option<&str>, reason: Option<&str>) {
+    out.extend_from_slice(b"logscrub/");
+    json::write_u64(out, VERSION as u64);
+    for part in [kid, skid.unwrap_or(""), reason.unwrap_or("")] {
+        out.push(b'|');
+        out.extend_from_slice(part.as_bytes());
+    }
 }
 
 /// The associated data of the sealed subject key id: `logscrub/3/sk|kid`.
 pub fn sk_aad(kid: &str) -> Vec<u8> {
-    format!("logscrub/{VERSION}/sk|{kid}").into_bytes()
+    let mut out = Vec::new();
+    write_sk_aad(&mut out, kid);
+    out
+}
+
+fn write_sk_aad(out: &mut Vec<u8>, kid: &str) {
+    out.extend_from_slice(b"logscrub/");
+    json::write_u64(out, VERSION as u64);
+    out.extend_from_slice(b"/sk|");
+    out.extend_from_slice(kid.as_bytes());
 }
 
 /// A key that AES-256-GCM takes (32 bytes); built once per key and reused, like the reference's cache.
@@ -44,12 +59,88 @@ impl Sealer {
             .encrypt(Nonce::from_slice(nonce), Payload { msg: plaintext, aad })
             .expect("AES-GCM encryption of an in-memory buffer cannot fail")
     }
+
+    /// `encrypt` into `buf` (cleared first): no allocation once `buf` is big enough.
+    pub fn encrypt_into(&self, nonce: &[u8; 12], plaintext: &[u8], aad: &[u8], buf: &mut Vec<u8>) {
+        buf.clear();
+        buf.extend_from_slice(plaintext);
+        let tag = self
+            .cipher
+            .encrypt_in_place_detached(Nonce::from_slice(nonce), aad, buf)
+            .expect("AES-GCM encryption of an in-memory buffer cannot fail");
+        buf.extend_from_slice(&tag);
+    }
+}
+
+/// Append `bytes` in standard base64, as `b2a_base64(..., newline=False)` writes it.
+fn write_b64(out: &mut Vec<u8>, bytes: &[u8]) {
+    let start = out.len();
+    out.resize(start + bytes.len().div_ceil(3) * 4, 0);
+    let n = STANDARD.encode_slice(bytes, &mut out[start..]).expect("sized for it");
+    out.truncate(start + n);
+}
+
+/// Buffers `seal_json` reuses from line to line.
+#[derive(Default)]
+pub struct Scratch {
+    aad: Vec<u8>,
+    ct: Vec<u8>,
+}
+
+/// `orjson.dumps(envelope.seal(...))` appended to `out`: `seal` and `Envelope::write_json` in one
+/// step, without the intermediate buffers (the per-line loop's path). `ingested` is already
+/// rounded to milliseconds (`json::py_round3`: a batch shares it).
+#[allow(clippy::too_many_arguments)]
+pub fn seal_json(
+    out: &mut Vec<u8>,
+    scratch: &mut Scratch,
+    data: &Sealer,
+    subject: Option<(&str, &Sealer)>,
+    line: &[u8],
+    kid: &str,
+    ingested: f64,
+    reason: Option<&str>,
+    source: Option<&str>,
+    nonce: [u8; 12],
+) {
+    let skid = subject.map(|(id, _)| id);
+    out.extend_from_slice(b"{\"v\":");
+    json::write_u64(out, VERSION as u64);
+    out.extend_from_slice(b",\"kid\":");
+    json::write_str(out, kid);
+    out.extend_from_slice(b",\"ingested\":");
+    json::write_f64(out, ingested);
+    if let Some(id) = skid {
+        scratch.aad.clear();
+        write_sk_aad(&mut scratch.aad, kid);
+        data.encrypt_into(&nonce, id.as_bytes(), &scratch.aad, &mut scratch.ct);
+        out.extend_from_slice(b",\"sk\":\"");
+        write_b64(out, &scratch.ct);
+        out.push(b'"');
+    }
+    if let Some(reason) = reason {
+        out.extend_from_slice(b",\"reason\":");
+        json::write_str(out, reason);
+    }
+    if let Some(source) = source {
+        out.extend_from_slice(b",\"src\":");
+        json::write_str(out, source);
+    }
+    out.extend_from_slice(b",\"nonce\":\"");
+    write_b64(out, &nonce);
+    out.extend_from_slice(b"\",\"ct\":\"");
+    scratch.aad.clear();
+    write_aad(&mut scratch.aad, kid, skid, reason);
+    let sealer = subject.map_or(data, |(_, s)| s);
+    sealer.encrypt_into(&nonce, line, &scratch.aad, &mut scratch.ct);
+    write_b64(out, &scratch.ct);
+    out.extend_from_slice(b"\"}");
 }
 
 /// What `envelope.seal` puts in an envelope, in its order.
 pub struct Envelope<'a> {
     pub kid: &'a str,
-    pub ingested: f64, // already rounded to milliseconds
+    pub ingested: f64,       // already rounded to milliseconds
     pub sk: Option<Vec<u8>>, // the subject key id, sealed under the data key
     pub reason: Option<&'a str>,
     pub source: Option<&'a str>,

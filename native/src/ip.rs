@@ -36,7 +36,7 @@ pub fn parse_ip(text: &str) -> Option<Ip> {
     let s = py_strip(text);
     if let Some(inner) = s.strip_prefix('[') {
         let (host, rest) = inner.split_once(']')?;
-        if !rest.is_empty() && !(rest.starts_with(':') && is_port(&rest[1..])) {
+        if !(rest.is_empty() || rest.starts_with(':') && is_port(&rest[1..])) {
             return None;
         }
         return ipv6_with_zone(host);

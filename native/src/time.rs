@@ -312,8 +312,8 @@ fn parse_hms(b: &[u8], start: usize, end: usize, out: &mut [i64; 4]) -> Result<b
     *out = [0; 4];
     let mut p = start;
     let mut has_sep = true;
-    for i in 0..3 {
-        if !parse_digits(b, &mut p, &mut out[i], 2) {
+    for (i, slot) in out.iter_mut().enumerate().take(3) {
+        if !parse_digits(b, &mut p, slot, 2) {
             return Err(());
         }
         let c = at(b, p);

@@ -103,6 +103,11 @@ class KeyRing:
         """A new key for ``period``, to claim from a store."""
         return self._new(period)
 
+    def held(self) -> list[Key]:
+        """The key ``current`` answers for each period it has one for, with no side effect (the
+        compiled core is handed these, and asks ``current`` for any other period)."""
+        return list(self._by_period.values())
+
     def get(self, kid: str) -> Key | None:
         key = self._by_kid.get(kid)
         if key is not None and key.expires <= self.clock():

@@ -17,15 +17,15 @@ from aiokafka.errors import CommitFailedError
 from aiokafka.structs import OffsetAndMetadata
 
 from logscrub.config import KafkaConfig, TopicsConfig
-from logscrub.crypto.keyring import KeyNeeded, KeyRing
+from logscrub.crypto.keyring import KeyRing
 from logscrub.kafka.settings import aiokafka_kwargs
 from logscrub.kafka.shared_keys import SharedKeys
 from logscrub.kafka.sink import Delivery, KafkaSink, delivered
 from logscrub.ops.metrics import Health, WorkerMetrics
 from logscrub.parsing.shipped import unwrap
 from logscrub.scrub.aggregate import TrafficAggregator
+from logscrub.scrub.build import Core
 from logscrub.scrub.routing import Routed
-from logscrub.scrub.scrubber import Outcome, Scrubber
 from logscrub.scrub.windows import owner_key
 
 log = logging.getLogger("logscrub.worker")
@@ -46,7 +46,7 @@ class RawLoop:
         self,
         k: KafkaConfig,
         topics: TopicsConfig,
-        scrubber: Scrubber,
+        core: Core,
         partial_sums: TrafficAggregator,
         sink: KafkaSink,
         keys: SharedKeys | None,
@@ -54,13 +54,13 @@ class RawLoop:
         health: Health,
     ) -> None:
         self.topics = topics
-        self.scrubber = scrubber
+        self.core = core
         self.partial_sums = partial_sums
         self.sink = sink
         self.keys = keys
         self.metrics = metrics
         self.health = health
-        self.rings = {ring.name: ring for ring in (scrubber.visitor_keys, scrubber.data_keys)}
+        self.rings = {ring.name: ring for ring in (core.visitor_keys, core.data_keys)}
         self.consumer = AIOKafkaConsumer(
             **aiokafka_kwargs(k),
             client_id=f"{k.app_id}-raw",
@@ -98,23 +98,30 @@ class RawLoop:
             await self.consumer.stop()
 
     async def _batch(self, batches: dict[TopicPartition, list[Any]]) -> None:
-        t, scrubber = self.topics, self.scrubber
+        t, core = self.topics, self.core
         started = time.perf_counter()
         now = time.time()
         routed = Routed(self.partial_sums)
-        add, process = routed.add, scrubber.process
         commits = {}
         cpu = time.thread_time()
         claiming = 0.0  # CPU spent claiming keys, inside the loop
+        max_line = core.max_line
         for tp, records in batches.items():
             routed.latest = -1
-            for r in records:
-                line, source = unwrap(r.value, scrubber.max_line), f"{tp.partition}:{r.offset}"
-                try:
-                    add(process(line, now, source))
-                except KeyNeeded as need:
+            lines = [unwrap(r.value, max_line) for r in records]
+            prefix = f"{tp.partition}:"
+            sources = [prefix + str(r.offset) for r in records]
+            done = 0
+            while done < len(lines):
+                run = core.run(lines[done:] if done else lines, now, sources[done:] if done else sources, routed)
+                done += run.lines
+                if run.need is not None:
                     claim_started = time.thread_time()
-                    add(await self._process_after_claim(need, line, now, source))
+                    # A line can need two keys, one of each ring: the core stops again for the second.
+                    need = run.need
+                    assert self.keys is not None
+                    ring: KeyRing = self.rings[need.ring]
+                    ring.adopt(await self.keys.claim_async(need.ring, need.candidate))
                     claiming += time.thread_time() - claim_started
             commits[tp] = OffsetAndMetadata(records[-1].offset + 1, "")
             if routed.latest >= 0:
@@ -130,7 +137,7 @@ class RawLoop:
         for role, values in records.items():
             if values:
                 deliveries += await self.sink.write(getattr(t, role).name, values)
-        for sightings in scrubber.vocabulary.take_sightings():  # what k counts, for the other workers
+        for sightings in core.vocabulary.take_sightings():  # what k counts, for the other workers
             deliveries.append((t.vocabulary.name, await self.sink.send(t.vocabulary.name, orjson.dumps(sightings))))
         # Events before the aggregate partials: the last of those carries the marks that may close
         # their slot, and one owner key's records stay in order on its partition.
@@ -169,25 +176,13 @@ class RawLoop:
         for ring in self.rings.values():
             ring.expire()
 
-    async def _process_after_claim(self, need: KeyNeeded, line: bytes, now: float, source: str) -> Outcome:
-        """Claim the key the scrubber asked for, then process the line again (it changes nothing
-        before it has its keys); a line can need two keys, one of each ring."""
-        while True:
-            assert self.keys is not None
-            ring: KeyRing = self.rings[need.ring]
-            ring.adopt(await self.keys.claim_async(need.ring, need.candidate))
-            try:
-                return self.scrubber.process(line, now, source)
-            except KeyNeeded as again:
-                need = again
-
     async def _key_records(self) -> list[Delivery]:
         """New subject keys and destroyed keys' tombstones, stored with the lines that need them."""
         if self.keys is None:
             return []
         records = self.keys.take_pending()
-        if self.scrubber.subjects is not None:
-            records += self.scrubber.subjects.take_pending()
+        if self.core.subjects is not None:
+            records += self.core.subjects.take_pending()
         if not records:
             return []
         keys = [key.encode() for key, _ in records]

@@ -16,7 +16,6 @@ import orjson
 
 from logscrub.config import Config
 from logscrub.crypto.keyfile import KeyFile, default_path
-from logscrub.crypto.subjects import SubjectKeys
 from logscrub.files.read import read_lines
 from logscrub.parsing.shipped import unwrap
 from logscrub.run.progress import Progress
@@ -25,7 +24,7 @@ from logscrub.scrub.routing import EVENTS, ROLES, Routed
 from logscrub.scrub.windows import Emission, WindowOwner
 
 _WRITE_BUFFER = 1 << 20
-_BATCH_MASK = 0xFFF  # lines between writes, key expiry and window closing: 4,096
+_BATCH = 4096  # lines the core takes at once, between writes, key expiry and window closing
 
 
 @dataclass
@@ -82,28 +81,34 @@ def scrub(
     head = list(islice(lines, 1))  # a missing first input stops the run before any output is written
     summary = Summary(format=cfg.input.format)
     visitor, data = build.key_rings(cfg, keyfile)
-    subjects = SubjectKeys()
-    scrubber = build.scrubber(cfg, cfg.input.format, visitor, data, subjects)
+    core = build.core(cfg, cfg.input.format, visitor, data, subjects=True)
+    subjects = core.subjects
+    assert subjects is not None
     max_line = cfg.input.max_line_bytes
     owner = build.window_owner(cfg.aggregate, cfg.events.time_granularity)
     routed = Routed(owner.base, newline=True)
     show = Progress(lines, progress)
     started = time.perf_counter()
-    process, add = scrubber.process, routed.add
     paths = {role: out / f"{getattr(cfg.topics, role).name}.jsonl" for role in (*ROLES, "traffic")}
 
     with _few_collections(), ExitStack() as stack:
         files = {role: stack.enter_context(open(path, "wb", buffering=_WRITE_BUFFER)) for role, path in paths.items()}
         now = time.time()
-        for n, line in enumerate(chain(head, lines), 1):
-            add(process(unwrap(line, max_line), now, str(n)))
-            if n & _BATCH_MASK == 0:
-                now = time.time()
-                visitor.expire()
-                data.expire()
-                keyfile.add_subjects(subjects.take_pending())  # before the lines sealed under them
-                _publish(files, owner, routed, now, finish=False)
-                show.update(n)
+        read = chain(head, lines)
+        n = 0
+        while batch := [unwrap(line, max_line) for line in islice(read, _BATCH)]:
+            done = core.run(batch, now, [str(i) for i in range(n + 1, n + len(batch) + 1)], routed)
+            if done.need is not None:  # the keys file answers at once: never
+                raise RuntimeError(f"a {done.need.ring} key the keys file did not give")
+            n += len(batch)
+            if len(batch) < _BATCH:
+                break
+            now = time.time()
+            visitor.expire()
+            data.expire()
+            keyfile.add_subjects(subjects.take_pending())  # before the lines sealed under them
+            _publish(files, owner, routed, now, finish=False)
+            show.update(n)
         keyfile.add_subjects(subjects.take_pending())
         _publish(files, owner, routed, now, finish=True)
     keyfile.expire()

@@ -24,10 +24,10 @@ from aiokafka.errors import (
 from faust.types import TP
 from mode import CrashingSupervisor
 
+from logscrub import native
 from logscrub.config import Config
 from logscrub.crypto import master as master_key
 from logscrub.crypto.master import MasterKey
-from logscrub.crypto.subjects import SubjectKeys
 from logscrub.errors import Refused
 from logscrub.kafka import guard
 from logscrub.kafka.follower import TopicFollower
@@ -42,7 +42,6 @@ from logscrub.run.rawloop import RawLoop
 from logscrub.scrub.slots import EVENTS
 from logscrub.scrub.windows import Emission, WindowOwner, owner_key
 from logscrub.scrub import build
-from logscrub.scrub.vocabulary import Vocabulary
 
 log = logging.getLogger("logscrub.worker")
 
@@ -153,13 +152,11 @@ def build_app(cfg: Config, master: MasterKey, metrics: WorkerMetrics, health: He
         """Start the sink and read the shared topics, then run the raw loop until the worker stops."""
         sink = parts.sink = KafkaSink(cfg.kafka, f"{cfg.kafka.app_id}-out", OUTPUT_TIMEOUT)
         keys = SharedKeys(cfg.kafka, t.keys.name, master, sink)
-        subjects = SubjectKeys()
-        keys.state.on_subject_gone = subjects.drop
         restrictions = Restrictions(master)
         restricted = TopicFollower(
             cfg.kafka, t.restrictions.name, restrictions.apply, f"{cfg.kafka.app_id}-restrictions"
         )
-        vocabulary = Vocabulary(cfg.aggregate.k)
+        vocabulary = build.vocabulary(cfg.aggregate)
         shared = TopicFollower(
             cfg.kafka, t.vocabulary.name, lambda _k, value, _p, _o: value and vocabulary.merge(orjson.loads(value)),
             f"{cfg.kafka.app_id}-vocabulary",
@@ -171,9 +168,11 @@ def build_app(cfg: Config, master: MasterKey, metrics: WorkerMetrics, health: He
             await restricted.start()
             await shared.start()
             visitor, data = build.key_rings(cfg, keys)
-            scrubber = build.scrubber(cfg, cfg.input.format, visitor, data, subjects, restrictions, vocabulary)
+            core = build.core(cfg, cfg.input.format, visitor, data, True, restrictions, vocabulary)
+            assert core.subjects is not None
+            keys.state.on_subject_gone = core.subjects.drop  # no subject key was made before this
             raw_loop = parts.raw_loop = RawLoop(
-                cfg.kafka, t, scrubber, build.aggregator(cfg.aggregate), sink, keys, metrics, health
+                cfg.kafka, t, core, build.aggregator(cfg.aggregate), sink, keys, metrics, health
             )
             await raw_loop.run()
         except asyncio.CancelledError:
@@ -270,6 +269,7 @@ def run(cfg: Config, log_level: str | None = None) -> int:
     # Ours, not mode's: mode leaves the root logger at DEBUG (every client debug record, which
     # quotes message values, would still be built) and has no JSON or redaction.
     logs.setup_logging(level, cfg.logging.json)
+    log.info("%s", native.describe())
     quiet = _Quiet()
     for name in ("aiokafka.cluster", "mode.worker", "faust.worker"):
         logging.getLogger(name).addFilter(quiet)

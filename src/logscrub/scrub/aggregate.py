@@ -295,6 +295,48 @@ class TrafficAggregator:
             # Never ahead of the clock (a line dated next year would close every window at once).
             self.watermark = min(u.window, int(time.time())) - self.allowed_lateness
 
+    def add_sums(self, sums: Iterable[tuple[str, int, int, list[tuple[Any, ...]]]]) -> None:
+        """A batch's updates summed per bucket (``logscrub._native.Batch.sums``): ``(site, window,
+        lines, [(dimension, value, requests, bytes, status counts, clients, visitors)])``, windows
+        and buckets in order of first sight, clients the first k distinct and visitors every
+        distinct one in order of arrival. Each bucket ends as ``add`` leaves it line by line: the
+        same counts, sets and sketch updates in the same order, so the same records are published."""
+        k, small = self.k, SMALL
+        for site, window, lines, new in sums:
+            wkey = (site, window)
+            buckets = self._open.get(wkey)
+            if buckets is None:
+                if self.is_emitted(site, window):  # late: as ``add`` counts it, one per line
+                    buckets = self._late.setdefault(wkey, {})
+                    self.late += lines
+                else:
+                    buckets = self._open[wkey] = {}
+            for dim, value, requests, nbytes, status, clients, visitors in new:
+                key = (dim, value)
+                b = buckets.get(key)
+                if b is None:
+                    b = buckets[key] = Bucket()
+                b.requests += requests
+                b.bytes += nbytes
+                b.status = [a + n for a, n in zip(b.status, status, strict=True)]
+                seen = b.seen
+                if seen is not None and len(seen) + len(visitors) <= small:
+                    seen.update(visitors)  # inserted in order: the very set ``add`` builds
+                else:
+                    for v in visitors:
+                        if b.seen is None:
+                            b.sketch.update(v)
+                        else:
+                            b.seen.add(v)
+                            if len(b.seen) > small:
+                                b.grow()
+                for c in clients:
+                    if len(b.clients) >= k:
+                        break
+                    b.clients.add(c)
+            if window - self.allowed_lateness > self.watermark:
+                self.watermark = window - self.allowed_lateness
+
     def drain_partials(self, marks: dict[str, int] | None = None) -> list[dict[str, Any]]:
         """Every open window's buckets, unsuppressed, as mergeable records; the state is cleared.
         ``marks``: each source's latest window start, for the owner's watermark.

@@ -1,20 +1,24 @@
-"""Config to the core's parts: the parser, key rings, GeoIP, the scrubber, the aggregator. Every driver wires here."""
+"""Config to the core's parts: the parser, key rings, GeoIP, the per-line core, the aggregator. Every driver wires here."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from typing import Any
 
+from logscrub import native
 from logscrub.config import AggregateConfig, Config, InputConfig
 from logscrub.crypto.keyring import VISITOR_KEY_GRACE, KeyRing, KeyStore
 from logscrub.crypto.subjects import SubjectKeys
 from logscrub.parsing.formats import Parser, make_parser
 from logscrub.privacy.geo import GeoLookup
+from logscrub.scrub import native_core
 from logscrub.scrub.aggregate import TrafficAggregator
+from logscrub.scrub.native_core import NativeCore
 from logscrub.scrub.scrubber import Scrubber
 from logscrub.scrub.vocabulary import Vocabulary
 from logscrub.scrub.windows import WindowOwner
 
+Core = Scrubber | NativeCore  # the per-line core a driver runs: the reference, or its compiled twin
 
 
 def parser(cfg: InputConfig, fmt: str | None = None) -> Parser:
@@ -34,6 +38,10 @@ def key_rings(cfg: Config, store: KeyStore | None) -> tuple[KeyRing, KeyRing]:
     return visitor, data
 
 
+def geo(cfg: Config) -> GeoLookup | None:
+    return GeoLookup(cfg.geoip.country_db, cfg.geoip.asn_db) if cfg.geoip.country_db or cfg.geoip.asn_db else None
+
+
 def scrubber(
     cfg: Config,
     fmt: str,
@@ -43,10 +51,41 @@ def scrubber(
     restricted: Callable[[bytes], bool] | None = None,
     vocabulary: Vocabulary | None = None,
 ) -> Scrubber:
-    geo = None
-    if cfg.geoip.country_db or cfg.geoip.asn_db:
-        geo = GeoLookup(cfg.geoip.country_db, cfg.geoip.asn_db)
-    return Scrubber(cfg, parser(cfg.input, fmt), visitor, data, geo, subjects, restricted, vocabulary)
+    """The reference core (``logscrub mask`` takes its parts; drivers take ``core``)."""
+    return Scrubber(cfg, parser(cfg.input, fmt), visitor, data, geo(cfg), subjects, restricted, vocabulary)
+
+
+def compiled(use: bool | None = None) -> bool:
+    """Whether drivers run the compiled core: when it is loaded (``native.available()``), unless
+    ``use`` says otherwise (tests run both)."""
+    if use and not native.available():
+        raise ImportError(native.describe())
+    return native.available() if use is None else use
+
+
+def vocabulary(cfg: AggregateConfig, use_native: bool | None = None) -> Any:
+    """The day's counts for a core of ``core(..., use_native)``: they live inside the core that uses them."""
+    return native_core.vocabulary(cfg.k) if compiled(use_native) else Vocabulary(cfg.k)
+
+
+def core(
+    cfg: Config,
+    fmt: str,
+    visitor: KeyRing,
+    data: KeyRing,
+    subjects: bool = False,
+    restricted: Callable[[bytes], bool] | None = None,
+    vocabulary: Any = None,
+    use_native: bool | None = None,
+) -> Core:
+    """The per-line core drivers run: the compiled one when loaded (``compiled``), else the reference.
+    ``subjects``: seal each line under its client's subject key (``core.subjects`` holds them);
+    ``vocabulary``: from ``vocabulary`` with the same ``use_native``."""
+    if compiled(use_native):
+        reference = Scrubber(cfg, parser(cfg.input, fmt), visitor, data, geo(cfg), None, restricted)
+        return NativeCore(cfg, fmt, reference, subjects, vocabulary)
+    keys = SubjectKeys() if subjects else None
+    return Scrubber(cfg, parser(cfg.input, fmt), visitor, data, geo(cfg), keys, restricted, vocabulary)
 
 
 def aggregator(cfg: AggregateConfig) -> TrafficAggregator:

@@ -1,10 +1,12 @@
-"""The one routing rule: which outcome of a line goes to which output, for every driver.
+"""The one routing rule: which outcome of a line goes to which output, for every driver and core.
 
 An event goes, held, to the window owner of its site's day (``slots.py``: it is written with the
 rest of its time slot, shuffled, once the slot is over), its aggregate update to the traffic
 aggregator and its sealed line to ``security``; a restricted or withheld line only to ``security``;
 a rejected line, sealed with its reason, to ``rejected``. Sealed records are serialized here, so
-drivers only move bytes.
+drivers only move bytes. The compiled core serializes its records itself, byte for byte the same,
+and hands over a batch at a time (``add_batch``); its held events come as JSON, read back into the
+reference's dicts (the window owner checks their client fields before it writes them).
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from collections import Counter
 from typing import Any
 
 import orjson
+from orjson import loads
 
 from logscrub.scrub.aggregate import TrafficAggregator
 from logscrub.scrub.scrubber import Outcome
@@ -26,7 +29,8 @@ class Routed:
     """The records of a batch of outcomes, by output role, with what a summary or metrics need."""
 
     __slots__ = (
-        "records", "held", "aggregator", "lines", "events", "withheld", "restricted", "rejected", "latest", "_option"
+        "records", "held", "aggregator", "newline", "lines", "events", "withheld", "restricted", "rejected",
+        "latest", "_option",
     )  # fmt: skip
 
     def __init__(self, aggregator: TrafficAggregator, newline: bool = False) -> None:
@@ -35,6 +39,7 @@ class Routed:
         # (site, slot start) -> its events and, for the owner's check, each one's client (a keyed hash)
         self.held: dict[tuple[str, int], tuple[list[dict[str, Any]], list[int]]] = {}
         self.aggregator = aggregator
+        self.newline = newline
         self.lines = 0
         self.events = 0
         self.withheld = 0  # lines sealed only: their event would have followed a client
@@ -69,6 +74,29 @@ class Routed:
         else:
             self.records[REJECTED].append(dumps(o.sealed, option=option))
             self.rejected[o.reason] += 1  # type: ignore[index]
+
+    def add_batch(self, batch: Any) -> None:
+        """What the compiled core made of a run of lines (``logscrub._native.Batch``): the records
+        ``add`` would have made of their outcomes, in line order, and their updates summed per bucket."""
+        self.lines += batch.done
+        self.withheld += batch.withheld
+        self.restricted += batch.restricted
+        events = 0
+        for site, start, serialized, clients in batch.held:  # (site, slot start) in order of first sight
+            held = self.held.get((site, start))
+            if held is None:
+                held = self.held[(site, start)] = ([], [])
+            held[0].extend(map(loads, serialized))  # dicts: the window owner reads their client fields
+            held[1].extend(clients)
+            events += len(serialized)
+        self.events += events
+        self.records[SECURITY] += batch.sealed
+        self.records[REJECTED] += batch.rejected
+        for reason, n in batch.reasons:  # in order of first sight, as a line at a time counts them
+            self.rejected[reason] += n
+        self.aggregator.add_sums(batch.sums)
+        if batch.latest > self.latest:
+            self.latest = batch.latest
 
     def take(self) -> tuple[dict[str, list[bytes]], list[dict[str, Any]]]:
         """The sealed records so far by role, and the events as partials for their window owners;

@@ -7,15 +7,15 @@ generalized values only, nothing from the request is copied through; nothing rai
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Protocol
 
 from logscrub.crypto import envelope
 from logscrub.scrub.aggregate import AggUpdate
 from logscrub.config import DIMENSIONS, Config
-from logscrub.crypto.keyring import Key, KeyRing
+from logscrub.crypto.keyring import Key, KeyNeeded, KeyRing
 from logscrub.parsing.record import ParseError, Request
 from logscrub.parsing.formats import EMPTY, TOO_LONG, Parser
 from logscrub.privacy.geo import GeoInfo, GeoLookup
@@ -51,6 +51,7 @@ LEVELS = (
     (0, 1), (0, 5, 6),
 )
 _ALL_RARE = (RARE, RARE, None, RARE, None, RARE, None, None, None, None, None)
+PATH_SEGMENTS, PATH_LENGTH = 12, 256  # path templates: segments examined, characters published
 
 
 @dataclass(slots=True)
@@ -69,6 +70,25 @@ class Outcome:
     withheld: bool = False
 
 
+@dataclass(slots=True)
+class Done:
+    """How far a core got through a run of lines: all of them, or up to a line whose key must
+    first be claimed (``need``; the caller claims it and runs the lines left)."""
+
+    lines: int
+    need: KeyNeeded | None
+
+
+class Routes(Protocol):
+    """Where a core puts what lines become (``routing.Routed``)."""
+
+    newline: bool
+
+    def add(self, o: Outcome) -> None: ...
+
+    def add_batch(self, batch: Any) -> None: ...
+
+
 class _Client:
     """What one client address gives, under one visitor key."""
 
@@ -84,6 +104,8 @@ class _Client:
 class Scrubber:
     """Holds the per-process caches, key rings and the day's vocabulary; ``process`` is the whole
     privacy pipeline."""
+
+    name = "python"  # the reference (scrub/native_core.py holds the compiled twin)
 
     def __init__(
         self,
@@ -116,7 +138,7 @@ class Scrubber:
             "pseudonym" if self.client_mode == "pseudonym" else "truncate", cfg.ip.ipv4_prefix, cfg.ip.ipv6_prefix
         )
         self.uas = UAGeneralizer()
-        self.paths = PathGeneralizer(cfg.url.path_rules, cfg.url.query_allow)
+        self.paths = PathGeneralizer(cfg.url.path_rules, cfg.url.query_allow, PATH_SEGMENTS, PATH_LENGTH)
         self.referrers = ReferrerGeneralizer(cfg.referrer.internal_domains)
         self.granularity = cfg.events.time_granularity
         self.window = cfg.aggregate.window
@@ -142,6 +164,17 @@ class Scrubber:
         self._visitors: dict[tuple[Any, str | None], int] = {}  # (client, user agent) -> visitor hash
         self._levels: dict[tuple[Any, ...], tuple[int, ...]] = {}  # description -> its levels' value hashes
         self._shown: dict[tuple[tuple[Any, ...], int], tuple[Any, ...]] = {}  # (description, level) -> fields
+
+    def run(self, lines: Sequence[bytes], now: float, sources: Sequence[str] | None, routed: Routes) -> Done:
+        """``process`` each line into ``routed``, until the end or a ``KeyNeeded`` (the line it
+        stopped at changed nothing: run it again once the key is claimed)."""
+        add, process = routed.add, self.process
+        for i, line in enumerate(lines):
+            try:
+                add(process(line, now, None if sources is None else sources[i]))
+            except KeyNeeded as need:
+                return Done(i, need)
+        return Done(len(lines), None)
 
     def process(self, line: bytes, now: float, source: str | None = None) -> Outcome:
         """Never raises for any ``line`` (only KeyNeeded, from a key store whose answer must be awaited);
