@@ -335,7 +335,7 @@ class TrafficAggregator:
                         break
                     b.clients.add(c)
             if window - self.allowed_lateness > self.watermark:
-                self.watermark = window - self.allowed_lateness
+                self.watermark = min(window, int(time.time())) - self.allowed_lateness  # as ``add``
 
     def drain_partials(self, marks: dict[str, int] | None = None) -> list[dict[str, Any]]:
         """Every open window's buckets, unsuppressed, as mergeable records; the state is cleared.
