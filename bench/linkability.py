@@ -20,6 +20,7 @@ from bench.privacy import Figures, linkability
 from bench.visitors import Log, Truth, generate
 from logscrub import config
 from logscrub.scrub import build
+from logscrub.scrub.slots import Groups
 from logscrub.parsing.record import ParseError
 from logscrub.parsing.formats import make_parser
 from logscrub.privacy.geo import GeoLookup
@@ -48,23 +49,33 @@ class Scrubbed:
 
 def scrub(log: Log, env: Mapping[str, str] | None = None) -> Scrubbed:
     """Every line through the per-line pipeline with the default config plus ``env`` overrides
-    (``LOGSCRUB_SECTION__KEY``); rejected lines are dropped with their truth."""
+    (``LOGSCRUB_SECTION__KEY``), then each (site, slot)'s events through the window owner's check,
+    slot after slot, as ``scrub`` and the worker write them; rejected lines are dropped with their
+    truth, and the events the owner withholds with theirs."""
     cfg = config.load(None, env=dict(env or {}))
     visitor, data = build.key_rings(cfg, None)
     scrubber = build.scrubber(cfg, "combined", visitor, data)
     now = time.time()
-    events: list[dict[str, Any]] = []
-    truth: list[Truth] = []
+    slots: dict[tuple[str, int], tuple[list[dict[str, Any]], list[int], list[Truth]]] = {}
     rejected = withheld = 0
     for line, who in zip(log.lines, log.truth, strict=True):
         o = scrubber.process(line.encode(), now)
-        if o.event is None:
+        if o.event is None or o.update is None or o.timestamp_ms is None:
             withheld += o.withheld
             rejected += not o.withheld
             continue
-        events.append(o.event)
-        truth.append(who)
-    return Scrubbed(events, truth, rejected, withheld)
+        made, clients, truths = slots.setdefault((o.update.site, o.timestamp_ms), ([], [], []))
+        made.append(o.event)
+        clients.append(o.update.client)
+        truths.append(who)
+    groups = Groups()
+    events: list[dict[str, Any]] = []
+    truth: list[Truth] = []
+    for (site, start), (made, clients, truths) in sorted(slots.items(), key=lambda kv: (kv[0][1], kv[0][0])):
+        for i, event in groups.choose(site, start // 1000, made, clients):
+            events.append(event)
+            truth.append(truths[i])
+    return Scrubbed(events, truth, rejected, withheld + groups.refused)
 
 
 def baseline(log: Log, env: Mapping[str, str] | None = None) -> Scrubbed:
@@ -168,6 +179,7 @@ def bench_figures(days: int = 4, visitors_per_day: int = 190, seed: int = 1) -> 
                 "config": name, "events": address.events, "linked": round(address.linked, 4),
                 "linked_by_person": round(visitor.linked, 4), "path_kept": round(address.path_kept, 4),
                 "browser_kept": round(address.browser_kept, 4),
+                "linked_by_request": round(address.linked_by_request, 4), "dominated": round(address.dominated, 4),
                 "rare_description": round(sum(e["browser"] == "(rare)" for e in s.events) / len(s.events), 4),
                 "withheld": s.withheld,
             })

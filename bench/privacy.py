@@ -10,6 +10,7 @@ nothing of how logscrub built the records.
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Hashable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
@@ -22,6 +23,12 @@ CLIENT_FIELDS: tuple[str, ...] = (
     "protocol",
 )
 PLACEHOLDERS: tuple[str, ...] = ("(rare)",)
+# Request fields an analyst can split a group of client fields by (red-team round 3: a client's
+# trail plus one decoy event, split by its referrer or its section, was that client's alone).
+REQUEST_SPLITS: dict[str, tuple[str, ...]] = {
+    "referrer": ("referrer_domain", "referrer_class"), "status class": ("status_class",), "method": ("method",),
+    "section": ("section",),  # the path's first segment: a page or an asset, the blog or the shop
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,13 +42,17 @@ class Figures:
     browser_kept: float  # share whose browser is a real value (not null, "" or a placeholder)
     smallest_group: int  # fewest distinct clients behind one group of all client fields (0 without events)
     groups: int  # (day, client fields) groups
+    dominated: float = 0.0  # share in a group of >= 2 events where one client sent more than half
+    linked_by_request: float = 0.0  # linked once the groups are split by one request field too (the worst)
+    worst_split: str = ""  # that request field
 
     def render(self) -> str:
         """One line for reports and test failures."""
         return (
             f"{self.events} events: linked {self.linked:.1%}, without client {self.linked_without_client:.1%}, "
             f"path kept {self.path_kept:.1%}, browser kept {self.browser_kept:.1%}, "
-            f"smallest group {self.smallest_group} client(s) of {self.groups} groups"
+            f"smallest group {self.smallest_group} client(s) of {self.groups} groups, "
+            f"dominated {self.dominated:.1%}, split by {self.worst_split or 'a request field'} {self.linked_by_request:.1%}"
         )
 
 
@@ -69,6 +80,9 @@ def linkability(
     in_slot, _, _ = _linked(events, clients, times, tuple(fields))
     linked = len(by_day | in_slot)
     linked_without = len(_linked(events, clients, days, without)[0] | _linked(events, clients, times, without)[0])
+    dominated = _dominated(events, clients, days, tuple(fields)) | _dominated(events, clients, times, tuple(fields))
+    splits = {name: _split(events, clients, days, times, tuple(fields), extra) for name, extra in REQUEST_SPLITS.items()}
+    worst = max(splits, key=lambda name: splits[name]) if events else ""
     n = len(events)
     path_kept = sum(1 for e in events if _real(e.get("path"), marks))
     browser_kept = sum(1 for e in events if _real(e.get("browser"), marks))
@@ -80,6 +94,9 @@ def linkability(
         browser_kept=_share(browser_kept, n),
         smallest_group=smallest,
         groups=groups,
+        dominated=_share(len(dominated), n),
+        linked_by_request=_share(splits[worst], n) if worst else 0.0,
+        worst_split=worst,
     )
 
 
@@ -105,6 +122,39 @@ def _linked(
     linked = {i for group in members.values() if _is_linked(group, clients) for i in group}
     smallest = min((len({clients[i] for i in g}) for g in members.values()), default=0)
     return linked, smallest, len(members)
+
+
+def _dominated(
+    events: Sequence[Mapping[str, Any]], clients: Sequence[Hashable], periods: Sequence[Any], fields: tuple[str, ...]
+) -> set[int]:
+    """The events in a group (by period and fields) of two or more where one client sent more than half."""
+    members: dict[tuple[Any, ...], list[int]] = {}
+    for i, (e, period) in enumerate(zip(events, periods, strict=True)):
+        members.setdefault((period, *(e.get(f) for f in fields)), []).append(i)
+    out: set[int] = set()
+    for group in members.values():
+        if len(group) >= 2:
+            top = max(Counter(clients[i] for i in group).values())
+            if 2 * top > len(group):
+                out.update(group)
+    return out
+
+
+def _split(
+    events: Sequence[Mapping[str, Any]], clients: Sequence[Hashable], days: Sequence[Any], times: Sequence[Any],
+    fields: tuple[str, ...], extra: tuple[str, ...],
+) -> int:
+    """How many events are linked once grouped by one request field too, by day or published time."""
+    split = [{**e, "section": _section(e.get("path"))} for e in events] if "section" in extra else events
+    keys = (*fields, *extra)
+    return len(_linked(split, clients, days, keys)[0] | _linked(split, clients, times, keys)[0])
+
+
+def _section(path: Any) -> Any:
+    """A path's first segment (``/blog/{id}`` -> ``blog``); a placeholder or null as it is."""
+    if not isinstance(path, str) or not path.startswith("/"):
+        return path
+    return path[1:].split("/", 1)[0]
 
 
 def _is_linked(group: list[int], clients: Sequence[Hashable]) -> bool:

@@ -46,7 +46,7 @@ def test_every_line_is_accounted_for_and_no_canary_reaches_analytics(pipeline):
     pipeline.wait_for("every line to be accounted for", accounted)
     security, rejected = pipeline.read("security"), pipeline.read("rejected")
     assert len(set(sources(security))) + len(set(sources(rejected))) == sent
-    # One sealed raw record per event, and per withheld line (rare: alone in the last-resort group).
+    # One sealed raw record per event, and per withheld line (its group would follow a client).
     events = pipeline.wait_for_events(len(security) - len(security) // 100)
     assert len(events) <= len(security)
     assert rejected and all(r["reason"] for r in rejected)

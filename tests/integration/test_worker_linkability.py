@@ -71,12 +71,13 @@ def test_two_workers_and_a_restart_keep_events_unlinkable(kafka_bootstrap, topic
         events = {e["id"]: e for e in p.read("events")}
         ids = event_ids(p, located, LOG.lines)
         paired = [(e, LOG.truth[ids[eid]].client) for eid, e in events.items()]
-        # Every id is a line's; the window owners' check refuses the events the two workers let in
-        # before hearing of each other (counted withheld, as the few the rule itself withholds): how
-        # many depends on how far apart the workers run (measured 84.5-90% of lines published).
-        assert len(paired) == len(events) > 0.75 * len(LOG.lines)
+        # Every id is a line's; the window owners' check writes coarser, or refuses, the events over
+        # its share cap and those the two workers let in before hearing of each other (counted
+        # withheld): how many depends on how far apart the workers run.
+        assert len(paired) == len(events) > 0.6 * len(LOG.lines)
         figures = linkability([e for e, _ in paired], [c for _, c in paired])
         assert figures.linked <= 0.01, figures.render()
+        assert figures.dominated == 0.0 and figures.linked_by_request <= 0.01, figures.render()
         assert figures.path_kept >= 0.6, figures.render()
         assert figures.browser_kept >= 0.6, figures.render()
         print(figures.render())

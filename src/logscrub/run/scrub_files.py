@@ -51,7 +51,7 @@ class Summary:
             f"format:     {self.format}",
             f"lines read: {self.lines}",
             f"events:     {self.events}",
-            f"withheld:   {self.withheld} (sealed only: alone in the last-resort group, each would follow a client)",
+            f"withheld:   {self.withheld} (sealed only: published, each would have let a group follow a client)",
             *([f"late:       {self.late_events} events of a time slot already written (sealed only; read files "
                "oldest first)"] if self.late_events else []),
             f"rejected:   {sum(self.rejected.values())}"

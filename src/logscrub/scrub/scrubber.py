@@ -51,6 +51,17 @@ LEVELS = (
     (0, 1), (0, 5, 6),
 )
 _ALL_RARE = (RARE, RARE, None, RARE, None, RARE, None, None, None, None, None)
+_DROPPED = tuple(RARE if j in (1, 3) else None for j in range(len(DESCRIPTION)))  # a field a level does not keep
+
+
+def coarsened(level: int) -> dict[str, Any]:
+    """The client fields an event of a finer level changes to be published at ``level``
+    (``len(LEVELS)``: the last resort), for the window owner's share cap (``slots.Groups``)."""
+    if level >= len(LEVELS):
+        return dict(zip(DESCRIPTION, _ALL_RARE, strict=True))
+    return {f: _DROPPED[j] for j, f in enumerate(DESCRIPTION) if j not in LEVELS[level]}
+
+
 PATH_SEGMENTS, PATH_LENGTH = 12, 256  # path templates: segments examined, characters published
 
 
@@ -335,7 +346,7 @@ class Scrubber:
             fields = _ALL_RARE
         else:
             keep = LEVELS[level]
-            fields = tuple(description[j] if j in keep else (RARE if j in (1, 3) else None) for j in range(11))
+            fields = tuple(description[j] if j in keep else _DROPPED[j] for j in range(11))
         if len(self._shown) >= _CACHE_MAX:
             self._shown.clear()
         self._shown[(description, level)] = fields

@@ -8,10 +8,12 @@ slot, from every worker, and writes them all at once, shuffled, when the slot is
 each held partial comes with an acknowledgement handle, given back on release.
 
 The owner sees every event of a site's day, from all workers, so it checks the join rule once more
-as it writes them (``Groups``): workers share their counts through a topic a second late, and two
-of them could each let one event of a client into a group they both thought empty (measured: 12.8%
-of events linked with two workers reading one old log whose lines were not keyed by client). An
-event the check refuses, and a replayed line's second copy, are not written (counted withheld).
+as it writes them (``Groups``), with a share cap the scrubber cannot apply line by line: workers
+share their counts through a topic a second late (two of them could each let one event of a client
+into a group both thought empty: 12.8% of events linked, two workers, an old log not keyed by
+client), and a group that holds a client's trail beside one other event follows that client once
+split by a request field. An event over the cap is written coarser, or not at all (counted
+withheld), as is a replayed line's second copy.
 """
 
 from __future__ import annotations
@@ -20,6 +22,8 @@ import os
 import random
 from collections.abc import Iterable
 from typing import Any, Generic, TypeVar
+
+from logscrub.scrub.scrubber import LEVELS, coarsened
 
 EVENTS = "events"  # the ``span`` of a partial carrying events rather than aggregate buckets
 CHUNK = 1000  # events per partial record: well under Kafka's 1 MB default record size
@@ -32,7 +36,11 @@ _shuffle = random.Random(os.urandom(32)).shuffle  # seeded from the OS once: unp
 # out: where it is published (``events.client``), the operator accepted that it links.
 CLIENT_FIELDS = ("site", "browser", "browser_major", "os", "os_major", "device", "bot", "country", "asn", "as_org",
                  "protocol")  # fmt: skip
-_SHARED = object()  # a day's group that holds two clients' events: open to anyone
+MAX_PAIRS = 2_000_000  # (group, client) pairs counted a (site, day): past it, a new client's event is withheld
+# The owner's coarser steps for an event over the cap: the scrubber's levels, then the last resort.
+# A level only drops fields (as (rare) or null), so it may be applied to an event of any level: what
+# it shows is then what both levels keep, a generalization of what k clients showed.
+_COARSER = tuple(coarsened(level) for level in range(1, len(LEVELS) + 1))
 
 
 def event_partials(held: dict[tuple[str, int], tuple[list[dict[str, Any]], list[int]]]) -> list[dict[str, Any]]:
@@ -46,48 +54,121 @@ def event_partials(held: dict[tuple[str, int], tuple[list[dict[str, Any]], list[
     ]  # fmt: skip
 
 
-class Groups:
-    """The join rule checked on what is written: a group of events showing the same client fields
-    holds at most one event of a client it holds alone, within a slot and within the day."""
+class _Counts:
+    """One (site, day)'s or one slot's groups: events per group, and per (group, client)."""
+
+    __slots__ = ("events", "mine")
 
     def __init__(self) -> None:
-        self._days: dict[tuple[str, int], dict[tuple[Any, ...], Any]] = {}  # (site, day) -> group -> client
-        self.refused = 0
+        self.events: dict[int, int] = {}
+        self.mine: dict[tuple[int, Any], int] = {}
 
-    def admit(self, site: str, start: int, events: list[dict[str, Any]], clients: list[int]) -> list[dict[str, Any]]:
-        """The events of slot ``start`` that may be written: one copy of each line, and no group
-        left to one client with two events."""
-        day = self._days.get((site, start // 86400))
-        if day is None:
-            day = self._days[(site, start // 86400)] = {}
-            newest = max(d for _, d in self._days)
-            for old in [key for key in self._days if key[1] < newest - 2]:  # kept while late slots may come
-                del self._days[old]
-        groups: dict[tuple[Any, ...], list[tuple[dict[str, Any], int]]] = {}
+    def fits(self, group: int, client: Any) -> bool:
+        """Whether one more event of ``client`` leaves it holding no more of ``group`` than all the
+        other clients together (one, when it is alone)."""
+        mine = self.mine.get((group, client), 0)
+        if not mine and len(self.mine) >= MAX_PAIRS:
+            return False  # memory is bounded: the safe side
+        return mine + 1 <= max(1, self.events.get(group, 0) - mine)
+
+    def add(self, group: int, client: Any) -> None:
+        self.events[group] = self.events.get(group, 0) + 1
+        self.mine[(group, client)] = self.mine.get((group, client), 0) + 1
+
+
+class Groups:
+    """The join rule checked on what is written, with a share cap: in every group of events showing
+    the same client fields, within a slot and within the day, no client holds more events than all
+    the others together, and a client alone holds one.
+
+    The scrubber's rule counts clients, so one decoy event let a client's whole trail into a group,
+    which a request field (referrer, page or asset) then split off (red-team round 3: 8.5-12.4% of
+    events linked that way). An event over the cap is published coarser (its site and browser only,
+    then (rare) for every field), where other clients' events are; withheld when it fits nowhere."""
+
+    def __init__(self) -> None:
+        self._days: dict[tuple[str, int], _Counts] = {}
+        self.refused = 0  # withheld: no group would take them, or a replayed line's second copy
+        self.coarsened = 0  # published coarser than the scrubber described them
+
+    def admit(self, site: str, start: int, events: list[dict[str, Any]], clients: list[Any]) -> list[dict[str, Any]]:
+        """The events of slot ``start`` that may be written: one copy of each line, none over the cap."""
+        return [event for _, event in self.choose(site, start, events, clients)]
+
+    def choose(
+        self, site: str, start: int, events: list[dict[str, Any]], clients: list[Any]
+    ) -> list[tuple[int, dict[str, Any]]]:
+        """``admit`` with each written event's index in ``events`` (a coarser one is a copy)."""
+        day = self._day(site, start // 86400)
+        slot = _Counts()
+        todo: list[tuple[int, Any, tuple[Any, ...] | None]] = []  # (index, client, the fields it was refused with)
         ids: set[Any] = set()
-        for event, client in zip(events, clients):
+        for i, (event, client) in enumerate(zip(events, clients, strict=True)):
             eid = event.get("id")
             if eid is not None:
                 if eid in ids:
                     self.refused += 1  # a replayed line's second copy
                     continue
                 ids.add(eid)
-            groups.setdefault(tuple(event.get(f) for f in CLIENT_FIELDS), []).append((event, client))
-        kept: list[dict[str, Any]] = []
-        for group, members in groups.items():
-            first = members[0][1]
-            if any(client != first for _, client in members[1:]):
-                day[group] = _SHARED
-                kept += [event for event, _ in members]
-                continue
-            alone = day.get(group)
-            if alone == first:  # the day's group holds this client alone already
-                self.refused += len(members)
-                continue
-            day[group] = first if alone is None else _SHARED
-            kept.append(members[0][0])  # one client's events alone in the slot: one of them
-            self.refused += len(members) - 1
+            todo.append((i, client, None))
+        kept: list[tuple[int, dict[str, Any]]] = []
+        for step in (None, *_COARSER):
+            over: list[tuple[int, Any, tuple[Any, ...] | None]] = []
+            for i, client, refused in _turns(todo):
+                event = events[i] if step is None else {**events[i], **step}
+                base = tuple(event.get(f) for f in CLIENT_FIELDS)
+                if base == refused:  # this level changes nothing the event shows
+                    over.append((i, client, refused))
+                    continue
+                groups = _groups(event, base)
+                if all(slot.fits(g, client) and day.fits(g, client) for g in groups):
+                    for g in groups:
+                        slot.add(g, client)
+                        day.add(g, client)
+                    kept.append((i, event))
+                    self.coarsened += step is not None
+                else:
+                    over.append((i, client, base))
+            todo = over
+        self.refused += len(todo)
         return kept
+
+    def _day(self, site: str, day: int) -> _Counts:
+        counts = self._days.get((site, day))
+        if counts is None:
+            counts = self._days[(site, day)] = _Counts()
+            newest = max(d for _, d in self._days)
+            for old in [key for key in self._days if key[1] < newest - 2]:  # kept while late slots may come
+                del self._days[old]
+        return counts
+
+
+def _groups(event: dict[str, Any], base: tuple[Any, ...]) -> tuple[int, ...]:
+    """The groups an event joins: its client fields, alone and split by each request field an
+    analyst could split them by: the referrer, the status class, the method and the section (the
+    path's first segment: page or asset, blog or shop). A trail plus one decoy, split so, was one
+    client's alone (red-team round 3); with the cap in every split, bench/privacy.py finds none."""
+    path = event.get("path")
+    section = path[1:].split("/", 1)[0] if isinstance(path, str) and path.startswith("/") else path
+    return (  # hashed: a day's counts stay small (a collision only merges two groups' counts)
+        hash(base),
+        hash((base, "referrer", event.get("referrer_domain"), event.get("referrer_class"))),
+        hash((base, "status_class", event.get("status_class"))),
+        hash((base, "method", event.get("method"))),
+        hash((base, "section", section)),
+    )
+
+
+def _turns(todo: list[tuple[int, Any, Any]]) -> list[tuple[int, Any, Any]]:
+    """Each client's first event, then each one's second, and so on, those with fewest first: the
+    cap then lets a client's trail grow only as far as the others' events go."""
+    made: dict[Any, int] = {}
+    rank = []
+    for item in todo:
+        rank.append(made.get(item[1], 0))
+        made[item[1]] = rank[-1] + 1
+    order = sorted(range(len(todo)), key=lambda j: (rank[j], made[todo[j][1]]))
+    return [todo[j] for j in order]
 
 
 class EventSlots(Generic[Ack]):
