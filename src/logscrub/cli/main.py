@@ -54,7 +54,8 @@ def _parser() -> argparse.ArgumentParser:
         help="run the pipeline on files, no broker",
         description="Run the pipeline on log files (plain or gzip, '-' for stdin) and write one "
         "JSON-lines file per output topic into --out. The keys that open the sealed raw lines are kept in "
-        "--keys, never in --out.",
+        "--keys, never in --out. Time slots and windows not over yet (plus aggregate.allowed_lateness) are "
+        "not written: a later run over the grown log writes them.",
     )
     s.add_argument("inputs", nargs="*", metavar="FILE", help="log files; '-' or none for stdin")
     s.add_argument("--out", required=True, metavar="DIR", help="output directory")

@@ -420,9 +420,11 @@ class TrafficAggregator:
             and (not self.rollup or wall is None or w[1] + self.span + self.allowed_lateness <= wall)
         ])  # fmt: skip
 
-    def flush(self) -> list[Closed]:
-        """Every open window (end of input)."""
-        return self._close(list(self._open))
+    def flush(self, wall: float | None = None) -> list[Closed]:
+        """Every open window (end of input); with ``wall``, those over by that clock plus the lateness."""
+        if wall is None:
+            return self._close(list(self._open))
+        return self._close([w for w in self._open if w[1] + self.span + self.allowed_lateness <= wall])
 
     def discard(self, wkey: tuple[str, int]) -> None:
         """Drop an open window without emitting it (its partials will be replayed elsewhere)."""

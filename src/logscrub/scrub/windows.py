@@ -149,13 +149,16 @@ class WindowOwner(Generic[Ack]):
         self._sent(forward)
         return forward
 
-    def finish(self, now: float) -> Emission[Ack]:
+    def finish(self, now: float, wall: float | None = None) -> Emission[Ack]:
         """End of input without a topic in between: every window of every span, shortest first, and
-        every slot's events."""
+        every slot's events; with ``wall``, only those over by that clock plus the lateness (the rest
+        stay open and held: a later run over a longer log writes them whole, never twice in part)."""
         out = self.settle(self.due(), now)  # late additions first, while their rollups are open
         for i in range(len(self.levels)):
-            _extend(out, self.settle(self._emission(i, self.levels[i].flush()), now))
-        _extend(out, self._release(self.slots.keys()))
+            _extend(out, self.settle(self._emission(i, self.levels[i].flush(wall)), now))
+        lateness = self.base.allowed_lateness
+        over = [k for k in self.slots.keys() if wall is None or k[1] + self.slots.span + lateness <= wall]
+        _extend(out, self._release(over))
         return out
 
     def revoke(self, partitions: set[int]) -> None:
@@ -176,7 +179,14 @@ class WindowOwner(Generic[Ack]):
         while pending:
             e = pending.pop()
             _extend(out, Emission(records=e.records, stamps=e.stamps, events=e.events, event_stamps=e.event_stamps))
-            pending += [self.merge(p, None, 0, now) for p in e.forward]  # type: ignore[arg-type]
+            # A batch's events all, before any slot is written: its lines moved the watermark already,
+            # and a slot written with its first chunk would drop the others as late.
+            held = [p for p in e.forward if p.get("span") == EVENTS]
+            for p in held:
+                self.slots.add(p, None, 0, now)  # type: ignore[arg-type]
+            if held:
+                pending.append(self._release(self.slots.due(self.base.watermark)))
+            pending += [self.merge(p, None, 0, now) for p in e.forward if p.get("span") != EVENTS]  # type: ignore[arg-type]
         return out
 
     def _emission(self, level: int, closed: list[Closed]) -> Emission[Ack]:
