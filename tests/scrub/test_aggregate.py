@@ -261,6 +261,33 @@ def test_a_rollup_minus_its_published_minutes_never_counts_fewer_than_k_visitors
     assert owner.levels[1].undercounted >= 1
 
 
+def test_a_rollup_adds_visitors_no_minute_published_only_when_k_clients_sent_them():
+    """Red-team round 2, finding 6: /x at 10:00 published 5 visitors; at 10:30 one address with five
+    user agents (a household) asked for /x, folded into that minute's (other). An hour saying 10
+    would say one household asked for /x at 10:30."""
+    owner = three_spans()
+    for v in range(5):
+        owner.base.add(upd(36000, v, path="/x"))
+    for v in range(10, 15):
+        owner.base.add(upd(37800, v, path="/y"))
+    for agent in range(5):
+        owner.base.add(upd(37800, 99, path="/x", visitor=1000 + agent))
+    records = owner.finish(now=0.0).records
+    assert visitors_of(records, "1m", "path", "/x") == {"1970-01-01T10:00:00Z": 5}
+    assert visitors_of(records, "1h", "path", "/x") == {"1970-01-01T10:00:00Z": 5}  # not 10
+    assert visitors_of(records, "1d", "path", "/x") == {"1970-01-01T00:00:00Z": 5}
+
+
+def test_fresh_clients_travel_with_a_partial():
+    b = bucket_of(range(3))
+    assert Bucket.from_list(b.to_list()).fresh_clients() == b.clients  # nothing published: all fresh
+    b.cover()
+    assert Bucket.from_list(b.to_list()).fresh_clients() == set()
+    rolled = Bucket()
+    rolled.merge_all([Bucket.from_list(b.to_list()), bucket_of(range(10, 12))], 5)
+    assert Bucket.from_list(rolled.to_list()).fresh_clients() == {10, 11}
+
+
 def test_a_rollup_counts_every_visitor_when_k_or_more_came_outside_its_published_minutes():
     owner = three_spans()
     for v in range(5):

@@ -53,7 +53,7 @@ class Bucket:
     """Counts, distinct visitors and up to k clients. Visitors are an exact set while few (most
     buckets), an HLL sketch past ``SMALL``: sets cost a fraction of a sketch to update and ship."""
 
-    __slots__ = ("requests", "bytes", "status", "seen", "sketch", "clients", "covered")
+    __slots__ = ("requests", "bytes", "status", "seen", "sketch", "clients", "covered", "fresh")
 
     def __init__(self) -> None:
         self.requests = 0
@@ -63,6 +63,7 @@ class Bucket:
         self.sketch: Any = None  # the HLL sketch after that
         self.clients: set[int] = set()  # at most k of them: a bucket needs to know only whether it has k
         self.covered: set[int] | Any = None  # visitors a shorter window published: a set, a sketch past SMALL
+        self.fresh: set[int] | None = None  # set by merges: ``fresh_clients``
 
     def grow(self) -> None:
         """The visitors as a sketch from now on (there are more than SMALL)."""
@@ -82,13 +83,16 @@ class Bucket:
 
     def to_list(self) -> list[Any]:
         """``[requests, bytes, status, sketch | None, clients, seen | None]``, then ``covered`` when
-        there is one (a list, or a sketch in base64)."""
+        there is one (a list, or a sketch in base64), and ``fresh`` when merges set it."""
         if self.seen is not None:
             out = [self.requests, self.bytes, self.status, None, list(self.clients), list(self.seen)]
         else:
             out = [self.requests, self.bytes, self.status, _b64(self.sketch), list(self.clients), None]
-        if self.covered:
-            out.append(list(self.covered) if isinstance(self.covered, set) else _b64(self.covered))
+        if self.covered or self.fresh is not None:
+            covered = self.covered
+            out.append(None if not covered else list(covered) if isinstance(covered, set) else _b64(covered))
+        if self.fresh is not None:
+            out.append(list(self.fresh))
         return out
 
     @classmethod
@@ -102,11 +106,20 @@ class Bucket:
         b.clients = {int(c) for c in data[4]}
         covered = data[6] if len(data) > 6 else None
         b.covered = _sketch(covered) if isinstance(covered, str) else {int(v) for v in covered or ()} or None
+        b.fresh = {int(c) for c in data[7]} if len(data) > 7 else None
         return b
 
     def cover(self) -> None:
         """This bucket was published with all its visitors: the next span counts them as shown."""
         self.covered = self.seen if self.seen is not None else self.sketch
+        self.fresh = set()
+
+    def fresh_clients(self) -> set[int]:
+        """Up to k clients behind visitors no shorter window published: a rollup adds those visitors
+        only once they rest on k clients, or one address with many user agents would show."""
+        if self.fresh is not None:
+            return self.fresh
+        return set() if self.covered else self.clients
 
     def uncovered(self) -> int:
         """How many of the visitors no shorter window published under this value (an estimate past SMALL)."""
@@ -124,7 +137,10 @@ class Bucket:
     def merge_all(self, others: Iterable[Bucket], k: int) -> None:
         """One union for all sketches: the same as merging one by one, without a union per bucket."""
         union = None
+        fresh = set(self.fresh_clients())
         for other in others:
+            if len(fresh) < k:
+                fresh.update(other.fresh_clients())
             self.requests += other.requests
             self.bytes += other.bytes
             self.status = [a + b for a, b in zip(self.status, other.status, strict=True)]
@@ -146,6 +162,7 @@ class Bucket:
             self.sketch = union.get_result(_HLL_8)
         if len(self.clients) > k:
             self.clients = set(sorted(self.clients)[:k])
+        self.fresh = fresh if len(fresh) <= k else set(sorted(fresh)[:k])
 
     @property
     def visitors(self) -> int:
@@ -495,13 +512,14 @@ class TrafficAggregator:
 
     def _visitors(self, b: Bucket) -> int:
         """The visitors a record publishes. A base window's: all of them. A rollup's: those shorter
-        windows published under the same value, plus the rest only if they are at least k (else
-        its number minus theirs would count a few people; analysts get a count short by under k)."""
+        windows published under the same value, plus the rest only if they are at least k, from at
+        least k clients (else its number minus theirs would count a few people, or one household;
+        analysts get a count short by under k)."""
         if not self.rollup:
             b.cover()
             return b.visitors
         uncovered = b.uncovered()
-        if uncovered == 0 or uncovered >= self.k:
+        if uncovered == 0 or (uncovered >= self.k and len(b.fresh_clients()) >= self.k):
             b.cover()
             return b.visitors
         self.undercounted += 1
