@@ -21,6 +21,7 @@ from __future__ import annotations
 import os
 import random
 from collections.abc import Iterable
+from operator import itemgetter
 from typing import Any, Generic, TypeVar
 
 from logscrub.scrub.scrubber import LEVELS, coarsened
@@ -40,7 +41,9 @@ MAX_PAIRS = 2_000_000  # (group, client) pairs counted a (site, day): past it, a
 # The owner's coarser steps for an event over the cap: the scrubber's levels, then the last resort.
 # A level only drops fields (as (rare) or null), so it may be applied to an event of any level: what
 # it shows is then what both levels keep, a generalization of what k clients showed.
-_COARSER = tuple(coarsened(level) for level in range(1, len(LEVELS) + 1))
+_COARSER = tuple(
+    tuple((CLIENT_FIELDS.index(f), v) for f, v in coarsened(level).items()) for level in range(1, len(LEVELS) + 1)
+)
 
 
 def event_partials(held: dict[tuple[str, int], tuple[list[dict[str, Any]], list[int]]]) -> list[dict[str, Any]]:
@@ -55,25 +58,14 @@ def event_partials(held: dict[tuple[str, int], tuple[list[dict[str, Any]], list[
 
 
 class _Counts:
-    """One (site, day)'s or one slot's groups: events per group, and per (group, client)."""
+    """One (site, day)'s or one slot's groups: events per group, and per (group, client) pair (both
+    hashed to ints: a day's counts stay small; a collision only merges two groups' counts)."""
 
     __slots__ = ("events", "mine")
 
     def __init__(self) -> None:
         self.events: dict[int, int] = {}
-        self.mine: dict[tuple[int, Any], int] = {}
-
-    def fits(self, group: int, client: Any) -> bool:
-        """Whether one more event of ``client`` leaves it holding no more of ``group`` than all the
-        other clients together (one, when it is alone)."""
-        mine = self.mine.get((group, client), 0)
-        if not mine and len(self.mine) >= MAX_PAIRS:
-            return False  # memory is bounded: the safe side
-        return mine + 1 <= max(1, self.events.get(group, 0) - mine)
-
-    def add(self, group: int, client: Any) -> None:
-        self.events[group] = self.events.get(group, 0) + 1
-        self.mine[(group, client)] = self.mine.get((group, client), 0) + 1
+        self.mine: dict[int, int] = {}
 
 
 class Groups:
@@ -83,8 +75,8 @@ class Groups:
 
     The scrubber's rule counts clients, so one decoy event let a client's whole trail into a group,
     which a request field (referrer, page or asset) then split off (red-team round 3: 8.5-12.4% of
-    events linked that way). An event over the cap is published coarser (its site and browser only,
-    then (rare) for every field), where other clients' events are; withheld when it fits nowhere."""
+    events linked that way). An event over the cap is published coarser (the scrubber's levels, then
+    (rare) for every field), where other clients' events are; withheld when it fits nowhere."""
 
     def __init__(self) -> None:
         self._days: dict[tuple[str, int], _Counts] = {}
@@ -111,21 +103,17 @@ class Groups:
                     continue
                 ids.add(eid)
             todo.append((i, client, None))
+        described = [_described(e) for e in events]
+        splits = [_splits(e) for e in events]
         kept: list[tuple[int, dict[str, Any]]] = []
         for step in (None, *_COARSER):
             over: list[tuple[int, Any, tuple[Any, ...] | None]] = []
             for i, client, refused in _turns(todo):
-                event = events[i] if step is None else {**events[i], **step}
-                base = tuple(event.get(f) for f in CLIENT_FIELDS)
+                base = described[i] if step is None else _masked(described[i], step)
                 if base == refused:  # this level changes nothing the event shows
                     over.append((i, client, refused))
-                    continue
-                groups = _groups(event, base)
-                if all(slot.fits(g, client) and day.fits(g, client) for g in groups):
-                    for g in groups:
-                        slot.add(g, client)
-                        day.add(g, client)
-                    kept.append((i, event))
+                elif _join(slot, day, base, splits[i], hash(client)):
+                    kept.append((i, events[i] if step is None else {**events[i], **dict(zip(CLIENT_FIELDS, base))}))
                     self.coarsened += step is not None
                 else:
                     over.append((i, client, base))
@@ -143,20 +131,65 @@ class Groups:
         return counts
 
 
-def _groups(event: dict[str, Any], base: tuple[Any, ...]) -> tuple[int, ...]:
-    """The groups an event joins: its client fields, alone and split by each request field an
-    analyst could split them by: the referrer, the status class, the method and the section (the
-    path's first segment: page or asset, blog or shop). A trail plus one decoy, split so, was one
-    client's alone (red-team round 3); with the cap in every split, bench/privacy.py finds none."""
+_fields = itemgetter(*CLIENT_FIELDS)
+
+
+def _described(event: dict[str, Any]) -> tuple[Any, ...]:
+    """An event's client fields, in ``CLIENT_FIELDS`` order (a field it lacks as null)."""
+    try:
+        return _fields(event)  # type: ignore[no-any-return]
+    except KeyError:
+        return tuple(event.get(f) for f in CLIENT_FIELDS)
+
+
+def _masked(base: tuple[Any, ...], step: tuple[tuple[int, Any], ...]) -> tuple[Any, ...]:
+    """``base`` at a coarser level: each position the level drops set to what it shows instead."""
+    fields = list(base)
+    for j, value in step:
+        fields[j] = value
+    return tuple(fields)
+
+
+def _splits(event: dict[str, Any]) -> tuple[Any, ...]:
+    """The request fields an analyst could split a group by: the referrer, the status class, the
+    method and the section (the path's first segment: page or asset, blog or shop). A trail plus
+    one decoy, split so, was one client's alone (red-team round 3); with the cap in every split,
+    bench/privacy.py finds none."""
     path = event.get("path")
     section = path[1:].split("/", 1)[0] if isinstance(path, str) and path.startswith("/") else path
-    return (  # hashed: a day's counts stay small (a collision only merges two groups' counts)
-        hash(base),
-        hash((base, "referrer", event.get("referrer_domain"), event.get("referrer_class"))),
-        hash((base, "status_class", event.get("status_class"))),
-        hash((base, "method", event.get("method"))),
-        hash((base, "section", section)),
-    )
+    return (event.get("referrer_domain"), event.get("referrer_class")), event.get("status_class"), \
+        event.get("method"), section
+
+
+def _join(slot: _Counts, day: _Counts, base: tuple[Any, ...], splits: tuple[Any, ...], client: int) -> bool:
+    """Count one event of ``client`` (its hash) in its groups, slot and day, if it fits in each:
+    then it holds no more of any of them than the other clients together (one, when alone)."""
+    group = hash(base)
+    referrer, status, method, section = splits
+    groups = (group, hash((group, 0, referrer)), hash((group, 1, status)), hash((group, 2, method)),
+              hash((group, 3, section)))  # fmt: skip
+    salt = client * _SPREAD
+    slot_n, slot_mine, day_n, day_mine = slot.events, slot.mine, day.events, day.mine
+    for g in groups:
+        m = slot_mine.get(g ^ salt)
+        if m is not None and 2 * m >= slot_n[g]:
+            return False
+        m = day_mine.get(g ^ salt)
+        if m is None:
+            if len(day_mine) >= MAX_PAIRS:
+                return False  # memory is bounded: the safe side
+        elif 2 * m >= day_n[g]:
+            return False
+    for g in groups:
+        pair = g ^ salt
+        slot_n[g] = slot_n.get(g, 0) + 1
+        slot_mine[pair] = slot_mine.get(pair, 0) + 1
+        day_n[g] = day_n.get(g, 0) + 1
+        day_mine[pair] = day_mine.get(pair, 0) + 1
+    return True
+
+
+_SPREAD = 0x9E3779B97F4A7C15  # an odd 64-bit constant: (group, client) pairs as one int
 
 
 def _turns(todo: list[tuple[int, Any, Any]]) -> list[tuple[int, Any, Any]]:
