@@ -132,7 +132,8 @@ def linkability(r: dict[str, Any]) -> str:
     log = p["log"]
     rows = "\n".join(
         f"| {e['config']} | {_share(e['linked'])} | {_share(e['linked_by_person'])} | {_maybe(e, 'linked_by_request')} "
-        f"| {_maybe(e, 'dominated')} | {_share(e['path_kept'])} | {_share(e['browser_kept'])} |"
+        f"| {_maybe(e, 'linked_by_fewer')} | {_maybe(e, 'dominated')} | {_share(e['path_kept'])} "
+        f"| {_share(e['browser_kept'])} |"
         for e in p["events"]
     )
     agg = p["aggregates"]
@@ -143,12 +144,13 @@ def linkability(r: dict[str, Any]) -> str:
         f"{log['visitors_per_day']} visitors a day, {log['lines']:,} lines. An event is linked when the events "
         "sharing its client fields (per day, or per published time slot) are two or more and all of one "
         "address; split further by one request field (referrer, status class, method or section), the worst of "
-        "them; dominated: in a group where one client sent more than half. `tests/scrub/test_linkability.py` "
-        "holds the default row to at most 1% linked, 60% of paths and 60% of browsers kept, at most 1% linked "
-        "once split, none dominated, and at most 18% of lines withheld.\n\n"
-        "| config | events linked to one address | to one person | split by a request field | dominated "
-        "| path kept | browser kept |\n"
-        f"|---|---:|---:|---:|---:|---:|---:|\n{rows}\n\n"
+        "them; by fewer client fields: grouped by the browser, the OS, the device, ... alone (bench/privacy.py's "
+        "FIELD_SETS), split or not, the worst; dominated: in a group where one client sent more than half. `tests/scrub/test_linkability.py` "
+        "holds the default row to at most 1% linked, 60% of paths and 44% of browsers kept, at most 1% linked "
+        "once split or grouped by fewer client fields, none dominated, and at most 19% of lines withheld.\n\n"
+        "| config | events linked to one address | to one person | split by a request field "
+        "| by fewer client fields | dominated | path kept | browser kept |\n"
+        f"|---|---:|---:|---:|---:|---:|---:|---:|\n{rows}\n\n"
         + (f"With the default config, {default['withheld']:,} of the {log['lines']:,} lines were withheld (sealed "
            "only: their event, or their counts, would have followed one client). " if "withheld" in default else "")
         + f"Aggregates (default config, 1-minute windows): {agg['records']:,} records published, "

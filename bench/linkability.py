@@ -180,6 +180,7 @@ def bench_figures(days: int = 4, visitors_per_day: int = 190, seed: int = 1) -> 
                 "linked_by_person": round(visitor.linked, 4), "path_kept": round(address.path_kept, 4),
                 "browser_kept": round(address.browser_kept, 4),
                 "linked_by_request": round(address.linked_by_request, 4), "dominated": round(address.dominated, 4),
+                "linked_by_fewer": round(address.linked_by_fewer, 4),
                 "rare_description": round(sum(e["browser"] == "(rare)" for e in s.events) / len(s.events), 4),
                 "withheld": s.withheld,
             })

@@ -109,3 +109,22 @@ def test_empty_and_mismatched_inputs() -> None:
     assert linkability([], []) == Figures(0, 0.0, 0.0, 0.0, 0.0, 0, 0)
     with pytest.raises(ValueError, match="pair up"):
         linkability([ev()], [])
+
+
+def test_a_trail_plus_one_decoy_is_dominated_and_splits_apart() -> None:
+    """Red-team round 3: four events of one client and one of another share their client fields:
+    not linked as grouped, but dominated, and linked once split by the referrer."""
+    trail = [ev(referrer_domain="example.org", referrer_class="internal", path=f"/p{i}") for i in range(4)]
+    events, clients = [*trail, ev(referrer_domain=None, referrer_class="none")], ["a"] * 4 + ["b"]
+    f = linkability(events, clients)
+    assert f.linked == 0.0 and f.dominated == 1.0
+    assert f.linked_by_request == 0.8 and f.worst_split == "referrer"
+
+
+def test_one_event_per_level_is_linked_by_fewer_fields() -> None:
+    """Red-team round 5: a client alone got one event per description level, each group its own,
+    each showing its browser: grouped by browser they are one client's."""
+    levels = [ev(), ev(browser_major=None), ev(browser_major=None, os="(rare)", device=None, bot=None)]
+    f = linkability(levels, ["a"] * 3)
+    assert f.linked == 0.0 and f.linked_by_fewer == 1.0 and f.worst_fewer.startswith("browser")
+    assert linkability(levels, ["a", "b", "c"]).linked_by_fewer == 0.0

@@ -508,6 +508,7 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<crate::pycore::Core>()?;
     m.add_class::<crate::pycore::Vocabulary>()?;
     m.add_class::<crate::pycore::Batch>()?;
+    m.add_class::<crate::pyshares::ShareCounts>()?;
     crate::pycore::kind_codes(m)?;
     m.add_class::<PathGeneralizer>()?;
     Ok(())

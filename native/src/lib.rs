@@ -13,6 +13,7 @@ pub mod keyed;
 pub mod maps;
 pub mod nginx;
 pub mod pystr;
+pub mod shares;
 pub mod subjects;
 pub mod sums;
 pub mod time;
@@ -23,3 +24,5 @@ pub mod vocabulary;
 mod binding;
 #[cfg(feature = "python")]
 mod pycore;
+#[cfg(feature = "python")]
+mod pyshares;

@@ -78,8 +78,9 @@ def test_two_workers_and_a_restart_keep_events_unlinkable(kafka_bootstrap, topic
         figures = linkability([e for e, _ in paired], [c for _, c in paired])
         assert figures.linked <= 0.01, figures.render()
         assert figures.dominated == 0.0 and figures.linked_by_request <= 0.01, figures.render()
+        assert figures.linked_by_fewer <= 0.01, figures.render()
         assert figures.path_kept >= 0.6, figures.render()
-        assert figures.browser_kept >= 0.6, figures.render()
+        assert figures.browser_kept >= 0.44, figures.render()
         print(figures.render())
     finally:
         p.stop_all()

@@ -27,15 +27,17 @@ def test_at_most_one_percent_of_events_are_linked_with_the_default_config(with_g
     scrubbed = scrub(LOG, env)
     figures = scrubbed.by_address()
     assert figures.events > 8000
-    # The price of the rules within each hour and of the owner's share cap (measured 15.9% withheld,
-    # browser kept 63.0%, 61.6% with GeoIP; the issue asked 75%, set before the hour and a request field were found
-    # to follow sessions: docs/privacy.md).
-    assert scrubbed.withheld <= 0.18 * len(LOG.lines)
+    # The price of the rules within each hour and of the owner's share cap in every group, projection
+    # and split (measured 17.3% withheld, browser kept 46.0%, 46.8% with GeoIP; the issue asked 75%,
+    # set before the hour, request fields and projections were found to follow sessions:
+    # docs/privacy.md).
+    assert scrubbed.withheld <= 0.19 * len(LOG.lines)
     assert figures.linked <= 0.01, figures.render()
     assert figures.dominated == 0.0, figures.render()
     assert figures.linked_by_request <= 0.01, figures.render()
+    assert figures.linked_by_fewer <= 0.01, figures.render()
     assert figures.path_kept >= 0.60, figures.render()
-    assert figures.browser_kept >= 0.60, figures.render()
+    assert figures.browser_kept >= 0.44, figures.render()
 
 
 def test_a_client_network_on_events_is_the_cost_the_docs_state():

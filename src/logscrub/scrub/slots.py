@@ -24,6 +24,7 @@ from collections.abc import Iterable
 from operator import itemgetter
 from typing import Any, Generic, TypeVar
 
+from logscrub import native
 from logscrub.scrub.scrubber import LEVELS, coarsened
 
 EVENTS = "events"  # the ``span`` of a partial carrying events rather than aggregate buckets
@@ -44,6 +45,7 @@ MAX_PAIRS = 2_000_000  # (group, client) pairs counted a (site, day): past it, a
 _COARSER = tuple(
     tuple((CLIENT_FIELDS.index(f), v) for f, v in coarsened(level).items()) for level in range(1, len(LEVELS) + 1)
 )
+_SITE_ONLY = tuple((CLIENT_FIELDS.index(f), v) for f, v in coarsened(len(LEVELS)).items() if f != "site")
 
 
 def event_partials(held: dict[tuple[str, int], tuple[list[dict[str, Any]], list[int]]]) -> list[dict[str, Any]]:
@@ -58,14 +60,50 @@ def event_partials(held: dict[tuple[str, int], tuple[list[dict[str, Any]], list[
 
 
 class _Counts:
-    """One (site, day)'s or one slot's groups: events per group, and per (group, client) pair (both
-    hashed to ints: a day's counts stay small; a collision only merges two groups' counts)."""
+    """One (site, day)'s or one slot's events per group and per (group, client) pair, both hashed to
+    ints (a collision only merges two groups' counts). ``logscrub._native.ShareCounts`` mirrors it."""
 
-    __slots__ = ("events", "mine")
+    __slots__ = ("events", "mine", "max_pairs")
 
-    def __init__(self) -> None:
+    def __init__(self, max_pairs: int) -> None:
         self.events: dict[int, int] = {}
         self.mine: dict[int, int] = {}
+        self.max_pairs = max_pairs
+
+    def join(self, slot: _Counts, heads: tuple[int, ...], splits: tuple[int, ...], client: int) -> bool:
+        """Count one event of ``client`` in each of its groups, here (the day) and in ``slot``, if
+        it fits in every one: it then holds no more of any than the other clients together (one,
+        when alone). Its groups: each of ``heads`` (its description's, its projections'), alone and
+        split by each of ``splits``. Past ``max_pairs`` pairs a day, a client new to a group does
+        not fit."""
+        groups = [g for head in heads for g in (head, *(hash((head, split)) for split in splits))]
+        salt = client * _SPREAD
+        slot_n, slot_mine, day_n, day_mine = slot.events, slot.mine, self.events, self.mine
+        for g in groups:
+            m = slot_mine.get(g ^ salt)
+            if m is not None and 2 * m >= slot_n[g]:
+                return False
+            m = day_mine.get(g ^ salt)
+            if m is None:
+                if len(day_mine) >= self.max_pairs:
+                    return False  # memory is bounded: the safe side
+            elif 2 * m >= day_n[g]:
+                return False
+        for g in groups:
+            pair = g ^ salt
+            slot_n[g] = slot_n.get(g, 0) + 1
+            slot_mine[pair] = slot_mine.get(pair, 0) + 1
+            day_n[g] = day_n.get(g, 0) + 1
+            day_mine[pair] = day_mine.get(pair, 0) + 1
+        return True
+
+
+_SPREAD = 0x9E3779B97F4A7C15  # odd: (group, client) pairs as one int
+
+
+def _counts() -> Any:
+    """A slot's or a day's counts: compiled when the compiled core is loaded (the same choices)."""
+    return native.module().ShareCounts(MAX_PAIRS) if native.available() else _Counts(MAX_PAIRS)
 
 
 class Groups:
@@ -79,7 +117,7 @@ class Groups:
     (rare) for every field), where other clients' events are; withheld when it fits nowhere."""
 
     def __init__(self) -> None:
-        self._days: dict[tuple[str, int], _Counts] = {}
+        self._days: dict[tuple[str, int], Any] = {}  # _Counts or ShareCounts
         self.refused = 0  # withheld: no group would take them, or a replayed line's second copy
         self.coarsened = 0  # published coarser than the scrubber described them
 
@@ -92,7 +130,7 @@ class Groups:
     ) -> list[tuple[int, dict[str, Any]]]:
         """``admit`` with each written event's index in ``events`` (a coarser one is a copy)."""
         day = self._day(site, start // 86400)
-        slot = _Counts()
+        slot = _counts()
         todo: list[tuple[int, Any, tuple[Any, ...] | None]] = []  # (index, client, the fields it was refused with)
         ids: set[Any] = set()
         for i, (event, client) in enumerate(zip(events, clients, strict=True)):
@@ -104,7 +142,7 @@ class Groups:
                 ids.add(eid)
             todo.append((i, client, None))
         described = [_described(e) for e in events]
-        splits = [_splits(e) for e in events]
+        splits = [tuple(hash((j, value)) for j, value in enumerate(_splits(e))) for e in events]
         kept: list[tuple[int, dict[str, Any]]] = []
         for step in (None, *_COARSER):
             over: list[tuple[int, Any, tuple[Any, ...] | None]] = []
@@ -112,7 +150,7 @@ class Groups:
                 base = described[i] if step is None else _masked(described[i], step)
                 if base == refused:  # this level changes nothing the event shows
                     over.append((i, client, refused))
-                elif _join(slot, day, base, splits[i], hash(client)):
+                elif day.join(slot, _heads(base), splits[i], hash(client)):
                     kept.append((i, events[i] if step is None else {**events[i], **dict(zip(CLIENT_FIELDS, base))}))
                     self.coarsened += step is not None
                 else:
@@ -121,10 +159,10 @@ class Groups:
         self.refused += len(todo)
         return kept
 
-    def _day(self, site: str, day: int) -> _Counts:
+    def _day(self, site: str, day: int) -> Any:
         counts = self._days.get((site, day))
         if counts is None:
-            counts = self._days[(site, day)] = _Counts()
+            counts = self._days[(site, day)] = _counts()
             newest = max(d for _, d in self._days)
             for old in [key for key in self._days if key[1] < newest - 2]:  # kept while late slots may come
                 del self._days[old]
@@ -161,35 +199,27 @@ def _splits(event: dict[str, Any]) -> tuple[Any, ...]:
         event.get("method"), section
 
 
-def _join(slot: _Counts, day: _Counts, base: tuple[Any, ...], splits: tuple[Any, ...], client: int) -> bool:
-    """Count one event of ``client`` (its hash) in its groups, slot and day, if it fits in each:
-    then it holds no more of any of them than the other clients together (one, when alone)."""
-    group = hash(base)
-    referrer, status, method, section = splits
-    groups = (group, hash((group, 0, referrer)), hash((group, 1, status)), hash((group, 2, method)),
-              hash((group, 3, section)))  # fmt: skip
-    salt = client * _SPREAD
-    slot_n, slot_mine, day_n, day_mine = slot.events, slot.mine, day.events, day.mine
-    for g in groups:
-        m = slot_mine.get(g ^ salt)
-        if m is not None and 2 * m >= slot_n[g]:
-            return False
-        m = day_mine.get(g ^ salt)
-        if m is None:
-            if len(day_mine) >= MAX_PAIRS:
-                return False  # memory is bounded: the safe side
-        elif 2 * m >= day_n[g]:
-            return False
-    for g in groups:
-        pair = g ^ salt
-        slot_n[g] = slot_n.get(g, 0) + 1
-        slot_mine[pair] = slot_mine.get(pair, 0) + 1
-        day_n[g] = day_n.get(g, 0) + 1
-        day_mine[pair] = day_mine.get(pair, 0) + 1
-    return True
+def _projections(base: tuple[Any, ...]) -> tuple[tuple[Any, ...], ...]:
+    """What an analyst sees of ``base`` grouping by fewer client fields: each coarser level's fields
+    of it, and its site alone. A client alone got one event per level, in groups of its own that
+    all showed its browser: grouped by browser per hour, 6.9% of events were one client's (red-team
+    round 5). Each event counts in every projection too, so those levels share one cap."""
+    out = dict.fromkeys((base, *(_masked(base, step) for step in _COARSER[:-1]), _masked(base, _SITE_ONLY)))
+    return tuple(out)
 
 
-_SPREAD = 0x9E3779B97F4A7C15  # an odd 64-bit constant: (group, client) pairs as one int
+_heads_of: dict[tuple[Any, ...], tuple[int, ...]] = {}
+
+
+def _heads(base: tuple[Any, ...]) -> tuple[int, ...]:
+    """The groups of an event's client fields, as hashes: its description's own, and each of its
+    projections' (which holds finer events too); each is split by the request fields as well."""
+    heads = _heads_of.get(base)
+    if heads is None:
+        if len(_heads_of) >= 65536:
+            _heads_of.clear()
+        heads = _heads_of[base] = (hash(("=", base)), *(hash(("<", p)) for p in _projections(base)))
+    return heads
 
 
 def _turns(todo: list[tuple[int, Any, Any]]) -> list[tuple[int, Any, Any]]:

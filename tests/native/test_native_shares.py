@@ -1,0 +1,38 @@
+"""The window owner's share cap on compiled counts (``logscrub._native.ShareCounts``) against the
+reference's (``slots._Counts``): the same events written, coarsened and withheld, slot by slot."""
+
+from __future__ import annotations
+
+import pytest
+
+from corpora import needs_native
+from logscrub.scrub import slots
+
+pytestmark = needs_native
+
+
+def _owner_choices(monkeypatch: pytest.MonkeyPatch, compiled: bool) -> tuple[list, int, int]:
+    from bench.linkability import scrub
+    from bench.visitors import generate
+
+    if not compiled:
+        monkeypatch.setattr(slots, "_counts", lambda: slots._Counts(slots.MAX_PAIRS))
+    made = []
+    choose = slots.Groups.choose
+
+    def recorded(self, site, start, events, clients):  # type: ignore[no-untyped-def]
+        kept = choose(self, site, start, events, clients)
+        made.append((start, [(i, tuple(e.get(f) for f in slots.CLIENT_FIELDS)) for i, e in kept]))
+        return kept
+
+    monkeypatch.setattr(slots.Groups, "choose", recorded)
+    scrubbed = scrub(generate(days=2, visitors_per_day=120, seed=4))
+    monkeypatch.undo()
+    return made, len(scrubbed.events), scrubbed.withheld
+
+
+def test_the_compiled_counts_choose_as_the_reference(monkeypatch):
+    reference = _owner_choices(monkeypatch, compiled=False)
+    compiled = _owner_choices(monkeypatch, compiled=True)
+    assert reference[1] > 1000 and reference[2] > 0
+    assert compiled == reference
