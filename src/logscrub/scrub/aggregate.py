@@ -125,6 +125,7 @@ class Bucket:
             b.covered = None
         else:
             b.covered = {v for v in covered} if isinstance(covered, set) else _reloaded(covered)
+        b.fresh = None if self.fresh is None else {c for c in self.fresh}
         return b
 
     def cover(self) -> None:

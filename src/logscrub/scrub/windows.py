@@ -195,12 +195,12 @@ class WindowOwner(Generic[Ack]):
             _extend(out, Emission(records=e.records, stamps=e.stamps, events=e.events, event_stamps=e.event_stamps))
             # A batch's events all, before any slot is written: its lines moved the watermark already,
             # and a slot written with its first chunk would drop the others as late.
-            held = [p for p in e.forward if p.get("span") == EVENTS]
+            held = [p for p in e.forward if isinstance(p, dict) and p.get("span") == EVENTS]
             for p in held:
                 self.slots.add(p, None, 0, now)  # type: ignore[arg-type]
             if held:
                 pending.append(self._release(self.slots.due(self.base.watermark)))
-            pending += [self.merge(p, None, 0, now) for p in e.forward if p.get("span") != EVENTS]  # type: ignore[arg-type]
+            pending += [self.merge(p, None, 0, now) for p in e.forward if not (isinstance(p, dict) and p.get("span") == EVENTS)]  # type: ignore[arg-type]
         return out
 
     def _emission(self, level: int, closed: list[Closed]) -> Emission[Ack]:
