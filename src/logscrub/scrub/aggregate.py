@@ -65,6 +65,14 @@ class Bucket:
         self.covered: set[int] | Any = None  # visitors a shorter window published: a set, a sketch past SMALL
         self.fresh: set[int] | None = None  # set by merges: ``fresh_clients``
 
+    @classmethod
+    def of(cls, requests: int, nbytes: int, status: Iterable[int], clients: Iterable[int], visitors: Iterable[int]) -> Bucket:
+        """A bucket of at most ``SMALL`` distinct visitors and k distinct clients, each in order of arrival."""
+        b = cls.__new__(cls)
+        b.requests, b.bytes, b.status = requests, nbytes, list(status)
+        b.seen, b.sketch, b.clients, b.covered, b.fresh = set(visitors), None, set(clients), None, None
+        return b
+
     def grow(self) -> None:
         """The visitors as a sketch from now on (there are more than SMALL)."""
         sketch = datasketches.hll_sketch(LG_K, _HLL_8)
@@ -115,17 +123,18 @@ class Bucket:
         their bytes, nothing shared with this bucket (``cover`` makes ``covered`` its ``seen``)."""
         b = Bucket.__new__(Bucket)
         b.requests, b.bytes, b.status = self.requests, self.bytes, list(self.status)
+        # set(list(s)) adds s's members one by one in s's order, as from_list's comprehension does
         if self.seen is not None:
-            b.seen, b.sketch = {v for v in self.seen}, None
+            b.seen, b.sketch = set(list(self.seen)), None
         else:
             b.seen, b.sketch = None, _reloaded(self.sketch)
-        b.clients = {c for c in self.clients}
+        b.clients = set(list(self.clients))
         covered = self.covered
         if not covered:
             b.covered = None
         else:
-            b.covered = {v for v in covered} if isinstance(covered, set) else _reloaded(covered)
-        b.fresh = None if self.fresh is None else {c for c in self.fresh}
+            b.covered = set(list(covered)) if isinstance(covered, set) else _reloaded(covered)
+        b.fresh = None if self.fresh is None else set(list(self.fresh))
         return b
 
     def cover(self) -> None:
@@ -377,6 +386,9 @@ class TrafficAggregator:
                 key = (dim, value)
                 b = buckets.get(key)
                 if b is None:
+                    if len(visitors) <= small:  # what the lines below make of a new bucket, made at once
+                        buckets[key] = Bucket.of(requests, nbytes, status, clients, visitors)
+                        continue
                     b = buckets[key] = Bucket()
                 b.requests += requests
                 b.bytes += nbytes
