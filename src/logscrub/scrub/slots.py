@@ -142,7 +142,7 @@ class Groups:
                 ids.add(eid)
             todo.append((i, client, None))
         described = [_described(e) for e in events]
-        splits = [tuple(hash((j, value)) for j, value in enumerate(_splits(e))) for e in events]
+        splits = [_split_hashes(_splits(e)) for e in events]
         kept: list[tuple[int, dict[str, Any]]] = []
         for step in (None, *_COARSER):
             over: list[tuple[int, Any, tuple[Any, ...] | None]] = []
@@ -209,6 +209,17 @@ def _projections(base: tuple[Any, ...]) -> tuple[tuple[Any, ...], ...]:
 
 
 _heads_of: dict[tuple[Any, ...], tuple[int, ...]] = {}
+_splits_of: dict[tuple[Any, ...], tuple[int, ...]] = {}
+
+
+def _split_hashes(splits: tuple[Any, ...]) -> tuple[int, ...]:
+    """Each request field's value as a hash, apart by position (cached: few combinations repeat)."""
+    hashes = _splits_of.get(splits)
+    if hashes is None:
+        if len(_splits_of) >= 65536:
+            _splits_of.clear()
+        hashes = _splits_of[splits] = tuple(hash((j, value)) for j, value in enumerate(splits))
+    return hashes
 
 
 def _heads(base: tuple[Any, ...]) -> tuple[int, ...]:
