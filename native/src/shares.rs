@@ -15,40 +15,36 @@ pub struct Counts {
 }
 
 impl Counts {
-    /// Count one event of `client` in each of its groups, here (the day) and in `slot`, if it fits
-    /// in every one of them: each of `heads`, alone and split by each of `splits`. Past `max_pairs`
-    /// pairs a day, a client new to a group does not fit.
+    /// Count one event of `client` in its groups if it fits in every one: each of `heads` here
+    /// (the day) and in `slot`, and in the slot each head split by each of `splits` too. Past
+    /// `max_pairs` pairs a day, a client new to a group does not fit.
     pub fn join(&mut self, slot: &mut Counts, heads: &[i64], splits: &[i64], client: i64, max_pairs: usize) -> bool {
-        let mut groups = Vec::with_capacity(heads.len() * (splits.len() + 1));
+        let mut groups: Vec<u64> = heads.iter().map(|&h| h as u64).collect();
         for &head in heads {
             let head = head as u64;
-            groups.push(head);
             groups.extend(splits.iter().map(|&s| (head ^ (s as u64).wrapping_mul(SPLIT)).wrapping_mul(SPREAD)));
         }
         let salt = (client as u64).wrapping_mul(SPREAD);
-        for &g in &groups {
-            let pair = g ^ salt;
-            if let Some(&m) = slot.mine.get(&pair) {
-                if 2 * m >= slot.events.get(&g).copied().unwrap_or(0) {
-                    return false;
-                }
-            }
-            match self.mine.get(&pair) {
-                None if self.mine.len() >= max_pairs => return false,
-                None => {}
-                Some(&m) => {
-                    if 2 * m >= self.events.get(&g).copied().unwrap_or(0) {
-                        return false;
-                    }
-                }
+        let fits = |counts: &Counts, g: u64| match counts.mine.get(&(g ^ salt)) {
+            None => true,
+            Some(&m) => 2 * m < counts.events.get(&g).copied().unwrap_or(0),
+        };
+        let day_groups = &groups[..heads.len()];
+        for &g in day_groups {
+            if !self.mine.contains_key(&(g ^ salt)) && self.mine.len() >= max_pairs {
+                return false;
             }
         }
+        if !day_groups.iter().all(|&g| fits(self, g)) || !groups.iter().all(|&g| fits(slot, g)) {
+            return false;
+        }
+        for &g in day_groups {
+            *self.events.entry(g).or_insert(0) += 1;
+            *self.mine.entry(g ^ salt).or_insert(0) += 1;
+        }
         for &g in &groups {
-            let pair = g ^ salt;
-            for counts in [&mut *slot, &mut *self] {
-                *counts.events.entry(g).or_insert(0) += 1;
-                *counts.mine.entry(pair).or_insert(0) += 1;
-            }
+            *slot.events.entry(g).or_insert(0) += 1;
+            *slot.mine.entry(g ^ salt).or_insert(0) += 1;
         }
         true
     }
