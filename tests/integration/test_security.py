@@ -3,12 +3,13 @@ responder search with its audit trail, and data-subject export, erasure and rest
 
 from __future__ import annotations
 
+import itertools
 import os
 import socket
 import subprocess
 import sys
 import urllib.request
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import orjson
 import pytest
@@ -21,9 +22,17 @@ ALICE, BOB, CAROL = "198.51.100.77", "2001:db8:77::5", "203.0.113.200"
 CANARIES = (ALICE, BOB, CAROL, "2001:db8:77:0:0:0:0:5")
 
 
-def line(ip: str, path: str, status: int = 200, agent: str = "Mozilla/5.0 (X11; Linux x86_64) Firefox/120.0") -> bytes:
-    when = datetime.now(UTC).strftime("%d/%b/%Y:%H:%M:%S +0000")
-    return f'{ip} - - [{when}] "GET {path} HTTP/1.1" {status} 512 "-" "{agent}"'.encode()
+def line(ip: str, path: str, status: int = 200, agent: str = "Mozilla/5.0 (X11; Linux x86_64) Firefox/120.0",
+         when: datetime | None = None) -> bytes:
+    """A combined-format line dated ``when`` (now by default)."""
+    stamp = (when or datetime.now(UTC)).strftime("%d/%b/%Y:%H:%M:%S +0000")
+    return f'{ip} - - [{stamp}] "GET {path} HTTP/1.1" {status} 512 "-" "{agent}"'.encode()
+
+
+def minutes_ago(minutes: int) -> datetime:
+    """The start of a minute that is over, inside the 1 h security window: with minute slots, its
+    events are written once no line reached it for the allowed lateness, not after a wall-clock minute."""
+    return datetime.now(UTC).replace(second=0, microsecond=0) - timedelta(minutes=minutes)
 
 
 def cli(p: Pipeline, *args: str) -> subprocess.CompletedProcess[str]:
@@ -137,8 +146,11 @@ def test_restriction_keeps_a_subject_out_of_analytics_but_sealed(pipeline):
     p = pipeline
     restrict = cli(p, "subject", "restrict", "--ip", CAROL)
     assert restrict.returncode == 0, restrict.stderr
-    sent = p.produce([line(CAROL, "/c/one"), line(CAROL, "/c/two"), line(ALICE, "/a/home")])
-    # Lines of now: minute slots, so that an event is written a minute (plus the lateness) after it.
+    # Minute slots of lines dated in a minute that is over: Alice's event is written once no line
+    # reached its minute for the allowed lateness.
+    start = minutes_ago(40)
+    sent = p.produce([line(CAROL, "/c/one", when=start), line(CAROL, "/c/two", when=start),
+                      line(ALICE, "/a/home", when=start)])
     p.env["LOGSCRUB_EVENTS__TIME_GRANULARITY"] = "1m"
     p.start_worker()
     p.wait_for("every line to be accounted for", lambda: accounted(p, sent))
@@ -151,14 +163,18 @@ def test_restriction_keeps_a_subject_out_of_analytics_but_sealed(pipeline):
     lift = cli(p, "subject", "restrict", "--ip", CAROL, "--lift")
     assert lift.returncode == 0, lift.stderr
     # The worker hears of the lift through the restrictions topic; Carol's next line is analytics again.
-    p.wait_for("the lift to reach the worker, and Carol's event its slot's end", lambda: _carol_counted(p), timeout=180)
+    # Each of Carol's lines a minute after the one before (never after now), so event time passes
+    # the slot of the one before and writes it.
+    polls = itertools.count(1)
+    p.wait_for("the lift to reach the worker, and Carol's event its slot's end",
+               lambda: _carol_counted(p, min(start + timedelta(minutes=next(polls)), datetime.now(UTC))), timeout=180)
 
 
-def _carol_counted(p: Pipeline) -> bool:
-    """Carol sends a line; whether the events now hold one besides Alice's: one of Carol's lines
-    was processed after the lift (a restricted line is sealed and gives no event)."""
+def _carol_counted(p: Pipeline, when: datetime) -> bool:
+    """Carol sends a line dated ``when``; whether the events now hold one besides Alice's: one of
+    Carol's lines was processed after the lift (a restricted line is sealed and gives no event)."""
     sent = len(p.read("security"))
-    p.produce([line(CAROL, "/c/after")])
+    p.produce([line(CAROL, "/c/after", when=when)])
     p.wait_for("Carol's line", lambda: len(p.read("security")) > sent)
     return len(p.read("events")) > 1
 
@@ -167,8 +183,9 @@ def test_every_security_command_is_audited_and_nothing_outside_search_output_lea
     p = pipeline
     port = _free_port()
     p.env["LOGSCRUB_METRICS__PORT"] = str(port)
-    sent = p.produce([line(ALICE, "/x"), line(BOB, "/y")])
-    p.env["LOGSCRUB_EVENTS__TIME_GRANULARITY"] = "1m"  # lines of now: their minute is written after it ends
+    over = minutes_ago(30)  # minute slots of a minute that is over: written once no line reached it for the lateness
+    sent = p.produce([line(ALICE, "/x", when=over), line(BOB, "/y", when=over)])
+    p.env["LOGSCRUB_EVENTS__TIME_GRANULARITY"] = "1m"
     p.start_worker()
     p.wait_for("every line to be accounted for", lambda: accounted(p, sent))
     p.wait_for_events(sent, timeout=150)
