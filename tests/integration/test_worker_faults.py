@@ -30,11 +30,12 @@ def assert_accounting(p: Pipeline, sent: int) -> int:
     assert len(unique) == sent
     # Each line gives an event and its sealed line; a replayed line's event has the first one's id
     # (written twice if its slot was not out yet, else dropped as late).
-    # A line is withheld where its event would follow one client: rare on these logs (1 in 20,000).
+    # A line is withheld where its event would follow one client: scrub withholds 3.1% of the
+    # broker-restart test's lines (the owner's share cap), none of the join/leave test's.
     parsed = len(set(sources(p.read("security"))))
-    p.wait_for("every line's event", lambda: len({e["id"] for e in p.read("events")}) >= parsed - parsed // 200,
+    p.wait_for("every line's event", lambda: len({e["id"] for e in p.read("events")}) >= parsed - parsed // 20,
                timeout=240)
-    assert parsed - parsed // 200 <= len({e["id"] for e in p.read("events")}) <= parsed
+    assert parsed - parsed // 20 <= len({e["id"] for e in p.read("events")}) <= parsed
     return len(raw_zone) - len(unique)
 
 
