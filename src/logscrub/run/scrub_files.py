@@ -160,15 +160,12 @@ def _json_lines(records: list[dict]) -> list[bytes]:
 
 @contextmanager
 def _few_collections() -> Iterator[None]:
-    """Rule tables and caches are long-lived: rescanning them in every full collection cost ~5% of a run.
-    A batch makes ~30k short-lived containers (the compiled core's sums): with a young generation
-    larger than that, most die before a collection scans them (300k lines: 0.9 s of collections at
-    10,000, 0.1 s at 100,000)."""
+    """Rule tables and caches are long-lived: rescanning them in every full collection cost ~5% of a run."""
     threshold = gc.get_threshold()
     ours = gc.get_freeze_count() == 0  # never thaw what a caller froze
     if ours:
         gc.freeze()
-    gc.set_threshold(100_000, *threshold[1:])
+    gc.set_threshold(10_000, *threshold[1:])
     try:
         yield
     finally:

@@ -121,7 +121,7 @@ def build_app(cfg: Config, master: MasterKey, metrics: WorkerMetrics, health: He
             if emission.events:  # a slot's events, shuffled, each stamped with its slot's start
                 values = [orjson.dumps(event) for event in emission.events]
                 written += await sink.write(t.events.name, values, timestamps=emission.event_stamps)
-            for p in emission.partials():
+            for p in emission.forward:
                 written.append((t.partials.name, await sink.send(t.partials.name, orjson.dumps(p), owner_key(p))))
         except OutputFailed as e:
             fail(OutputError(e.topic, e.cause))

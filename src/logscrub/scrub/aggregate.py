@@ -65,14 +65,6 @@ class Bucket:
         self.covered: set[int] | Any = None  # visitors a shorter window published: a set, a sketch past SMALL
         self.fresh: set[int] | None = None  # set by merges: ``fresh_clients``
 
-    @classmethod
-    def of(cls, requests: int, nbytes: int, status: Iterable[int], clients: Iterable[int], visitors: Iterable[int]) -> Bucket:
-        """A bucket of at most ``SMALL`` distinct visitors and k distinct clients, each in order of arrival."""
-        b = cls.__new__(cls)
-        b.requests, b.bytes, b.status = requests, nbytes, list(status)
-        b.seen, b.sketch, b.clients, b.covered, b.fresh = set(visitors), None, set(clients), None, None
-        return b
-
     def grow(self) -> None:
         """The visitors as a sketch from now on (there are more than SMALL)."""
         sketch = datasketches.hll_sketch(LG_K, _HLL_8)
@@ -115,26 +107,6 @@ class Bucket:
         covered = data[6] if len(data) > 6 else None
         b.covered = _sketch(covered) if isinstance(covered, str) else {int(v) for v in covered or ()} or None
         b.fresh = {int(c) for c in data[7]} if len(data) > 7 else None
-        return b
-
-    def passed_on(self) -> Bucket:
-        """What ``from_list(to_list())`` gives, without the text in between (a closed window handed
-        to its rollup in one process): sets built anew in the same order, sketches read back from
-        their bytes, nothing shared with this bucket (``cover`` makes ``covered`` its ``seen``)."""
-        b = Bucket.__new__(Bucket)
-        b.requests, b.bytes, b.status = self.requests, self.bytes, list(self.status)
-        # set(list(s)) adds s's members one by one in s's order, as from_list's comprehension does
-        if self.seen is not None:
-            b.seen, b.sketch = set(list(self.seen)), None
-        else:
-            b.seen, b.sketch = None, _reloaded(self.sketch)
-        b.clients = set(list(self.clients))
-        covered = self.covered
-        if not covered:
-            b.covered = None
-        else:
-            b.covered = set(list(covered)) if isinstance(covered, set) else _reloaded(covered)
-        b.fresh = None if self.fresh is None else set(list(self.fresh))
         return b
 
     def cover(self) -> None:
@@ -205,11 +177,6 @@ def _sketch(text: str) -> Any:
     return datasketches.hll_sketch.deserialize(base64.b64decode(text))
 
 
-def _reloaded(sketch: Any) -> Any:
-    """The sketch ``_sketch(_b64(sketch))`` gives, without base64."""
-    return datasketches.hll_sketch.deserialize(sketch.serialize_compact())
-
-
 def _as_sketch(visitors: set[int] | Any) -> Any:
     if not isinstance(visitors, set):
         return visitors
@@ -254,30 +221,9 @@ class Closed:
     def end(self) -> int:
         return self.start + self.span
 
-    def rolled_into(self, span: int) -> Rolled:
-        """This window on its way to the window of ``span`` holding it (the next rollup)."""
-        return Rolled(self.site, span, self.start // span * span, self.end, self.buckets)
-
-
-@dataclass
-class Rolled:
-    """A closed window passed on to a rollup's window. Within one process (``scrub``) its buckets
-    are merged as they are; the worker sends ``record()`` through the partials topic, and merging
-    that gives the same."""
-
-    site: str
-    span: int
-    window: int
-    upto: int  # event time it covers, for the rollup's watermark
-    buckets: dict[tuple[str, str], Bucket]
-
-    def record(self) -> dict[str, Any]:
-        return partial(self.site, self.span, self.window, self.buckets, self.upto)
-
-    def late_requests(self) -> int:
-        """The requests it would have added to its window (which was out already)."""
-        total = self.buckets.get(_TOTAL_KEY)
-        return 0 if total is None else total.requests
+    def rolled_into(self, span: int) -> dict[str, Any]:
+        """This window as a partial of the window of ``span`` holding it (the next rollup)."""
+        return partial(self.site, span, self.start // span * span, self.buckets, upto=self.end)
 
 
 def partial(site: str, span: int, start: int, buckets: dict[tuple[str, str], Bucket], upto: int) -> dict[str, Any]:
@@ -386,9 +332,6 @@ class TrafficAggregator:
                 key = (dim, value)
                 b = buckets.get(key)
                 if b is None:
-                    if len(visitors) <= small:  # what the lines below make of a new bucket, made at once
-                        buckets[key] = Bucket.of(requests, nbytes, status, clients, visitors)
-                        continue
                     b = buckets[key] = Bucket()
                 b.requests += requests
                 b.bytes += nbytes
@@ -436,32 +379,26 @@ class TrafficAggregator:
     def is_emitted(self, site: str, start: int) -> bool:
         return (site, start) in self._closed or start < self._forgotten_before
 
-    def merge_partial(self, p: dict[str, Any] | Rolled, now: float) -> None:
-        """Add a partial (from ``drain_partials``, or ``Closed.rolled_into`` as it is or as its
-        record) to its window, which must not have been emitted (``is_emitted``: the caller forwards
-        late ones)."""
-        if isinstance(p, Rolled):
-            wkey, upto, marks = (p.site, p.window), p.upto, None
-            incoming = ((key, b.passed_on()) for key, b in p.buckets.items())
-        else:
-            wkey, marks = (str(p["site"]), int(p["window"])), p.get("marks")
-            upto = int(p.get("upto", wkey[1] + self.span))
-            incoming = (((d, v), Bucket.from_list(data)) for d, v, *data in p["buckets"])
+    def merge_partial(self, p: dict[str, Any], now: float) -> None:
+        """Add a partial (from ``drain_partials`` or ``Closed.rolled_into``) to its window, which
+        must not have been emitted (``is_emitted``: the caller forwards late ones)."""
+        wkey = (str(p["site"]), int(p["window"]))
         buckets = self._open.get(wkey)
         if buckets is None:
             buckets = self._open[wkey] = {}
-        for key, bucket in incoming:
-            b = buckets.get(key)
+        for d, v, *data in p["buckets"]:
+            incoming = Bucket.from_list(data)
+            b = buckets.get((d, v))
             if b is None:
-                buckets[key] = bucket
+                buckets[(d, v)] = incoming
             else:
-                b.merge_all((bucket,), self.k)
+                b.merge_all((incoming,), self.k)
         self._touched[wkey] = now
         # A base window's partial says where event time is; a rollup's, up to where a window below it closed.
         if self.rollup:
-            self.watermark = max(self.watermark, upto)
-        elif marks is not None:
-            for source, mark in marks.items():
+            self.watermark = max(self.watermark, int(p.get("upto", wkey[1] + self.span)))
+        elif "marks" in p:
+            for source, mark in p["marks"].items():
                 previous = self._marks.get(source, (mark, now))[0]
                 self._marks[source] = (max(previous, int(mark)), now)
             self._watch_sources(now)

@@ -4,17 +4,17 @@ and passes each closed window on to the next rollup span.
 Pure state, no Kafka and no faust. Each partial comes with an acknowledgement handle; a driver
 writes an ``Emission``'s records and forwarded partials, and only then acknowledges its handles.
 The worker forwards through the partials topic (so a crash replays them); ``scrub`` merges the
-forwarded partials straight back (``settle``), closed windows as they are, never written as text.
+forwarded partials straight back (``settle``).
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
 
-from logscrub.scrub.aggregate import Closed, Rolled, TrafficAggregator, owner_key
+from logscrub.scrub.aggregate import Closed, TrafficAggregator, owner_key
 from logscrub.scrub.slots import EVENTS, EventSlots
 
 __all__ = ["Emission", "WindowOwner", "owner_key"]
@@ -31,16 +31,12 @@ class Emission(Generic[Ack]):
     stamps: list[int] = field(default_factory=list)  # each record's window start (ms): its timestamp
     events: list[dict[str, Any]] = field(default_factory=list)  # each slot's shuffled, slots in time order
     event_stamps: list[int] = field(default_factory=list)  # each event's slot start (ms)
-    forward: list[dict[str, Any] | Rolled] = field(default_factory=list)  # ``partials()`` to send them
+    forward: list[dict[str, Any]] = field(default_factory=list)
     acks: list[Ack] = field(default_factory=list)
     window_ends: list[int] = field(default_factory=list)  # of the base windows emitted
 
     def __bool__(self) -> bool:
         return bool(self.records or self.events or self.forward or self.acks)
-
-    def partials(self) -> list[dict[str, Any]]:
-        """What ``forward`` holds as records of the partials topic."""
-        return [p.record() if isinstance(p, Rolled) else p for p in self.forward]
 
 
 class WindowOwner(Generic[Ack]):
@@ -68,30 +64,25 @@ class WindowOwner(Generic[Ack]):
     def base(self) -> TrafficAggregator:
         return self.levels[0]
 
-    def merge(self, p: dict[str, Any] | Rolled, ack: Ack, partition: int, now: float) -> Emission[Ack]:
-        """Add one partial (from partition ``partition`` of the partials topic, or a window this
-        owner closed, passed on as it is: ``settle``); what is due now."""
-        if isinstance(p, Rolled):
-            span, site, start = p.span, p.site, p.window
-        else:
-            if p.get("span") == EVENTS:
-                if p.get("written"):  # a slot's mark: written by this owner, or by one before a crash
-                    return Emission(acks=[ack, *self.slots.written((str(p["site"]), int(p["window"])))])
-                if not self.slots.add(p, ack, partition, now):
-                    return Emission(acks=[ack])  # its slot is out: sealed, never published (counted late)
-                return self._release(self.slots.due(self.base.watermark))
-            span, site, start = int(p.get("span", self.base.span)), str(p["site"]), int(p["window"])
-        i = self._level.get(span)
+    def merge(self, p: dict[str, Any], ack: Ack, partition: int, now: float) -> Emission[Ack]:
+        """Add one partial (from partition ``partition`` of the partials topic); what is due now."""
+        if p.get("span") == EVENTS:
+            if p.get("written"):  # a slot's mark: written by this owner, or by one before a crash
+                return Emission(acks=[ack, *self.slots.written((str(p["site"]), int(p["window"])))])
+            if not self.slots.add(p, ack, partition, now):
+                return Emission(acks=[ack])  # its slot is out: sealed, never published (counted late)
+            return self._release(self.slots.due(self.base.watermark))
+        i = self._level.get(int(p.get("span", self.base.span)))
         if i is None:  # a span no longer configured: nothing to add it to
             return Emission(acks=[ack])
         agg = self.levels[i]
+        site, start = str(p["site"]), int(p["window"])
         if i > 0:
             self._arrived((agg.span, site, start))
         if agg.is_emitted(site, start):
             # Late: its window is out already, and a second record for it would publish a difference.
             # Rollups publish no additive number, so the next span still takes it.
-            agg.late += p.late_requests() if isinstance(p, Rolled) else sum(
-                b[2] for b in p["buckets"] if b[0] == "total")
+            agg.late += sum(b[2] for b in p["buckets"] if b[0] == "total")
             return Emission(forward=self._onward(i, [p]), acks=[ack])
         agg.merge_partial(p, now)
         self._waiting[(agg.span, site, start)].append((partition, ack))
@@ -131,10 +122,9 @@ class WindowOwner(Generic[Ack]):
         fed |= {(site, start) for (s, site, start), n in self._in_flight.items() if s == span and n > 0}
         return fed
 
-    def _sent(self, forward: list[dict[str, Any] | Rolled]) -> None:
+    def _sent(self, forward: list[dict[str, Any]]) -> None:
         for p in forward:
-            key = (p.span, p.site, p.window) if isinstance(p, Rolled) else (int(p["span"]), str(p["site"]), int(p["window"]))
-            self._in_flight[key] += 1
+            self._in_flight[(int(p["span"]), str(p["site"]), int(p["window"]))] += 1
 
     def _arrived(self, key: tuple[int, str, int]) -> None:
         if self._in_flight.get(key, 0) > 1:
@@ -150,16 +140,12 @@ class WindowOwner(Generic[Ack]):
         _extend(emission, self._release(self.slots.due(self.base.watermark)))
         return emission
 
-    def _onward(self, level: int, late: list[dict[str, Any] | Rolled]) -> list[dict[str, Any] | Rolled]:
+    def _onward(self, level: int, late: list[dict[str, Any]]) -> list[dict[str, Any]]:
         """Partials too late for their window at ``level``, as partials of the next span's windows."""
         if level + 1 >= len(self.levels):
             return []
         span = self.levels[level + 1].span
-        forward = [
-            replace(p, span=span, window=p.window // span * span) if isinstance(p, Rolled)
-            else {**p, "span": span, "window": int(p["window"]) // span * span}
-            for p in late
-        ]  # fmt: skip
+        forward = [{**p, "span": span, "window": int(p["window"]) // span * span} for p in late]
         self._sent(forward)
         return forward
 
@@ -195,12 +181,12 @@ class WindowOwner(Generic[Ack]):
             _extend(out, Emission(records=e.records, stamps=e.stamps, events=e.events, event_stamps=e.event_stamps))
             # A batch's events all, before any slot is written: its lines moved the watermark already,
             # and a slot written with its first chunk would drop the others as late.
-            held = [p for p in e.forward if isinstance(p, dict) and p.get("span") == EVENTS]
+            held = [p for p in e.forward if p.get("span") == EVENTS]
             for p in held:
                 self.slots.add(p, None, 0, now)  # type: ignore[arg-type]
             if held:
                 pending.append(self._release(self.slots.due(self.base.watermark)))
-            pending += [self.merge(p, None, 0, now) for p in e.forward if not (isinstance(p, dict) and p.get("span") == EVENTS)]  # type: ignore[arg-type]
+            pending += [self.merge(p, None, 0, now) for p in e.forward if p.get("span") != EVENTS]  # type: ignore[arg-type]
         return out
 
     def _emission(self, level: int, closed: list[Closed]) -> Emission[Ack]:
