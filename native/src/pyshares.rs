@@ -21,4 +21,9 @@ impl ShareCounts {
     fn join(&mut self, mut slot: PyRefMut<'_, ShareCounts>, heads: Vec<i64>, splits: Vec<i64>, client: i64) -> bool {
         self.counts.join(&mut slot.counts, &heads, &splits, client, self.max_pairs)
     }
+
+    /// `slots._Counts.add`: a join a previous owner made, counted in the day unchecked.
+    fn add(&mut self, heads: Vec<i64>, client: i64) {
+        self.counts.add(&heads, client)
+    }
 }

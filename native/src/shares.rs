@@ -48,6 +48,17 @@ impl Counts {
         }
         true
     }
+
+    /// Count one event of `client` in the day's groups `heads`, unchecked: a day's counts rebuilt
+    /// from the joins a previous owner made (its slots' marks), in the order it made them.
+    pub fn add(&mut self, heads: &[i64], client: i64) {
+        let salt = (client as u64).wrapping_mul(SPREAD);
+        for &head in heads {
+            let g = head as u64;
+            *self.events.entry(g).or_insert(0) += 1;
+            *self.mine.entry(g ^ salt).or_insert(0) += 1;
+        }
+    }
 }
 
 #[cfg(test)]
@@ -66,5 +77,15 @@ mod tests {
         assert!(day.join(&mut slot, &[1, 2], &[6], 7, 100)); // split by 6: 1 of 2; whole: 2 of 4
         let mut fresh_slot = Counts::default();
         assert!(!day.join(&mut fresh_slot, &[3], &[], 10, 2)); // the day holds its pairs' maximum
+    }
+
+    #[test]
+    fn joins_added_back_count_as_the_joins_made() {
+        let (mut day, mut slot) = (Counts::default(), Counts::default());
+        assert!(day.join(&mut slot, &[1], &[], 7, 100));
+        let mut rebuilt = Counts::default();
+        rebuilt.add(&[1], 7);
+        assert!(!rebuilt.join(&mut Counts::default(), &[1], &[], 7, 100)); // alone in the day: one
+        assert!(rebuilt.join(&mut Counts::default(), &[1], &[], 8, 100));
     }
 }

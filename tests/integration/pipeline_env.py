@@ -36,6 +36,7 @@ class Pipeline:
     raw_partitions: int = 1
     env: dict[str, str] = field(default_factory=dict)
     workers: list[subprocess.Popen[bytes]] = field(default_factory=list)
+    started: int = 0
 
     def __post_init__(self) -> None:
         self.env = {
@@ -64,7 +65,8 @@ class Pipeline:
         return getattr(self.cfg.topics, role).name
 
     def start_worker(self) -> subprocess.Popen[bytes]:
-        log = open(self.tmp / f"worker-{len(self.workers)}.log", "wb")  # noqa: SIM115
+        log = open(self.tmp / f"worker-{self.started}.log", "wb")  # noqa: SIM115
+        self.started += 1  # a restarted worker's log goes beside, not over, the one it replaces
         proc = subprocess.Popen(
             [sys.executable, "-m", "logscrub", "worker", "--log-level", "WARNING"],
             env={**os.environ, **self.env},

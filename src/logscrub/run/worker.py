@@ -32,6 +32,7 @@ from logscrub.errors import Refused
 from logscrub.kafka import guard
 from logscrub.kafka.follower import TopicFollower
 from logscrub.kafka.restrictions import Restrictions
+from logscrub.kafka.rewind import read_back
 from logscrub.kafka.settings import faust_broker_kwargs
 from logscrub.kafka.shared_keys import SharedKeys
 from logscrub.kafka.sink import KafkaSink, OutputFailed, delivered
@@ -53,6 +54,7 @@ STOP_TIMEOUT = 10.0  # for outputs still in flight when the worker stops
 Fail = Callable[[BaseException], None]
 # What the client reports when it finds no leader for a partition, as for a deleted topic.
 _NO_LEADER = (LeaderNotAvailableError, NotLeaderForPartitionError, UnknownTopicOrPartitionError)
+_MARK = b'"written":true'  # in a slot's mark as orjson writes it
 
 
 class OutputError(RuntimeError):
@@ -100,6 +102,7 @@ def build_app(cfg: Config, master: MasterKey, metrics: WorkerMetrics, health: He
     )
     acks: InOrderAcks[faust.types.EventT] = InOrderAcks(lambda e: (e.message.partition, e.message.offset))
     replay = Replaying()
+    restored: set[int] = set()  # partials partitions whose marks before this worker's first read are counted
     parts = _Parts()  # aiokafka's clients, made on faust's running loop
 
     async def emit(emission: Emission[faust.types.EventT]) -> None:
@@ -192,11 +195,24 @@ def build_app(cfg: Config, master: MasterKey, metrics: WorkerMetrics, health: He
             except (TimeoutError, KafkaError):
                 log.warning("outputs still unsent at shutdown were dropped; their lines were not acknowledged")
 
+    async def restore(partition: int, offset: int) -> None:
+        """Before the first partial this worker reads of a partition it was given: the marks before
+        it (the slots written from it, and the joins each made in its day's counts)."""
+        marks = 0
+        async for value in read_back(cfg.kafka, t.partials.name, partition, offset, f"{cfg.kafka.app_id}-rewind"):
+            if _MARK in value:  # most records are partials carrying events: not parsed
+                owner.restore(orjson.loads(value), partition)
+                marks += 1
+        restored.add(partition)
+        log.info("partials partition %d: %d slot marks before offset %d read back", partition, marks, offset)
+
     @app.agent(partials, name="own_windows", supervisor_strategy=CrashingSupervisor)
     async def own_windows(stream: faust.StreamT) -> None:
         async for event in stream.noack().events():
-            acks.received(event)
             message = event.message
+            if message.partition not in restored:
+                await restore(message.partition, message.offset)
+            acks.received(event)
             owner.defer_releases = replay.at(message.partition, message.offset, lambda: app.consumer.highwater(message.tp))
             cpu = time.thread_time()
             partial = orjson.loads(event.value)
@@ -228,6 +244,7 @@ def build_app(cfg: Config, master: MasterKey, metrics: WorkerMetrics, health: He
     async def forget_revoked(app: faust.App, revoked: set[TP], **_: Any) -> None:
         partitions = {tp.partition for tp in revoked if tp.topic == t.partials.name}
         owner.revoke(partitions)
+        restored.difference_update(partitions)
         acks.forget(partitions)
         owner.defer_releases = replay.forget(partitions)
 

@@ -101,6 +101,14 @@ class _Counts:
             slot_mine[pair] = slot_mine.get(pair, 0) + 1
         return True
 
+    def add(self, heads: tuple[int, ...], client: int) -> None:
+        """Count one event of ``client`` in the day's groups ``heads``, unchecked: a day's counts
+        rebuilt from the joins a previous owner made (its slots' marks), in the order it made them."""
+        salt = client * _SPREAD
+        for g in heads:
+            self.events[g] = self.events.get(g, 0) + 1
+            self.mine[g ^ salt] = self.mine.get(g ^ salt, 0) + 1
+
 
 _SPREAD = 0x9E3779B97F4A7C15  # odd: (group, client) pairs as one int
 
@@ -122,6 +130,7 @@ class Groups:
 
     def __init__(self) -> None:
         self._days: dict[tuple[str, int], Any] = {}  # _Counts or ShareCounts
+        self._partitions: dict[tuple[str, int], int] = {}  # (site, day) -> the partials partition it came from
         self.refused = 0  # withheld: no group would take them, or a replayed line's second copy
         self.coarsened = 0  # published coarser than the scrubber described them
 
@@ -129,10 +138,37 @@ class Groups:
         """The events of slot ``start`` that may be written: one copy of each line, none over the cap."""
         return [event for _, event in self.choose(site, start, events, clients)]
 
+    def write(
+        self, site: str, start: int, events: list[dict[str, Any]], clients: list[Any], partition: int = 0
+    ) -> tuple[list[dict[str, Any]], list[list[Any]]]:
+        """``admit``, and the joins it made in the day's counts, in order: ``[fields..., client]``
+        each, for the slot's mark (``replay`` rebuilds the day's counts from them in another owner)."""
+        joins: list[list[Any]] = []
+        kept = self.choose(site, start, events, clients, joins)
+        self._partitions[(site, start // 86400)] = partition
+        return [event for _, event in kept], joins
+
+    def replay(self, site: str, start: int, joins: list[list[Any]], partition: int = 0) -> None:
+        """Count in the day the joins another owner made writing slot ``start`` (its mark's): a
+        worker taking a site's day over mid-day caps it on the whole day, not on what it saw."""
+        day = self._day(site, start // 86400)
+        self._partitions[(site, start // 86400)] = partition
+        for join in joins:
+            day.add(_heads(tuple(join[:-1])), hash(join[-1]))
+
+    def forget(self, partitions: set[int]) -> None:
+        """Drop the days of partials partitions another worker now owns: a worker given one again
+        rebuilds them from the marks (``replay``), which include what it wrote itself."""
+        for key in [key for key, p in self._partitions.items() if p in partitions]:
+            del self._partitions[key]
+            self._days.pop(key, None)
+
     def choose(
-        self, site: str, start: int, events: list[dict[str, Any]], clients: list[Any]
+        self, site: str, start: int, events: list[dict[str, Any]], clients: list[Any],
+        joins: list[list[Any]] | None = None,
     ) -> list[tuple[int, dict[str, Any]]]:
-        """``admit`` with each written event's index in ``events`` (a coarser one is a copy)."""
+        """``admit`` with each written event's index in ``events`` (a coarser one is a copy); each
+        join made in the day's counts is appended to ``joins``."""
         day = self._day(site, start // 86400)
         slot = _counts()
         todo: list[tuple[int, Any, tuple[Any, ...] | None]] = []  # (index, client, the fields it was refused with)
@@ -157,6 +193,8 @@ class Groups:
                 elif day.join(slot, _heads(base), splits[i], hash(client)):
                     kept.append((i, events[i] if step is None else {**events[i], **dict(zip(CLIENT_FIELDS, base))}))
                     self.coarsened += step is not None
+                    if joins is not None and isinstance(client, str | int):  # an old partial's client is none
+                        joins.append([*base, client])
                 else:
                     over.append((i, client, base))
             todo = over
@@ -170,6 +208,7 @@ class Groups:
             newest = max(d for _, d in self._days)
             for old in [key for key in self._days if key[1] < newest - 2]:  # kept while late slots may come
                 del self._days[old]
+                self._partitions.pop(old, None)
         return counts
 
 
@@ -302,26 +341,36 @@ class EventSlots(Generic[Ack]):
         self._released[key] = None
         return acks
 
-    def release(self, keys: Iterable[tuple[str, int]]) -> tuple[list[dict[str, Any]], list[int], list[Ack]]:
-        """The events of these slots, each slot's shuffled, with their timestamps (ms) and acks."""
+    def release(
+        self, keys: Iterable[tuple[str, int]]
+    ) -> tuple[list[dict[str, Any]], list[int], list[Ack], list[tuple[tuple[str, int], int, list[list[Any]]]]]:
+        """The events of these slots, each slot's shuffled, with their timestamps (ms) and acks; and
+        each slot's partials partition and the joins it made in its day's counts, for its mark."""
         events: list[dict[str, Any]] = []
         stamps: list[int] = []
         acks: list[Ack] = []
+        joined: list[tuple[tuple[str, int], int, list[list[Any]]]] = []
         for key in sorted(keys, key=lambda k: (k[1], k[0])):
             made = self._events.pop(key)
-            slot = self.groups.admit(key[0], key[1], made, self._clients.pop(key))
+            held = self._acks.pop(key)
+            partition = held[0][0] if held else 0
+            slot, joins = self.groups.write(key[0], key[1], made, self._clients.pop(key), partition)
             _shuffle(slot)
             events += slot
             stamps += [key[1] * 1000] * len(slot)
-            acks += [ack for _, ack in self._acks.pop(key)]
+            acks += [ack for _, ack in held]
+            joined.append((key, partition, joins))
             del self._touched[key]
             self.held -= len(made)
             self._released[key] = None
+        self._forget_oldest()
+        return events, stamps, acks, joined
+
+    def _forget_oldest(self) -> None:
         while len(self._released) > 100_000:  # remembered to tell a late partial from a new slot
             oldest = next(iter(self._released))
             del self._released[oldest]
             self._released_before = max(self._released_before, oldest[1] + self.span)
-        return events, stamps, acks
 
     def discard(self, key: tuple[str, int]) -> None:
         """Forget a slot another owner now rebuilds (from the partials this one never acknowledged)."""

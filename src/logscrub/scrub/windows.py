@@ -9,13 +9,14 @@ forwarded partials straight back (``settle``).
 
 from __future__ import annotations
 
+import os
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
 
 from logscrub.scrub.aggregate import Closed, TrafficAggregator, owner_key
-from logscrub.scrub.slots import EVENTS, EventSlots
+from logscrub.scrub.slots import CHUNK, EVENTS, EventSlots
 
 __all__ = ["Emission", "WindowOwner", "owner_key"]
 
@@ -59,6 +60,7 @@ class WindowOwner(Generic[Ack]):
         # Forwarded partials not merged back yet, by the rollup window they go to: it must not close
         # on idle while they are on their way (through the partials topic, in the worker).
         self._in_flight: dict[tuple[int, str, int], int] = defaultdict(int)
+        self._writers: dict[int, str] = {}  # partials partition -> this owner's mark on what it writes
 
     @property
     def base(self) -> TrafficAggregator:
@@ -68,6 +70,8 @@ class WindowOwner(Generic[Ack]):
         """Add one partial (from partition ``partition`` of the partials topic); what is due now."""
         if p.get("span") == EVENTS:
             if p.get("written"):  # a slot's mark: written by this owner, or by one before a crash
+                if p.get("by") != self._writer(partition):
+                    self.slots.groups.replay(str(p["site"]), int(p["window"]), p.get("joins") or [], partition)
                 return Emission(acks=[ack, *self.slots.written((str(p["site"]), int(p["window"])))])
             if not self.slots.add(p, ack, partition, now):
                 return Emission(acks=[ack])  # its slot is out: sealed, never published (counted late)
@@ -104,12 +108,35 @@ class WindowOwner(Generic[Ack]):
             _extend(out, self._release(self.slots.idle(now, self.idle_s, wall, self.base.allowed_lateness)))
         return out
 
+    def restore(self, p: dict[str, Any], partition: int) -> None:
+        """A record of partials partition ``partition`` from before the first one this owner was
+        given (read back from the partition's start): a slot's mark counts its joins in the day and
+        keeps the slot from being written again by a late partial. Anything else is not needed."""
+        if p.get("span") == EVENTS and p.get("written"):
+            self.slots.groups.replay(str(p["site"]), int(p["window"]), p.get("joins") or [], partition)
+            self.slots.written((str(p["site"]), int(p["window"])))
+
     def _release(self, keys: list[tuple[str, int]]) -> Emission[Ack]:
         if not keys or self.defer_releases:
             return Emission()
-        events, stamps, acks = self.slots.release(keys)
-        marks = [{"site": site, "span": EVENTS, "window": start, "written": True} for site, start in keys]
-        return Emission(events=events, event_stamps=stamps, acks=acks, forward=marks if self.mark_releases else [])
+        events, stamps, acks, joined = self.slots.release(keys)
+        if not self.mark_releases:
+            return Emission(events=events, event_stamps=stamps, acks=acks)
+        marks = [
+            {"site": site, "span": EVENTS, "window": start, "written": True, "by": self._writer(partition),
+             "joins": joins[i : i + CHUNK]}
+            for (site, start), partition, joins in joined
+            for i in range(0, max(len(joins), 1), CHUNK)
+        ]  # fmt: skip
+        return Emission(events=events, event_stamps=stamps, acks=acks, forward=marks)
+
+    def _writer(self, partition: int) -> str:
+        """This owner's mark on the slots it writes from ``partition``, new each time it is given the
+        partition: its own marks coming back are not counted twice, those of before are."""
+        writer = self._writers.get(partition)
+        if writer is None:
+            writer = self._writers[partition] = os.urandom(6).hex()
+        return writer
 
     def _fed_from_below(self, level: int) -> set[tuple[str, int]]:
         """Windows of ``level`` that a shorter span's open window, or a forwarded partial on its
@@ -170,6 +197,9 @@ class WindowOwner(Generic[Ack]):
             self.levels[self._level[span]].discard((site, start))
         for key in self.slots.fed_from(partitions):
             self.slots.discard(key)
+        self.slots.groups.forget(partitions)
+        for partition in partitions:
+            self._writers.pop(partition, None)
 
     def settle(self, emission: Emission[Ack], now: float) -> Emission[Ack]:
         """Without a topic in between (``scrub``): merge forwarded partials back at once, and return

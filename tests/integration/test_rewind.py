@@ -1,0 +1,33 @@
+"""A window owner reads a partials partition back from its start to where its group's reading
+begins (``kafka/rewind.py``): every record before that offset, none after, one partition only."""
+
+from __future__ import annotations
+
+import asyncio
+
+from kafka import KafkaAdminClient, KafkaProducer
+from kafka.admin import NewTopic
+
+from logscrub.config import KafkaConfig
+from logscrub.kafka.rewind import read_back
+
+
+def test_a_partition_is_read_back_to_the_offset_given(
+    kafka_admin: KafkaAdminClient, kafka_bootstrap: str, topic_name: str
+) -> None:
+    kafka_admin.create_topics([NewTopic(topic_name, num_partitions=2, replication_factor=1)])
+    producer = KafkaProducer(bootstrap_servers=kafka_bootstrap, acks="all")
+    try:
+        for i in range(6):
+            producer.send(topic_name, f"p1-{i}".encode(), partition=1)
+            producer.send(topic_name, f"p0-{i}".encode(), partition=0)
+        producer.flush(timeout=30)
+    finally:
+        producer.close()
+
+    async def read(end: int) -> list[bytes]:
+        k = KafkaConfig(bootstrap_servers=kafka_bootstrap)
+        return [value async for value in read_back(k, topic_name, 1, end, "test-rewind")]
+
+    assert asyncio.run(read(4)) == [f"p1-{i}".encode() for i in range(4)]
+    assert asyncio.run(read(0)) == []
