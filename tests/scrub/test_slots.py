@@ -8,7 +8,7 @@ import orjson
 from logscrub.scrub.aggregate import AggUpdate, TrafficAggregator
 from bench.privacy import linkability
 from logscrub.scrub.scrubber import LEVELS, coarsened
-from logscrub.scrub.slots import CHUNK, CLIENT_FIELDS, EVENTS, EventSlots, Groups, event_partials
+from logscrub.scrub.slots import CHUNK, CLIENT_FIELDS, EVENTS, EventSlots, Groups, event_json, event_partials, held_event
 from logscrub.scrub.windows import WindowOwner
 
 HOUR = 3600
@@ -229,3 +229,15 @@ def test_an_owner_given_a_partition_again_rebuilds_its_days_from_the_marks():
     later = [write(kept, h, day[h])[0] for h in range(4, 8)]
     assert [write(again, h, day[h])[0] for h in range(4, 8)] == later
     assert [write(naive, h, day[h])[0] for h in range(4, 8)] != later  # the day's counts made a difference
+
+
+def test_a_held_event_is_written_as_the_core_wrote_it_and_a_coarser_copy_anew():
+    """The compiled core's event JSON goes out as it is (it is what ``orjson.dumps`` makes of its
+    fields); an event the owner writes coarser is a new dict, written from its fields."""
+    made = [described("A", "1"), described("A", "2"), described("B", "3")]
+    held = [held_event(orjson.dumps(e)) for e in made]
+    assert held == made and all(event_json(e) == orjson.dumps(e) for e in held)
+    kept = Groups().admit("s", 0, held, [7, 7, 8])
+    assert sorted(type(e).__name__ for e in kept) == ["HeldEvent", "HeldEvent", "dict"]  # client 7's second: coarser
+    for event in kept:
+        assert event_json(event, orjson.OPT_APPEND_NEWLINE) == orjson.dumps(dict(event), option=orjson.OPT_APPEND_NEWLINE)

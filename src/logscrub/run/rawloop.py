@@ -101,7 +101,7 @@ class RawLoop:
         t, core = self.topics, self.core
         started = time.perf_counter()
         now = time.time()
-        routed = Routed(self.partial_sums)
+        routed = Routed(self.partial_sums, read_events=False)  # the window owner reads them from the partials
         commits = {}
         cpu = time.thread_time()
         claiming = 0.0  # CPU spent claiming keys, inside the loop

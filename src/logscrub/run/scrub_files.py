@@ -21,6 +21,7 @@ from logscrub.parsing.shipped import unwrap
 from logscrub.run.progress import Progress
 from logscrub.scrub import build
 from logscrub.scrub.routing import EVENTS, ROLES, Routed
+from logscrub.scrub.slots import event_json
 from logscrub.scrub.windows import Emission, WindowOwner
 
 _WRITE_BUFFER = 1 << 20
@@ -151,7 +152,7 @@ def _publish(files: dict[str, BinaryIO], owner: WindowOwner[None], routed: Route
     out.records += more.records
     out.events += more.events
     files["traffic"].writelines(_json_lines(out.records))
-    files[EVENTS].writelines(_json_lines(out.events))
+    files[EVENTS].writelines([event_json(event, orjson.OPT_APPEND_NEWLINE) for event in out.events])
 
 
 def _json_lines(records: list[dict]) -> list[bytes]:

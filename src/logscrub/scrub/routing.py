@@ -12,14 +12,14 @@ reference's dicts (the window owner checks their client fields before it writes 
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Callable
 from typing import Any
 
 import orjson
-from orjson import loads
 
 from logscrub.scrub.aggregate import TrafficAggregator
 from logscrub.scrub.scrubber import Outcome
-from logscrub.scrub.slots import event_partials
+from logscrub.scrub.slots import event_partials, held_event
 
 EVENTS, SECURITY, REJECTED = "events", "security", "rejected"  # output roles (TopicsConfig field names)
 ROLES = (EVENTS, SECURITY, REJECTED)
@@ -30,11 +30,13 @@ class Routed:
 
     __slots__ = (
         "records", "held", "aggregator", "newline", "lines", "events", "withheld", "restricted", "rejected",
-        "latest", "_option",
+        "latest", "_option", "_held",
     )  # fmt: skip
 
-    def __init__(self, aggregator: TrafficAggregator, newline: bool = False) -> None:
-        """``newline``: end each record with one (JSON-lines files); Kafka values have none."""
+    def __init__(self, aggregator: TrafficAggregator, newline: bool = False, read_events: bool = True) -> None:
+        """``newline``: end each record with one (JSON-lines files); Kafka values have none.
+        ``read_events``: the compiled core's events are read into dicts (``HeldEvent``) for a window
+        owner in this process; else they stay JSON (``orjson.Fragment``), for one behind a topic."""
         self.records: dict[str, list[bytes]] = {SECURITY: [], REJECTED: []}
         # (site, slot start) -> its events and, for the owner's check, each one's client (a keyed hash)
         self.held: dict[tuple[str, int], tuple[list[dict[str, Any]], list[int]]] = {}
@@ -47,6 +49,7 @@ class Routed:
         self.rejected: Counter[str] = Counter()
         self.latest = -1  # the latest window start of an event so far: where event time is
         self._option = orjson.OPT_APPEND_NEWLINE if newline else None
+        self._held: Callable[[bytes], Any] = held_event if read_events else orjson.Fragment
 
     def add(self, o: Outcome) -> None:
         self.lines += 1
@@ -86,7 +89,7 @@ class Routed:
             held = self.held.get((site, start))
             if held is None:
                 held = self.held[(site, start)] = ([], [])
-            held[0].extend(map(loads, serialized))  # dicts: the window owner reads their client fields
+            held[0].extend(map(self._held, serialized))
             held[1].extend(clients)
             events += len(serialized)
         self.events += events

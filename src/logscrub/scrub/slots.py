@@ -24,6 +24,8 @@ from collections.abc import Iterable
 from operator import itemgetter
 from typing import Any, Generic, TypeVar
 
+import orjson
+
 from logscrub import native
 from logscrub.scrub.scrubber import LEVELS, coarsened
 
@@ -46,6 +48,29 @@ _COARSER = tuple(
     tuple((CLIENT_FIELDS.index(f), v) for f, v in coarsened(level).items()) for level in range(1, len(LEVELS) + 1)
 )
 _SITE_ONLY = tuple((CLIENT_FIELDS.index(f), v) for f, v in coarsened(len(LEVELS)).items() if f != "site")
+
+
+class HeldEvent(dict):  # type: ignore[type-arg]
+    """An event as the compiled core wrote it: its fields, for the owner's check, and its JSON
+    (``json``), written as it is when the owner keeps the event unchanged; a coarser copy is a
+    plain dict. Never changed in place, so the two always agree."""
+
+    __slots__ = ("json",)
+
+    json: bytes
+
+
+def held_event(serialized: bytes) -> HeldEvent:
+    event = HeldEvent(orjson.loads(serialized))
+    event.json = serialized
+    return event
+
+
+def event_json(event: dict[str, Any], option: int | None = None) -> bytes:
+    """An event's JSON, as written: a held one's own (the same bytes as ``orjson.dumps`` of its fields)."""
+    if type(event) is HeldEvent:
+        return event.json + b"\n" if option else event.json
+    return orjson.dumps(event, option=option)
 
 
 def event_partials(held: dict[tuple[str, int], tuple[list[dict[str, Any]], list[int]]]) -> list[dict[str, Any]]:
