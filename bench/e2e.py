@@ -1,8 +1,8 @@
 """End to end through a broker: ``logscrub ship`` into logs.raw, then 1 and 2 workers over it.
 
 Lines are loaded before the workers start, so a worker's rate is what it does with a full
-topic in front of it, not the shipper's. Once events + rejections account for every line, a
-run's rate is taken from the broker timestamps of its events, from the one at a quarter of them
+topic in front of it, not the shipper's. Once sealed and rejected lines account for every line, a
+run's rate is taken from the broker timestamps of its sealed lines, from the one at a quarter of them
 to the last (``TopicStats.steady_rate``), on the sealed lines (broker timestamps): start-up, the rebalance while a second worker joins,
 and the idle time before the benchmark notices the end, are left out. Each run gets fresh output topics and a fresh consumer group over the
 same loaded raw topic.
@@ -71,7 +71,8 @@ def _ship(d: Deployment, log: Path, lines: int) -> tuple[float, int]:
 
 def _run(d: Deployment, workers: int, lines: int) -> dict:
     d.apply_topics()
-    outputs = [d.topic("events"), d.topic("rejected")]
+    # Every line is sealed (security) or rejected; an event may be withheld by the owner's share cap.
+    outputs = [d.topic("security"), d.topic("rejected")]
     deadline = time.monotonic() + 120 + lines / MIN_RATE
     try:
         for _ in range(workers):
