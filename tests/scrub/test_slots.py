@@ -241,3 +241,18 @@ def test_a_held_event_is_written_as_the_core_wrote_it_and_a_coarser_copy_anew():
     assert sorted(type(e).__name__ for e in kept) == ["HeldEvent", "HeldEvent", "dict"]  # client 7's second: coarser
     for event in kept:
         assert event_json(event, orjson.OPT_APPEND_NEWLINE) == orjson.dumps(dict(event), option=orjson.OPT_APPEND_NEWLINE)
+
+
+def test_a_second_writer_s_mark_for_a_slot_is_not_counted_again():
+    """Two owners alive at once (one still running after its partition moved) may both write a
+    slot: the second one's joins, counted too, would double the other clients' counts and let a
+    client past the cap (red-team round 7: 4 events against the others' 2)."""
+    day = a_day_of_slots(seed=11)
+    kept, twice = marking_owner(), marking_owner()
+    others: list[dict] = []
+    for h in range(4):
+        assert write(kept, h, day[h])[0] == write(twice, h, day[h])[0]
+        others += write(marking_owner(), h, day[h])[1]  # the same slots, written by another owner too
+    for mark in others:
+        twice.merge(mark, "mark", 3, 0.0)
+    assert [write(twice, h, day[h])[0] for h in range(4, 8)] == [write(kept, h, day[h])[0] for h in range(4, 8)]

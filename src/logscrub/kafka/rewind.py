@@ -19,7 +19,10 @@ _FETCH_MS = 500
 async def read_back(k: KafkaConfig, topic: str, partition: int, end: int, client_id: str) -> AsyncIterator[bytes]:
     """The values of ``partition`` of ``topic`` from its first retained record to ``end`` (exclusive)."""
     tp = TopicPartition(topic, partition)
-    consumer = AIOKafkaConsumer(**aiokafka_kwargs(k), client_id=client_id, group_id=None, enable_auto_commit=False)
+    consumer = AIOKafkaConsumer(
+        **aiokafka_kwargs(k), client_id=client_id, group_id=None, enable_auto_commit=False,
+        auto_offset_reset="earliest",  # records deleted by retention meanwhile: on from the first left, not the end
+    )
     await consumer.start()
     try:
         consumer.assign([tp])

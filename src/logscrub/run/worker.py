@@ -10,6 +10,7 @@ import logging
 import os
 import tempfile
 import time
+from collections import Counter
 from collections.abc import Callable
 from typing import Any
 
@@ -103,6 +104,7 @@ def build_app(cfg: Config, master: MasterKey, metrics: WorkerMetrics, health: He
     acks: InOrderAcks[faust.types.EventT] = InOrderAcks(lambda e: (e.message.partition, e.message.offset))
     replay = Replaying()
     restored: set[int] = set()  # partials partitions whose marks before this worker's first read are counted
+    revocations: Counter[int] = Counter()  # by partials partition: a read-back it outlived is not counted
     parts = _Parts()  # aiokafka's clients, made on faust's running loop
 
     async def emit(emission: Emission[faust.types.EventT]) -> None:
@@ -195,23 +197,28 @@ def build_app(cfg: Config, master: MasterKey, metrics: WorkerMetrics, health: He
             except (TimeoutError, KafkaError):
                 log.warning("outputs still unsent at shutdown were dropped; their lines were not acknowledged")
 
-    async def restore(partition: int, offset: int) -> None:
+    async def restore(partition: int, offset: int) -> bool:
         """Before the first partial this worker reads of a partition it was given: the marks before
-        it (the slots written from it, and the joins each made in its day's counts)."""
-        marks = 0
+        it (the slots written from it, and the joins each made in its day's counts). False when the
+        partition was taken away meanwhile: its partial is then the next owner's."""
+        marks, given = 0, revocations[partition]
         async for value in read_back(cfg.kafka, t.partials.name, partition, offset, f"{cfg.kafka.app_id}-rewind"):
             if _MARK in value:  # most records are partials carrying events: not parsed
                 owner.restore(orjson.loads(value), partition)
                 marks += 1
+        if revocations[partition] != given:  # taken away meanwhile: read again if it comes back
+            owner.revoke({partition})
+            return False
         restored.add(partition)
         log.info("partials partition %d: %d slot marks before offset %d read back", partition, marks, offset)
+        return True
 
     @app.agent(partials, name="own_windows", supervisor_strategy=CrashingSupervisor)
     async def own_windows(stream: faust.StreamT) -> None:
         async for event in stream.noack().events():
             message = event.message
-            if message.partition not in restored:
-                await restore(message.partition, message.offset)
+            if message.partition not in restored and not await restore(message.partition, message.offset):
+                continue
             acks.received(event)
             owner.defer_releases = replay.at(message.partition, message.offset, lambda: app.consumer.highwater(message.tp))
             cpu = time.thread_time()
@@ -245,6 +252,8 @@ def build_app(cfg: Config, master: MasterKey, metrics: WorkerMetrics, health: He
         partitions = {tp.partition for tp in revoked if tp.topic == t.partials.name}
         owner.revoke(partitions)
         restored.difference_update(partitions)
+        for partition in partitions:
+            revocations[partition] += 1
         acks.forget(partitions)
         owner.defer_releases = replay.forget(partitions)
 

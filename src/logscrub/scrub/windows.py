@@ -61,6 +61,7 @@ class WindowOwner(Generic[Ack]):
         # on idle while they are on their way (through the partials topic, in the worker).
         self._in_flight: dict[tuple[int, str, int], int] = defaultdict(int)
         self._writers: dict[int, str] = {}  # partials partition -> this owner's mark on what it writes
+        self._slot_writers: dict[tuple[str, int], Any] = {}  # (site, slot) -> whose joins its day counts
 
     @property
     def base(self) -> TrafficAggregator:
@@ -71,7 +72,7 @@ class WindowOwner(Generic[Ack]):
         if p.get("span") == EVENTS:
             if p.get("written"):  # a slot's mark: written by this owner, or by one before a crash
                 if p.get("by") != self._writer(partition):
-                    self.slots.groups.replay(str(p["site"]), int(p["window"]), p.get("joins") or [], partition)
+                    self._replay(p, partition)
                 return Emission(acks=[ack, *self.slots.written((str(p["site"]), int(p["window"])))])
             if not self.slots.add(p, ack, partition, now):
                 return Emission(acks=[ack])  # its slot is out: sealed, never published (counted late)
@@ -113,8 +114,19 @@ class WindowOwner(Generic[Ack]):
         given (read back from the partition's start): a slot's mark counts its joins in the day and
         keeps the slot from being written again by a late partial. Anything else is not needed."""
         if p.get("span") == EVENTS and p.get("written"):
-            self.slots.groups.replay(str(p["site"]), int(p["window"]), p.get("joins") or [], partition)
+            self._replay(p, partition)
             self.slots.written((str(p["site"]), int(p["window"])))
+
+    def _replay(self, mark: dict[str, Any], partition: int) -> None:
+        """Count a mark's joins in its day: those of one writer per slot, every chunk of its. A second
+        writer of a slot (an owner still alive after its partition moved, this one included) wrote
+        the same lines: counted twice, the other clients' counts would let a client past the cap."""
+        key = (str(mark["site"]), int(mark["window"]))
+        by = self._slot_writers.setdefault(key, mark.get("by"))
+        if by == mark.get("by"):
+            self.slots.groups.replay(key[0], key[1], mark.get("joins") or [], partition)
+        while len(self._slot_writers) > 100_000:  # as many slots as EventSlots remembers written
+            del self._slot_writers[next(iter(self._slot_writers))]
 
     def _release(self, keys: list[tuple[str, int]]) -> Emission[Ack]:
         if not keys or self.defer_releases:
@@ -122,6 +134,8 @@ class WindowOwner(Generic[Ack]):
         events, stamps, acks, joined = self.slots.release(keys)
         if not self.mark_releases:
             return Emission(events=events, event_stamps=stamps, acks=acks)
+        for key, partition, _ in joined:
+            self._slot_writers[key] = self._writer(partition)
         marks = [
             {"site": site, "span": EVENTS, "window": start, "written": True, "by": self._writer(partition),
              "joins": joins[i : i + CHUNK]}
