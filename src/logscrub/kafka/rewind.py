@@ -6,6 +6,8 @@ marks of the slots written from it, which carry the day's counts its share cap n
 
 from __future__ import annotations
 
+import logging
+import time
 from collections.abc import AsyncIterator
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
@@ -14,6 +16,8 @@ from logscrub.config import KafkaConfig
 from logscrub.kafka.settings import aiokafka_kwargs
 
 _FETCH_MS = 500
+STALLED_S = 30.0  # no record for this long: said in the log, once per stall (the read goes on)
+log = logging.getLogger(__name__)
 
 
 async def read_back(k: KafkaConfig, topic: str, partition: int, end: int, client_id: str) -> AsyncIterator[bytes]:
@@ -27,8 +31,15 @@ async def read_back(k: KafkaConfig, topic: str, partition: int, end: int, client
     try:
         consumer.assign([tp])
         await consumer.seek_to_beginning(tp)
-        while await consumer.position(tp) < end:
+        progress, said = time.monotonic(), False
+        while (position := await consumer.position(tp)) < end:
             batches = await consumer.getmany(tp, timeout_ms=_FETCH_MS)
+            if batches.get(tp):
+                progress, said = time.monotonic(), False
+            elif not said and time.monotonic() - progress >= STALLED_S:
+                log.warning("%s partition %d: reading back stalled at offset %d of %d (is the broker reachable?)",
+                            topic, partition, position, end)
+                said = True
             for record in batches.get(tp, ()):
                 if record.offset >= end:
                     return

@@ -203,6 +203,8 @@ def build_app(cfg: Config, master: MasterKey, metrics: WorkerMetrics, health: He
         partition was taken away meanwhile: its partial is then the next owner's."""
         marks, given = 0, revocations[partition]
         async for value in read_back(cfg.kafka, t.partials.name, partition, offset, f"{cfg.kafka.app_id}-rewind"):
+            if revocations[partition] != given:
+                break  # taken away meanwhile: the rest is the next owner's to read
             if _MARK in value:  # most records are partials carrying events: not parsed
                 owner.restore(orjson.loads(value), partition)
                 marks += 1

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import os
 import random
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from operator import itemgetter
 from typing import Any, Generic, TypeVar
 
@@ -28,6 +28,7 @@ import orjson
 
 from logscrub import native
 from logscrub.scrub.scrubber import LEVELS, coarsened
+from logscrub.scrub.vocabulary import DAYS_KEPT
 
 EVENTS = "events"  # the ``span`` of a partial carrying events rather than aggregate buckets
 CHUNK = 1000  # events per partial record: well under Kafka's 1 MB default record size
@@ -40,6 +41,7 @@ _shuffle = random.Random(os.urandom(32)).shuffle  # seeded from the OS once: unp
 # out: where it is published (``events.client``), the operator accepted that it links.
 CLIENT_FIELDS = ("site", "browser", "browser_major", "os", "os_major", "device", "bot", "country", "asn", "as_org",
                  "protocol")  # fmt: skip
+MAX_GONE = 100_000  # pruned (site, day)s remembered (a site has one a day): past it, the oldest are forgotten
 MAX_PAIRS = 10_000_000  # (group, client) pairs a (site, day), ~25 a client: past it, a new client's event is withheld
 # The owner's coarser steps for an event over the cap: the scrubber's levels, then the last resort.
 # A level only drops fields (as (rare) or null), so it may be applied to an event of any level: what
@@ -156,6 +158,7 @@ class Groups:
     def __init__(self) -> None:
         self._days: dict[tuple[str, int], Any] = {}  # _Counts or ShareCounts
         self._partitions: dict[tuple[str, int], int] = {}  # (site, day) -> the partials partition it came from
+        self._gone: dict[tuple[str, int], None] = {}  # (site, day)s pruned: their events are withheld
         self.refused = 0  # withheld: no group would take them, or a replayed line's second copy
         self.coarsened = 0  # published coarser than the scrubber described them
 
@@ -177,6 +180,8 @@ class Groups:
         """Count in the day the joins another owner made writing slot ``start`` (its mark's): a
         worker taking a site's day over mid-day caps it on the whole day, not on what it saw."""
         day = self._day(site, start // 86400)
+        if day is None:
+            return
         self._partitions[(site, start // 86400)] = partition
         for join in joins:
             day.add(_heads(tuple(join[:-1])), hash(join[-1]))
@@ -195,6 +200,9 @@ class Groups:
         """``admit`` with each written event's index in ``events`` (a coarser one is a copy); each
         join made in the day's counts is appended to ``joins``."""
         day = self._day(site, start // 86400)
+        if day is None:  # a day pruned: its counts are gone, and new ones would let a client past the cap
+            self.refused += len(events)
+            return []
         slot = _counts()
         todo: list[tuple[int, Any, tuple[Any, ...] | None]] = []  # (index, client, the fields it was refused with)
         ids: set[Any] = set()
@@ -227,13 +235,23 @@ class Groups:
         return kept
 
     def _day(self, site: str, day: int) -> Any:
-        counts = self._days.get((site, day))
+        """The day's counts; None for a day pruned. Each site keeps the ``DAYS_KEPT`` days it used
+        last (slots in time order, or log files read newest first): per site, so a slot days ahead
+        (a skewed clock) prunes no other site's days (red-team round 7, F8)."""
+        key = (site, day)
+        counts = self._days.pop(key, None)
         if counts is None:
-            counts = self._days[(site, day)] = _counts()
-            newest = max(d for _, d in self._days)
-            for old in [key for key in self._days if key[1] < newest - 2]:  # kept while late slots may come
+            if key in self._gone:
+                return None
+            counts = _counts()
+            mine = [k for k in self._days if k[0] == site]
+            for old in mine[: max(len(mine) + 1 - DAYS_KEPT, 0)]:  # the least recently used
                 del self._days[old]
                 self._partitions.pop(old, None)
+                self._gone[old] = None
+            while len(self._gone) > MAX_GONE:
+                del self._gone[next(iter(self._gone))]
+        self._days[key] = counts  # last: the most recently used
         return counts
 
 
@@ -325,7 +343,7 @@ class EventSlots(Generic[Ack]):
         self._clients: dict[tuple[str, int], list[Any]] = {}
         self._acks: dict[tuple[str, int], list[tuple[int, Ack]]] = {}  # (partials partition, handle)
         self._touched: dict[tuple[str, int], float] = {}
-        self._released: dict[tuple[str, int], None] = {}
+        self._released: dict[tuple[str, int], Any] = {}  # slots written -> by whom (a writer's mark, or None)
         self._released_before = 0
 
     def add(self, p: dict[str, Any], ack: Ack, partition: int, now: float) -> bool:
@@ -356,21 +374,28 @@ class EventSlots(Generic[Ack]):
             if now - self._touched[key] >= idle_s and key[1] + self.span + lateness <= wall
         ]  # fmt: skip
 
-    def written(self, key: tuple[str, int]) -> list[Ack]:
-        """A slot some owner wrote already (its mark, replayed after a crash or a rebalance): drop what
-        is held of it, never write it twice (a second block would be a subset to group by)."""
+    def written(self, key: tuple[str, int], by: Any = None) -> list[Ack]:
+        """A slot ``by`` wrote (its mark, replayed after a crash or a rebalance): drop what is held
+        of it, never write it twice (a second block would be a subset to group by). The first
+        writer of a slot is the one remembered (``writer``)."""
         self.held -= len(self._events.pop(key, ()))
         self._clients.pop(key, None)
         acks = [ack for _, ack in self._acks.pop(key, ())]
         self._touched.pop(key, None)
-        self._released[key] = None
+        self._released.setdefault(key, by)
+        self._forget_oldest()
         return acks
 
+    def writer(self, key: tuple[str, int]) -> Any:
+        """Who wrote slot ``key`` first, as ``written`` or ``release`` was told; None if not known."""
+        return self._released.get(key)
+
     def release(
-        self, keys: Iterable[tuple[str, int]]
+        self, keys: Iterable[tuple[str, int]], writer: Callable[[int], Any] = lambda partition: None
     ) -> tuple[list[dict[str, Any]], list[int], list[Ack], list[tuple[tuple[str, int], int, list[list[Any]]]]]:
         """The events of these slots, each slot's shuffled, with their timestamps (ms) and acks; and
-        each slot's partials partition and the joins it made in its day's counts, for its mark."""
+        each slot's partials partition and the joins it made in its day's counts, for its mark.
+        ``writer(partition)`` is who writes them (``writer``)."""
         events: list[dict[str, Any]] = []
         stamps: list[int] = []
         acks: list[Ack] = []
@@ -387,7 +412,7 @@ class EventSlots(Generic[Ack]):
             joined.append((key, partition, joins))
             del self._touched[key]
             self.held -= len(made)
-            self._released[key] = None
+            self._released[key] = writer(partition)
         self._forget_oldest()
         return events, stamps, acks, joined
 
