@@ -328,7 +328,6 @@ pub struct Core {
     visitors: Map<(Rc<[u8]>, u64), u64>,                    // by (address, user agent id)
     values: Map<(u8, ByAddress<str>, ByAddress<str>), u64>, // path and referrer values' hashes today
     levels: Map<Description, Rc<Levels>>,
-    slot_levels: Map<(Description, i64), Rc<[u64; 8]>>, // each level's group within a time slot, and the last resort's
     shown: Map<Description, Rc<[Shown; 8]>>,
     interned: Map<String, Rc<str>>,
     targets: Map<String, Rc<Templated>>,
@@ -503,7 +502,6 @@ impl Core {
             visitors: Map::default(),
             values: Map::default(),
             levels: Map::default(),
-            slot_levels: Map::default(),
             shown: Map::default(),
             interned: Map::default(),
             targets: Map::default(),
@@ -758,7 +756,6 @@ impl Core {
         self.visitors.clear();
         self.values.clear();
         self.levels.clear();
-        self.slot_levels.clear();
         self.keyed_by = Some(vkey.kid.clone());
         let before = self.day.take();
         let day = vocab.day(&vkey.kid, Some(&vkey.secret));
@@ -1004,30 +1001,6 @@ impl Core {
         levels
     }
 
-    /// `_slot_hashes`: each level's group within the time slot `slot_ms`, and the last resort's.
-    fn slot_levels(&mut self, d: &Description, slot_ms: i64, levels: &Levels, day: &DayRef) -> Rc<[u64; 8]> {
-        let key = (d.clone(), slot_ms);
-        if let Some(l) = self.slot_levels.get(&key) {
-            return l.clone();
-        }
-        let mut day = day.borrow_mut();
-        let all_rare = self.all_rare;
-        let mut json = Vec::with_capacity(48);
-        let in_slot: [u64; 8] = std::array::from_fn(|i| {
-            let h = if i < levels.hashes.len() { levels.hashes[i] } else { all_rare };
-            json.clear();
-            json.extend_from_slice(b"[\"t\",");
-            json::write_u64(&mut json, h);
-            json.push(b',');
-            json::write_i64(&mut json, slot_ms);
-            json.push(b']');
-            day.value(&json).expect("the day's key")
-        });
-        let in_slot = Rc::new(in_slot);
-        cache_put(&mut self.slot_levels, key, in_slot.clone());
-        in_slot
-    }
-
     #[allow(clippy::too_many_arguments)]
     fn anonymize<L: Lookups>(
         &mut self,
@@ -1072,21 +1045,22 @@ impl Core {
             geo: client.geo.clone(),
             protocol,
         };
+        // The join rule, per day. Within the event's slot the window owner applies it (slots.Groups): it
+        // sees every worker's events of the slot, and a check here would only coarsen events before it does.
         let levels = self.levels(&description, &day);
-        let in_slot = self.slot_levels(&description, slot.coarse_ms, &levels, &day);
         let level;
         {
             let mut d = day.borrow_mut();
             let mut lv = levels.hashes.len();
             for (i, &h) in levels.hashes.iter().enumerate() {
-                if d.shown(h, who) && i < lv && d.joins(h, who, Some(in_slot[i])) {
+                if d.shown(h, who) && i < lv && d.joins(h, who) {
                     lv = i;
                 }
             }
             level = lv;
             // A line whose event may join no group, not even the last resort's, is withheld:
             // sealed, and in no published number.
-            if lv == levels.hashes.len() && !d.joins(self.all_rare, who, Some(in_slot[7])) {
+            if lv == levels.hashes.len() && !d.joins(self.all_rare, who) {
                 drop(d);
                 out.withheld += 1;
                 if ctx.detail {
@@ -1097,7 +1071,7 @@ impl Core {
                 return Ok(());
             }
         }
-        // Hashed in the reference's order (levels, slots, path, referrer): the day's table of values is too.
+        // Hashed in the reference's order (levels, path, referrer): the day's table of values is too.
         let path_hash = path.as_ref().map(|p| self.value_hash(&day, b'p', &site, p));
         let ref_hash = ref_domain.as_ref().map(|r| self.value_hash(&day, b'r', &site, r));
         let shown_path;

@@ -108,45 +108,25 @@ impl Day {
         false
     }
 
-    /// `joins(group, client, slot_group)`: whether an event of `client` may be published in
-    /// `group` now (and if so, it is); it must be admitted to `slot_group` too, the same group
-    /// within the event's time slot.
-    pub fn joins(&mut self, group: u64, client: u64, slot_group: Option<u64>) -> bool {
-        if !self.may_join(group, client) || slot_group.is_some_and(|g| !self.may_join(g, client)) {
-            return false;
-        }
-        self.join(group, client);
-        if let Some(g) = slot_group {
-            self.join(g, client);
-        }
-        true
-    }
-
-    fn may_join(&self, group: u64, client: u64) -> bool {
+    /// `joins(group, client)`: whether an event of `client` may be published in `group` today
+    /// (and if so, it is).
+    pub fn joins(&mut self, group: u64, client: u64) -> bool {
         if self.shared.contains(&group) {
             return true;
         }
         match self.alone.get(&group) {
-            None => self.alone.len() < self.max_values,
-            Some(&alone) => alone != client, // its second event there, with nobody else's
-        }
-    }
-
-    fn join(&mut self, group: u64, client: u64) {
-        if self.shared.contains(&group) {
-            return;
-        }
-        match self.alone.get(&group) {
+            None if self.alone.len() >= self.max_values => return false,
             None => {
                 self.alone.insert(group, client);
             }
-            Some(&alone) if alone != client => {
+            Some(&alone) if alone == client => return false, // its second event there, with nobody else's
+            Some(_) => {
                 self.alone.remove(&group);
                 self.shared.insert(group);
             }
-            Some(_) => return,
         }
         self.joined.extend([group, client]);
+        true
     }
 
     /// `published_values()`, as JSON forms (the order of the reference's dict is not kept: seeding

@@ -44,7 +44,7 @@ def test_generated_log_as_scrub_writes_it(monkeypatch):
     {"LOGSCRUB_EVENTS__CLIENT": "pseudonym", "LOGSCRUB_EVENTS__TIME_GRANULARITY": "86400"},
 ])
 def test_known_visitors_over_days_as_the_raw_loop_runs_them(monkeypatch, env):
-    """Four days: key changes, yesterday's vocabulary seeding today's, withheld lines, slot joins."""
+    """Four days: key changes, yesterday's vocabulary seeding today's, withheld lines, group joins."""
     ref, nat = both(config(**env), _bytes(visitor_lines()), monkeypatch, batch=1000, worker=True)
     assert ref.counts["withheld"] > 0 and ref.counts["events"] > 0
     same(ref, nat)

@@ -169,8 +169,6 @@ class Scrubber:
         self._period = -1  # the latest visitor-key period seen
         self._ids_key = b""
         self._all_rare = 0  # the group of events showing no field: its hash under the day's key
-        # (description, time slot) -> each level's group within that slot, the last resort's last
-        self._slot_levels: dict[tuple[Any, ...], tuple[int, ...]] = {}
         self._clients: dict[Any, _Client] = {}
         self._visitors: dict[tuple[Any, str | None], int] = {}  # (client, user agent) -> visitor hash
         self._levels: dict[tuple[Any, ...], tuple[int, ...]] = {}  # description -> its levels' value hashes
@@ -234,7 +232,6 @@ class Scrubber:
         self._period = max(self._period, vkey.period)
         self._ids_key = hashlib.blake2b(b"logscrub/event-id", key=vkey.secret, digest_size=32).digest()
         self._all_rare = self._day.value(("c", *_ALL_RARE))
-        self._slot_levels.clear()
 
     def _anonymize(
         self, req: Request, slot: tuple[str, int, float, int], client: _Client, client_key: Any, secret: bytes,
@@ -260,15 +257,16 @@ class Scrubber:
         # Invariant 2: the description, the path and the referrer domain only as k clients showed them today.
         description = (site, ua.browser, ua.browser_major, ua.os, ua.os_major, ua.device, ua.bot,
                        geo.country, geo.asn, geo.as_org, protocol)  # fmt: skip
+        # The join rule, per day. Within the event's slot the window owner applies it (slots.Groups): it sees
+        # every worker's events of the slot, and a check here would only coarsen events before it does.
         hashes = self._levels.get(description) or self._level_hashes(description, day)
-        in_slot = self._slot_levels.get((description, slot[3])) or self._slot_hashes(description, slot[3], hashes, day)
         level = len(hashes)
         for i, h in enumerate(hashes):  # every level counts this client; the finest it may join wins
-            if day.shown(h, who) and i < level and day.joins(h, who, in_slot[i]):
+            if day.shown(h, who) and i < level and day.joins(h, who):
                 level = i
         # The last resort, every field (rare), is a group too: a client alone in it gets one event there;
         # a line whose event may join no group is withheld: sealed, and in no published number.
-        if level == len(hashes) and not day.joins(self._all_rare, who, in_slot[-1]):
+        if level == len(hashes) and not day.joins(self._all_rare, who):
             return None, None
         shown = self._shown.get((description, level)) or self._described(description, level)
         shown_path = path if path is None or day.shown(day.value(("p", site, path)), who) else RARE
@@ -329,17 +327,6 @@ class Scrubber:
             self._levels.clear()
         self._levels[description] = hashes
         return hashes
-
-    def _slot_hashes(
-        self, description: tuple[Any, ...], slot: int, hashes: tuple[int, ...], day: DayVocabulary
-    ) -> tuple[int, ...]:
-        """Each level's group within the time slot ``slot`` (the event's published time), and the
-        last resort's: what an analyst grouping by the client fields and the time sees."""
-        in_slot = tuple(day.value(("t", h, slot)) for h in (*hashes, self._all_rare))
-        if len(self._slot_levels) >= _CACHE_MAX:
-            self._slot_levels.clear()
-        self._slot_levels[(description, slot)] = in_slot
-        return in_slot
 
     def _described(self, description: tuple[Any, ...], level: int) -> tuple[Any, ...]:
         if level >= len(LEVELS):

@@ -3,10 +3,11 @@ that never hold two events of one client alone.
 
 A value stays unpublishable until k clients showed it (``shown``). And an event joins the group of
 events publishing the same description only if the group is empty, or already holds another
-client (``joins``), both that day and within the event's time slot: a group holding only one
-client's events holds at most one of them, so no group can follow a person. Values, groups and clients are 64-bit hashes keyed with the day's
-visitor key, so what workers share (``take_sightings`` / ``merge``) means nothing once that key is
-destroyed, and days cannot be joined. Memory is bounded: past ``max_values`` a day, new values are
+client (``joins``), that day: a group holding only one client's events holds at most one of them,
+so no group can follow a person. Within the event's time slot the window owner applies the rule
+(``slots.Groups``). Values, groups and clients are 64-bit hashes keyed with the day's visitor key,
+so what workers share (``take_sightings`` / ``merge``) means nothing once that key is destroyed,
+and days cannot be joined. Memory is bounded: past ``max_values`` a day, new values are
 not counted and so never published that day (the safe side).
 """
 
@@ -71,38 +72,22 @@ class DayVocabulary:
                 return True
         return False
 
-    def joins(self, group: int, client: int, slot_group: int | None = None) -> bool:
-        """Whether an event of ``client`` may be published in ``group`` now (and if so, it is).
-
-        ``slot_group`` is the same group within the event's published time slot: an event must be
-        admitted to both, or the events one client sent in one minute would follow it there."""
-        if not self._may_join(group, client) or (slot_group is not None and not self._may_join(slot_group, client)):
-            return False
-        self._join(group, client)
-        if slot_group is not None:
-            self._join(slot_group, client)
-        return True
-
-    def _may_join(self, group: int, client: int) -> bool:
+    def joins(self, group: int, client: int) -> bool:
+        """Whether an event of ``client`` may be published in ``group`` today (and if so, it is)."""
         if group in self.shared:
             return True
         alone = self.alone.get(group)
         if alone is None:
-            return len(self.alone) < self.max_values
-        return alone != client  # its second event there, with nobody else's: that group would follow it
-
-    def _join(self, group: int, client: int) -> None:
-        if group in self.shared:
-            return
-        alone = self.alone.get(group)
-        if alone is None:
+            if len(self.alone) >= self.max_values:
+                return False
             self.alone[group] = client
-        elif alone != client:
+        elif alone == client:
+            return False  # its second event there, with nobody else's: that group would follow it
+        else:
             del self.alone[group]
             self.shared.add(group)
-        else:
-            return
         self.joined += (group, client)
+        return True
 
     def published_values(self) -> list[Hashable]:
         """The values (as given to ``value``) this process knows were published: the next day may
