@@ -133,24 +133,25 @@ def linkability(r: dict[str, Any]) -> str:
     rows = "\n".join(
         f"| {e['config']} | {_share(e['linked'])} | {_share(e['linked_by_person'])} | {_maybe(e, 'linked_by_request')} "
         f"| {_maybe(e, 'linked_by_fewer')} | {_maybe(e, 'dominated')} | {_share(e['path_kept'])} "
-        f"| {_share(e['browser_kept'])} |"
+        f"| {_share(e['browser_kept'])} | {_maybe(e, 'by_day')} |"
         for e in p["events"]
     )
     agg = p["aggregates"]
     default = p["events"][0] if p["events"] else {}
     short = agg.get("rollups_short_by_under_k")
     return (
-        f"From `make bench` at {r['when']} (`bench/linkability.py`): a generated {log['days']}-day log, "
+        f"From `make bench` at {p.get('when', r['when'])} (`bench/linkability.py`): a generated {log['days']}-day log, "
         f"{log['visitors_per_day']} visitors a day, {log['lines']:,} lines. An event is linked when the events "
         "sharing its client fields (per day, or per published time slot) are two or more and all of one "
         "address; split further by one request field (referrer, status class, method or section), the worst of "
         "them; by fewer client fields: grouped by the browser, the OS, the device, ... alone (bench/privacy.py's "
-        "FIELD_SETS), split or not, the worst; dominated: in a group where one client sent more than half. `tests/scrub/test_linkability.py` "
-        "holds the default row to at most 1% linked, 60% of paths and 44% of browsers kept, at most 1% linked "
-        "once split or grouped by fewer client fields, none dominated, and at most 19% of lines withheld.\n\n"
+        "FIELD_SETS), split or not, the worst; dominated: in a group where one client sent more than half; published by the day: "
+        "over their hour's share cap, with their day as their time (`span` 1d). `tests/scrub/test_linkability.py` "
+        "holds the default row to at most 1% linked, 60% of paths and 75% of browsers kept, at most 1% linked "
+        "once split or grouped by fewer client fields, none dominated, and at most 5% of lines withheld.\n\n"
         "| config | events linked to one address | to one person | split by a request field "
-        "| by fewer client fields | dominated | path kept | browser kept |\n"
-        f"|---|---:|---:|---:|---:|---:|---:|---:|\n{rows}\n\n"
+        "| by fewer client fields | dominated | path kept | browser kept | published by the day |\n"
+        f"|---|---:|---:|---:|---:|---:|---:|---:|---:|\n{rows}\n\n"
         + (f"With the default config, {default['withheld']:,} of the {log['lines']:,} lines were withheld (sealed "
            "only: their event, or their counts, would have followed one client). " if "withheld" in default else "")
         + f"Aggregates (default config, 1-minute windows): {agg['records']:,} records published, "

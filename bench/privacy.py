@@ -55,6 +55,7 @@ class Figures:
     worst_split: str = ""  # that request field
     linked_by_fewer: float = 0.0  # linked grouping by fewer client fields (FIELD_SETS), split or not: the worst
     worst_fewer: str = ""  # those fields, and the split
+    by_day: float = 0.0  # share published with their day only (``span`` 1d): over their hour's share cap
 
     def render(self) -> str:
         """One line for reports and test failures."""
@@ -63,7 +64,8 @@ class Figures:
             f"path kept {self.path_kept:.1%}, browser kept {self.browser_kept:.1%}, "
             f"smallest group {self.smallest_group} client(s) of {self.groups} groups, "
             f"dominated {self.dominated:.1%}, split by {self.worst_split or 'a request field'} {self.linked_by_request:.1%}, "
-            f"by fewer fields ({self.worst_fewer or 'none'}) {self.linked_by_fewer:.1%}"
+            f"by fewer fields ({self.worst_fewer or 'none'}) {self.linked_by_fewer:.1%}, "
+            f"published by the day {self.by_day:.1%}"
         )
 
 
@@ -113,6 +115,7 @@ def linkability(
         worst_split=worst,
         linked_by_fewer=_share(fewer[worst_fewer], n) if worst_fewer else 0.0,
         worst_fewer=worst_fewer,
+        by_day=_share(sum(1 for e in events if e.get("span") == "1d"), n),
     )
 
 

@@ -143,7 +143,7 @@ def _privacy_markdown(result: dict) -> str:
     rows = "\n".join(
         f"| {r['config']} | {r['linked']:.1%} | {r['linked_by_person']:.1%} | {r['linked_by_request']:.1%} "
         f"| {r['linked_by_fewer']:.1%} | {r['dominated']:.1%} | {r['path_kept']:.1%} | {r['browser_kept']:.1%} "
-        f"| {r['rare_description']:.1%} |"
+        f"| {r['rare_description']:.1%} | {r['by_day']:.1%} |"
         for r in privacy["events"]
     )
     agg = privacy["aggregates"]
@@ -152,8 +152,8 @@ def _privacy_markdown(result: dict) -> str:
         f"{log['visitors_per_day']} visitors a day, {log['lines']:,} lines; `tests/scrub/test_linkability.py` pins "
         "the default row):\n\n"
         "| config | events linked to one address | to one person | split by a request field | by fewer client fields "
-        "| dominated | path kept | browser kept | description (rare) |\n"
-        f"|---|---|---|---|---|---|---|---|---|\n{rows}\n\n"
+        "| dominated | path kept | browser kept | description (rare) | published by the day |\n"
+        f"|---|---|---|---|---|---|---|---|---|---|\n{rows}\n\n"
         f"Aggregates: {agg['records']:,} records published, {agg['buckets_held_back']:,} buckets held back under k "
         f"({agg['held_back_share']:.1%}).\n\n"
     )

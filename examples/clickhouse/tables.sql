@@ -21,6 +21,7 @@ CREATE TABLE IF NOT EXISTS logscrub.events
     `schema`          LowCardinality(String),
     `id`              FixedString(20),
     `time`            DateTime('UTC'),
+    `span`            LowCardinality(Nullable(String)),  -- '1d': over its hour's share cap, published with its day
     `site`            LowCardinality(String),
     `method`          LowCardinality(Nullable(String)),
     `path`            Nullable(String),

@@ -68,6 +68,11 @@ def test_two_workers_and_a_restart_keep_events_unlinkable(kafka_bootstrap, topic
         last_slot = last.astimezone(UTC).strftime("%Y-%m-%dT%H:00:00Z")
         p.wait_for("the log's last hour of events", lambda: any(e["time"] == last_slot for e in p.read("events")),
                    timeout=240)
+        # Then the last day's own slot (the events its hours could not hold), once the day is over by
+        # the wall clock: the log's days are long past.
+        last_day = last.astimezone(UTC).strftime("%Y-%m-%dT00:00:00Z")
+        p.wait_for("the log's last day's own slot", lambda: any(
+            e.get("span") == "1d" and e["time"] == last_day for e in p.read("events")), timeout=240)
         events = {e["id"]: e for e in p.read("events")}
         ids = event_ids(p, located, LOG.lines)
         paired = [(e, LOG.truth[ids[eid]].client) for eid, e in events.items()]
@@ -80,7 +85,7 @@ def test_two_workers_and_a_restart_keep_events_unlinkable(kafka_bootstrap, topic
         assert figures.dominated == 0.0 and figures.linked_by_request <= 0.01, figures.render()
         assert figures.linked_by_fewer <= 0.01, figures.render()
         assert figures.path_kept >= 0.6, figures.render()
-        assert figures.browser_kept >= 0.44, figures.render()
+        assert figures.browser_kept >= 0.75, figures.render()
         print(figures.render())
     finally:
         p.stop_all()

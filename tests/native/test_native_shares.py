@@ -20,9 +20,10 @@ def _owner_choices(monkeypatch: pytest.MonkeyPatch, compiled: bool) -> tuple[lis
     made = []
     choose = slots.Groups.choose
 
-    def recorded(self, site, start, events, clients):  # type: ignore[no-untyped-def]
-        kept = choose(self, site, start, events, clients)
-        made.append((start, [(i, tuple(e.get(f) for f in slots.CLIENT_FIELDS)) for i, e in kept]))
+    def recorded(self, site, start, events, clients, *rest):  # type: ignore[no-untyped-def]
+        kept = choose(self, site, start, events, clients, *rest)
+        deferred = rest[1] if len(rest) > 1 and rest[1] is not None else []
+        made.append((start, [(i, tuple(e.get(f) for f in slots.CLIENT_FIELDS)) for i, e in kept], list(deferred)))
         return kept
 
     monkeypatch.setattr(slots.Groups, "choose", recorded)

@@ -27,17 +27,17 @@ def test_at_most_one_percent_of_events_are_linked_with_the_default_config(with_g
     scrubbed = scrub(LOG, env)
     figures = scrubbed.by_address()
     assert figures.events > 8000
-    # The price of the rules within each hour and of the owner's share cap in every group, projection
-    # and split (measured 16.9% withheld, browser kept 46.1%, 46.6% with GeoIP; the issue asked 75%,
-    # set before the hour, request fields and projections were found to follow sessions:
-    # docs/privacy.md).
-    assert scrubbed.withheld <= 0.19 * len(LOG.lines)
+    # The price of the owner's share cap in every group, projection and split, within the hour and
+    # the day. An event its hour cannot hold waits for the day's own slot rather than lose its
+    # browser: measured 2.7% withheld, browser kept 75.2%, 48.5% published by the day (46.1% and
+    # 16.9% withheld when such events were written coarser in their hour; docs/privacy.md).
+    assert scrubbed.withheld <= 0.05 * len(LOG.lines)
     assert figures.linked <= 0.01, figures.render()
     assert figures.dominated == 0.0, figures.render()
     assert figures.linked_by_request <= 0.01, figures.render()
     assert figures.linked_by_fewer <= 0.01, figures.render()
     assert figures.path_kept >= 0.60, figures.render()
-    assert figures.browser_kept >= 0.44, figures.render()
+    assert figures.browser_kept >= 0.75, figures.render()
 
 
 def test_a_client_network_on_events_is_the_cost_the_docs_state():
@@ -45,3 +45,23 @@ def test_a_client_network_on_events_is_the_cost_the_docs_state():
     figures = scrub(LOG, {"LOGSCRUB_EVENTS__CLIENT": "network"}).by_address()
     assert figures.linked > 0.5
     assert figures.linked_without_client <= 0.01
+
+
+def test_logscrub_scrub_publishes_what_the_measure_saw(tmp_path):
+    """The measure drives the scrubber and the owner's slots itself; ``scrub`` on the same log must
+    publish as many events, as many of them with their day, and withhold as many lines."""
+    import json
+
+    from logscrub import config
+    from logscrub.run.scrub_files import scrub as scrub_files
+
+    measured = scrub(LOG)
+    log = tmp_path / "access.log"
+    log.write_text("\n".join(LOG.lines) + "\n")
+    summary = scrub_files(config.load(None, env={}), [str(log)], tmp_path / "out", progress=False,
+                          keys=tmp_path / "keys" / "keys.json")
+    events = [json.loads(line) for line in (tmp_path / "out" / "analytics.events.jsonl").open()]
+    by_day = sum(e.get("span") == "1d" for e in events)
+    assert (len(events), by_day, summary.withheld) == (
+        len(measured.events), sum(e.get("span") == "1d" for e in measured.events), measured.withheld)
+    assert by_day > 0 and summary.not_over == 0

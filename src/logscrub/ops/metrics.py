@@ -142,7 +142,7 @@ class WorkerMetrics:
         )
         self.held_events = Gauge(
             "logscrub_worker_held_events",
-            "Events this window owner holds until their time slot is over (events.time_granularity): memory.",
+            "Events this window owner holds until their time slot, or their day's own slot, is over: memory.",
             registry=r,
         )
         self.late_events = Counter(

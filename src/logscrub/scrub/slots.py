@@ -22,6 +22,8 @@ import os
 import random
 from collections.abc import Callable, Iterable
 from operator import itemgetter
+from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any, Generic, TypeVar
 
 import orjson
@@ -32,6 +34,9 @@ from logscrub.scrub.vocabulary import DAYS_KEPT
 
 EVENTS = "events"  # the ``span`` of a partial carrying events rather than aggregate buckets
 CHUNK = 1000  # events per partial record: well under Kafka's 1 MB default record size
+DAY = 86400
+MAX_DEFERRED = 1_000_000  # events an owner holds for the days' own slots (~1 KB each): past it, withheld
+DEFERRED_CHUNK = 500  # events waiting for the day's own slot, per mark: with its joins, under 1 MB
 
 Ack = TypeVar("Ack")
 _shuffle = random.Random(os.urandom(32)).shuffle  # seeded from the OS once: unpredictable from outside
@@ -49,6 +54,9 @@ MAX_PAIRS = 10_000_000  # (group, client) pairs a (site, day), ~25 a client: pas
 _COARSER = tuple(
     tuple((CLIENT_FIELDS.index(f), v) for f, v in coarsened(level).items()) for level in range(1, len(LEVELS) + 1)
 )
+# Within a slot shorter than the day, an event over the cap may be written coarser only as far as
+# it keeps its browser; one that does not fit even so waits for the day's own slot.
+_KEEPING_BROWSER = tuple(step for step, kept in zip(_COARSER, LEVELS[1:]) if CLIENT_FIELDS.index("browser") in kept)
 _SITE_ONLY = tuple((CLIENT_FIELDS.index(f), v) for f, v in coarsened(len(LEVELS)).items() if f != "site")
 
 
@@ -159,6 +167,9 @@ class Groups:
         self._days: dict[tuple[str, int], Any] = {}  # _Counts or ShareCounts
         self._partitions: dict[tuple[str, int], int] = {}  # (site, day) -> the partials partition it came from
         self._gone: dict[tuple[str, int], None] = {}  # (site, day)s pruned: their events are withheld
+        # Each day's first slot's counts, kept for the day's own slot: both publish the day's start
+        # as their time, so an analyst grouping by time sees them as one group (``_first_slot``).
+        self._first: dict[tuple[str, int], Any] = {}
         self.refused = 0  # withheld: no group would take them, or a replayed line's second copy
         self.coarsened = 0  # published coarser than the scrubber described them
 
@@ -167,24 +178,43 @@ class Groups:
         return [event for _, event in self.choose(site, start, events, clients)]
 
     def write(
-        self, site: str, start: int, events: list[dict[str, Any]], clients: list[Any], partition: int = 0
-    ) -> tuple[list[dict[str, Any]], list[list[Any]]]:
-        """``admit``, and the joins it made in the day's counts, in order: ``[fields..., client]``
-        each, for the slot's mark (``replay`` rebuilds the day's counts from them in another owner)."""
-        joins: list[list[Any]] = []
-        kept = self.choose(site, start, events, clients, joins)
-        self._partitions[(site, start // 86400)] = partition
-        return [event for _, event in kept], joins
+        self, site: str, start: int, events: list[dict[str, Any]], clients: list[Any], partition: int = 0,
+        span: int = DAY,
+    ) -> Written:
+        """``admit`` for a slot of ``span`` seconds, and what its mark needs (``Written``). A slot
+        shorter than the day writes an event coarser only as far as it keeps its browser; one that
+        does not fit even so waits for the day's own slot (``deferred``), where the day's other
+        clients are: written there as it is, or coarser, or withheld."""
+        out = Written([], [], [], [], [])
+        deferred: list[int] = []
+        first = span < DAY and start % DAY == 0
+        kept = self.choose(site, start, events, clients, out.joins, deferred if span < DAY else None,
+                           out.splits if first else None)
+        out.events = [event for _, event in kept]
+        out.deferred = [events[i] for i in deferred]
+        out.deferred_clients = [clients[i] for i in deferred]
+        self._partitions[(site, start // DAY)] = partition
+        return out
 
-    def replay(self, site: str, start: int, joins: list[list[Any]], partition: int = 0) -> None:
+    def replay(
+        self, site: str, start: int, joins: list[list[Any]], partition: int = 0, splits: list[list[Any]] | None = None
+    ) -> None:
         """Count in the day the joins another owner made writing slot ``start`` (its mark's): a
-        worker taking a site's day over mid-day caps it on the whole day, not on what it saw."""
-        day = self._day(site, start // 86400)
+        worker taking a site's day over mid-day caps it on the whole day, not on what it saw. With
+        ``splits`` (a day's first slot's), rebuild that slot's counts too, for the day's own slot."""
+        day = self._day(site, start // DAY)
         if day is None:
             return
-        self._partitions[(site, start // 86400)] = partition
+        self._partitions[(site, start // DAY)] = partition
         for join in joins:
             day.add(_heads(tuple(join[:-1])), hash(join[-1]))
+        if splits is not None:
+            # The first slot's joins all fit a day holding nothing before them: made again on fresh
+            # day counts, in order, they rebuild the slot's counts as the writer had them.
+            slot, scratch = self._first_slot(site, start // DAY), _counts()
+            for join, split in zip(joins, splits, strict=True):
+                split[0] = tuple(split[0])  # the referrer pair, a list once through JSON
+                scratch.join(slot, _heads(tuple(join[:-1])), _split_hashes(tuple(split)), hash(join[-1]))
 
     def forget(self, partitions: set[int]) -> None:
         """Drop the days of partials partitions another worker now owns: a worker given one again
@@ -192,18 +222,28 @@ class Groups:
         for key in [key for key, p in self._partitions.items() if p in partitions]:
             del self._partitions[key]
             self._days.pop(key, None)
+            self._first.pop(key, None)
 
     def choose(
         self, site: str, start: int, events: list[dict[str, Any]], clients: list[Any],
-        joins: list[list[Any]] | None = None,
+        joins: list[list[Any]] | None = None, deferred: list[int] | None = None,
+        splits_made: list[tuple[Any, ...]] | None = None,
     ) -> list[tuple[int, dict[str, Any]]]:
         """``admit`` with each written event's index in ``events`` (a coarser one is a copy); each
-        join made in the day's counts is appended to ``joins``."""
-        day = self._day(site, start // 86400)
+        join made in the day's counts is appended to ``joins`` (and its request fields to
+        ``splits_made``). With ``deferred``, an event is written coarser only as far as it keeps
+        its browser, and the indexes of those that do not fit even so are appended there."""
+        day = self._day(site, start // DAY)
         if day is None:  # a day pruned: its counts are gone, and new ones would let a client past the cap
             self.refused += len(events)
             return []
-        slot = _counts()
+        if start % DAY:
+            slot = _counts()
+        elif deferred is not None:  # the day's first slot: its counts are kept for the day's own
+            slot = self._first_slot(site, start // DAY)
+        else:  # the day's own slot goes on with them: both publish the day's start as their time
+            slot = self._first.pop((site, start // DAY), None)
+            slot = _counts() if slot is None else slot
         todo: list[tuple[int, Any, tuple[Any, ...] | None]] = []  # (index, client, the fields it was refused with)
         ids: set[Any] = set()
         for i, (event, client) in enumerate(zip(events, clients, strict=True)):
@@ -215,9 +255,10 @@ class Groups:
                 ids.add(eid)
             todo.append((i, client, None))
         described = [_described(e) for e in events]
-        splits = [_split_hashes(_splits(e)) for e in events]
+        request = [_splits(e) for e in events]
+        splits = [_split_hashes(r) for r in request]
         kept: list[tuple[int, dict[str, Any]]] = []
-        for step in (None, *_COARSER):
+        for step in (None, *_KEEPING_BROWSER) if deferred is not None else (None, *_COARSER):
             over: list[tuple[int, Any, tuple[Any, ...] | None]] = []
             for i, client, refused in _turns(todo):
                 base = described[i] if step is None else _masked(described[i], step)
@@ -228,11 +269,23 @@ class Groups:
                     self.coarsened += step is not None
                     if joins is not None and isinstance(client, str | int):  # an old partial's client is none
                         joins.append([*base, client])
+                        if splits_made is not None:
+                            splits_made.append(request[i])
                 else:
                     over.append((i, client, base))
             todo = over
-        self.refused += len(todo)
+        if deferred is not None:
+            deferred += sorted(i for i, _, _ in todo)
+        else:
+            self.refused += len(todo)
         return kept
+
+    def _first_slot(self, site: str, day: int) -> Any:
+        """The counts of the day's first slot, which the day's own slot goes on with."""
+        counts = self._first.get((site, day))
+        if counts is None:
+            counts = self._first[(site, day)] = _counts()
+        return counts
 
     def _day(self, site: str, day: int) -> Any:
         """The day's counts; None for a day pruned. Each site keeps the ``DAYS_KEPT`` days it used
@@ -248,11 +301,26 @@ class Groups:
             for old in mine[: max(len(mine) + 1 - DAYS_KEPT, 0)]:  # the least recently used
                 del self._days[old]
                 self._partitions.pop(old, None)
+                self._first.pop(old, None)
                 self._gone[old] = None
             while len(self._gone) > MAX_GONE:
                 del self._gone[next(iter(self._gone))]
         self._days[key] = counts  # last: the most recently used
         return counts
+
+
+@dataclass
+class Written:
+    """A slot as ``Groups.write`` wrote it: its events; the joins they made in the day's counts, in
+    order (``[fields..., client]`` each, for its mark: ``replay`` rebuilds the day's counts from
+    them); the request fields of each join, for a day's first slot only; and the events that wait
+    for the day's own slot, with their clients."""
+
+    events: list[dict[str, Any]]
+    joins: list[list[Any]]
+    splits: list[tuple[Any, ...]]
+    deferred: list[dict[str, Any]]
+    deferred_clients: list[Any]
 
 
 _fields = itemgetter(*CLIENT_FIELDS)
@@ -319,6 +387,11 @@ def _heads(base: tuple[Any, ...]) -> tuple[int, ...]:
     return heads
 
 
+def _day_time(start: int) -> str:
+    """The published time of a day's own slot: its start, as the scrubber writes times."""
+    return datetime.fromtimestamp(start, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
 def _turns(todo: list[tuple[int, Any, Any]]) -> list[tuple[int, Any, Any]]:
     """Each client's first event, then each one's second, and so on, those with fewest first: the
     cap then lets a client's trail grow only as far as the others' events go."""
@@ -338,6 +411,7 @@ class EventSlots(Generic[Ack]):
         self.span = span
         self.held = 0  # events held now, for the held-events gauge
         self.late = 0  # events that reached a slot already written: sealed, not published
+        self.deferred = 0  # of ``held``, those waiting for their day's own slot
         self.groups = Groups()  # the join rule, checked again on what is written (``refused`` counts)
         self._events: dict[tuple[str, int], list[dict[str, Any]]] = {}
         self._clients: dict[tuple[str, int], list[Any]] = {}
@@ -345,6 +419,10 @@ class EventSlots(Generic[Ack]):
         self._touched: dict[tuple[str, int], float] = {}
         self._released: dict[tuple[str, int], Any] = {}  # slots written -> by whom (a writer's mark, or None)
         self._released_before = 0
+        # The day's own slot (a shorter ``span`` only): (site, day start) -> events that did not fit
+        # their slot, their clients, and the partials partition of the (site, day).
+        self._days: dict[tuple[str, int], tuple[list[dict[str, Any]], list[Any], int]] = {}
+        self._days_written: dict[tuple[str, int], Any] = {}  # -> by whom, as ``_released``
 
     def add(self, p: dict[str, Any], ack: Ack, partition: int, now: float) -> bool:
         """Hold a partial's events; False when its slot was written already (its events are dropped:
@@ -390,28 +468,99 @@ class EventSlots(Generic[Ack]):
         """Who wrote slot ``key`` first, as ``written`` or ``release`` was told; None if not known."""
         return self._released.get(key)
 
+    def day_writer(self, key: tuple[str, int]) -> Any:
+        """Who wrote the day's own slot ``key`` (site, day start) first; None if not known."""
+        return self._days_written.get(key)
+
+    def defer(self, key: tuple[str, int], events: list[dict[str, Any]], clients: list[Any], partition: int) -> None:
+        """Hold events for the day's own slot ``key`` (site, day start), unless it was written. Memory
+        is bounded: past ``MAX_DEFERRED`` held, an event is withheld (the safe side)."""
+        if key in self._days_written:
+            self.late += len(events)  # a slot of a day whose own slot is written: sealed, not published
+            return
+        room = max(MAX_DEFERRED - self.deferred, 0)
+        if len(events) > room:
+            self.groups.refused += len(events) - room
+            events, clients = events[:room], clients[:room]
+        if not events:
+            return
+        self.deferred += len(events)
+        held = self._days.setdefault(key, ([], [], partition))
+        held[0].extend(events)
+        held[1].extend(clients)
+        self.held += len(events)
+
+    def day_written(self, key: tuple[str, int], by: Any = None) -> None:
+        """The day's own slot ``key`` written by ``by`` (its mark): what is held of it is dropped."""
+        dropped = len(self._days.pop(key, ((), (), 0))[0])
+        self.held -= dropped
+        self.deferred -= dropped
+        self._days_written.setdefault(key, by)
+        while len(self._days_written) > 100_000:
+            del self._days_written[next(iter(self._days_written))]
+
+    def days_due(self, watermark: int) -> list[tuple[str, int]]:
+        """The days' own slots event time has passed, once no slot of theirs is held."""
+        return self._days_over(lambda key: key[1] + DAY <= watermark)
+
+    def days_idle(self, wall: float, lateness: float) -> list[tuple[str, int]]:
+        """The days' own slots over by the wall clock (plus the lateness), once no slot of theirs is held."""
+        return self._days_over(lambda key: key[1] + DAY + lateness <= wall)
+
+    def _days_over(self, over: Callable[[tuple[str, int]], bool]) -> list[tuple[str, int]]:
+        if not self._days:
+            return []
+        open_days = {(site, start // DAY * DAY) for site, start in self._events}
+        return [key for key in self._days if over(key) and key not in open_days]
+
+    def release_days(
+        self, keys: Iterable[tuple[str, int]], writer: Callable[[int], Any] = lambda partition: None
+    ) -> tuple[list[dict[str, Any]], list[int], list[tuple[tuple[str, int], int, Written]]]:
+        """The events of these days' own slots, each day's shuffled, published with the day's start
+        as their time and ``span`` 1d, with their timestamps (ms); and each day's partition and ``Written``."""
+        events: list[dict[str, Any]] = []
+        stamps: list[int] = []
+        joined: list[tuple[tuple[str, int], int, Written]] = []
+        for key in sorted(keys, key=lambda k: (k[1], k[0])):
+            made, clients, partition = self._days.pop(key)
+            written = self.groups.write(key[0], key[1], made, clients, partition)
+            time = _day_time(key[1])
+            day = [{**event, "time": time, "span": "1d"} for event in written.events]
+            _shuffle(day)
+            events += day
+            stamps += [key[1] * 1000] * len(day)
+            joined.append((key, partition, written))
+            self.held -= len(made)
+            self.deferred -= len(made)
+            self._days_written[key] = writer(partition)
+        return events, stamps, joined
+
     def release(
         self, keys: Iterable[tuple[str, int]], writer: Callable[[int], Any] = lambda partition: None
-    ) -> tuple[list[dict[str, Any]], list[int], list[Ack], list[tuple[tuple[str, int], int, list[list[Any]]]]]:
+    ) -> tuple[list[dict[str, Any]], list[int], list[Ack], list[tuple[tuple[str, int], int, Written]]]:
         """The events of these slots, each slot's shuffled, with their timestamps (ms) and acks; and
-        each slot's partials partition and the joins it made in its day's counts, for its mark.
-        ``writer(partition)`` is who writes them (``writer``)."""
+        each slot's partials partition and ``Written``, for its mark. ``writer(partition)`` is who
+        writes them (``writer``). What did not fit waits for the day's own slot (``defer``)."""
         events: list[dict[str, Any]] = []
         stamps: list[int] = []
         acks: list[Ack] = []
-        joined: list[tuple[tuple[str, int], int, list[list[Any]]]] = []
+        joined: list[tuple[tuple[str, int], int, Written]] = []
         for key in sorted(keys, key=lambda k: (k[1], k[0])):
             made = self._events.pop(key)
             held = self._acks.pop(key)
+            clients = self._clients.pop(key)
             partition = held[0][0] if held else 0
-            slot, joins = self.groups.write(key[0], key[1], made, self._clients.pop(key), partition)
+            written = self.groups.write(key[0], key[1], made, clients, partition, self.span)
+            slot = list(written.events)
             _shuffle(slot)
             events += slot
             stamps += [key[1] * 1000] * len(slot)
             acks += [ack for _, ack in held]
-            joined.append((key, partition, joins))
+            joined.append((key, partition, written))
             del self._touched[key]
             self.held -= len(made)
+            if written.deferred:
+                self.defer((key[0], key[1] // DAY * DAY), written.deferred, written.deferred_clients, partition)
             self._released[key] = writer(partition)
         self._forget_oldest()
         return events, stamps, acks, joined
@@ -428,6 +577,13 @@ class EventSlots(Generic[Ack]):
         self._clients.pop(key, None)
         self._acks.pop(key, None)
         self._touched.pop(key, None)
+
+    def discard_days(self, partitions: set[int]) -> None:
+        """Forget the days' own slots of partitions another owner now rebuilds (from the marks)."""
+        for key in [key for key, (_, _, p) in self._days.items() if p in partitions]:
+            dropped = len(self._days.pop(key)[0])
+            self.held -= dropped
+            self.deferred -= dropped
 
     def keys(self) -> list[tuple[str, int]]:
         return list(self._events)

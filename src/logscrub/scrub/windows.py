@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
 
 from logscrub.scrub.aggregate import Closed, TrafficAggregator, owner_key
-from logscrub.scrub.slots import CHUNK, EVENTS, EventSlots
+from logscrub.scrub.slots import CHUNK, DAY, DEFERRED_CHUNK, EVENTS, EventSlots, Written
 
 __all__ = ["Emission", "WindowOwner", "owner_key"]
 
@@ -62,8 +62,8 @@ class WindowOwner(Generic[Ack]):
         # on idle while they are on their way (through the partials topic, in the worker).
         self._in_flight: dict[tuple[int, str, int], int] = defaultdict(int)
         self._writers: dict[int, str] = {}  # partials partition -> this owner's mark on what it writes
-        # The marks read of a slot by one writer, until all its chunks are: (slot, writer) -> joins by chunk.
-        self._chunks: dict[tuple[tuple[str, int], Any], dict[int, list[list[Any]]]] = {}
+        # The marks read of a slot by one writer, until all its chunks are: (slot, writer, a day's own?) -> by chunk.
+        self._chunks: dict[tuple[tuple[str, int], Any, bool], dict[int, dict[str, Any]]] = {}
 
     @property
     def base(self) -> TrafficAggregator:
@@ -76,7 +76,7 @@ class WindowOwner(Generic[Ack]):
                 return Emission(acks=[ack, *self._mark(p, partition)])
             if not self.slots.add(p, ack, partition, now):
                 return Emission(acks=[ack])  # its slot is out: sealed, never published (counted late)
-            return self._release(self.slots.due(self.base.watermark))
+            return self._release_due()
         i = self._level.get(int(p.get("span", self.base.span)))
         if i is None:  # a span no longer configured: nothing to add it to
             return Emission(acks=[ack])
@@ -93,7 +93,7 @@ class WindowOwner(Generic[Ack]):
         self._waiting[(agg.span, site, start)].append((partition, ack))
         emission = self._emission(i, agg.close_due())
         if i == 0:
-            _extend(emission, self._release(self.slots.due(self.base.watermark)))
+            _extend(emission, self._release_due())
         return emission
 
     def idle(self, now: float, wall: float) -> Emission[Ack]:
@@ -104,9 +104,10 @@ class WindowOwner(Generic[Ack]):
             closed = agg.close_idle(now, self.idle_s, wall, keep=self._fed_from_below(i))
             _extend(out, self._emission(i, closed))
         if self.base.sources_active(now):  # a slot waits for the slowest source, however quiet
-            _extend(out, self._release(self.slots.due(self.base.watermark)))
+            _extend(out, self._release_due())
         else:
             _extend(out, self._release(self.slots.idle(now, self.idle_s, wall, self.base.allowed_lateness)))
+            _extend(out, self._release_days(self.slots.days_idle(wall, self.base.allowed_lateness)))
         return out
 
     def restore(self, p: dict[str, Any], partition: int) -> None:
@@ -124,20 +125,34 @@ class WindowOwner(Generic[Ack]):
         heaviest clients' (red-team round 7, F1); its next owner writes it again instead. A second
         writer (an owner still alive after its partition moved, this one included) wrote the same
         lines: counted twice, the other clients' counts would let a client past the cap."""
-        key, by = (str(mark["site"]), int(mark["window"])), mark.get("by")
+        key, by, day = (str(mark["site"]), int(mark["window"])), mark.get("by"), mark.get("slot") == DAY
         if by is not None and by == self._writers.get(partition):  # its own, coming back
-            return self.slots.written(key, by)
-        chunks = self._chunks.setdefault((key, by), {})
-        chunks[int(mark.get("chunk", 0))] = mark.get("joins") or []
+            return [] if day else self.slots.written(key, by)
+        chunks = self._chunks.setdefault((key, by, day), {})
+        chunks[int(mark.get("chunk", 0))] = {**mark, "joins": mark.get("joins") or []}
         if len(chunks) < int(mark.get("chunks", 1)):
             while len(self._chunks) > MAX_PART_WRITTEN:  # slots written in part, by writers long gone
                 del self._chunks[next(iter(self._chunks))]
             return []
-        del self._chunks[(key, by)]
+        del self._chunks[(key, by, day)]
+        if day:  # a day's own slot: its key is its first slot's too
+            if self.slots.day_writer(key) in (None, by):
+                for i in sorted(chunks):
+                    self.slots.groups.replay(key[0], key[1], chunks[i]["joins"], partition)
+            self.slots.day_written(key, by)
+            return []
         if self.slots.writer(key) in (None, by):
             for i in sorted(chunks):
-                self.slots.groups.replay(key[0], key[1], chunks[i], partition)
+                c = chunks[i]
+                self.slots.groups.replay(key[0], key[1], c["joins"], partition, c.get("splits"))
+                self.slots.defer((key[0], key[1] // DAY * DAY), c.get("deferred") or [], c.get("clients") or [], partition)
         return self.slots.written(key, by)
+
+    def _release_due(self) -> Emission[Ack]:
+        """The slots, then the days' own slots, event time has passed."""
+        out = self._release(self.slots.due(self.base.watermark))
+        _extend(out, self._release_days(self.slots.days_due(self.base.watermark)))
+        return out
 
     def _release(self, keys: list[tuple[str, int]]) -> Emission[Ack]:
         if not keys or self.defer_releases:
@@ -146,13 +161,40 @@ class WindowOwner(Generic[Ack]):
             events, stamps, acks, _ = self.slots.release(keys)
             return Emission(events=events, event_stamps=stamps, acks=acks)
         events, stamps, acks, joined = self.slots.release(keys, self._writer)
-        marks = [
-            {"site": site, "span": EVENTS, "window": start, "written": True, "by": self._writer(partition),
-             "chunk": i // CHUNK, "chunks": -(-max(len(joins), 1) // CHUNK), "joins": joins[i : i + CHUNK]}
-            for (site, start), partition, joins in joined
-            for i in range(0, max(len(joins), 1), CHUNK)
-        ]  # fmt: skip
+        marks = [m for key, partition, written in joined for m in self._marks(key, partition, written)]
         return Emission(events=events, event_stamps=stamps, acks=acks, forward=marks)
+
+    def _release_days(self, keys: list[tuple[str, int]]) -> Emission[Ack]:
+        """The days' own slots: what did not fit the slot it was made in, published with the day."""
+        if not keys or self.defer_releases:
+            return Emission()
+        events, stamps, joined = self.slots.release_days(keys, self._writer)
+        if not self.mark_releases:
+            return Emission(events=events, event_stamps=stamps)
+        marks = [m for key, partition, written in joined for m in self._marks(key, partition, written, DAY)]
+        return Emission(events=events, event_stamps=stamps, forward=marks)
+
+    def _marks(self, key: tuple[str, int], partition: int, w: Written, slot: int | None = None) -> list[dict[str, Any]]:
+        """A written slot's marks, in chunks under the record size: its joins (and a day's first
+        slot's request fields) for the day's counts, and the events that wait for the day's own
+        slot (``deferred``, with their ``clients``): they are in no partial any more, so a crash
+        loses none of them. ``slot``: the day's own (it defers nothing)."""
+        site, start = key
+        n = max(-(-len(w.joins) // CHUNK), -(-len(w.deferred) // DEFERRED_CHUNK), 1)
+        marks = []
+        for c in range(n):
+            mark: dict[str, Any] = {"site": site, "span": EVENTS, "window": start, "written": True,
+                                    "by": self._writer(partition), "chunk": c, "chunks": n,
+                                    "joins": w.joins[c * CHUNK : (c + 1) * CHUNK]}  # fmt: skip
+            if slot is not None:
+                mark["slot"] = slot
+            if w.splits:
+                mark["splits"] = w.splits[c * CHUNK : (c + 1) * CHUNK]
+            if w.deferred:
+                mark["deferred"] = w.deferred[c * DEFERRED_CHUNK : (c + 1) * DEFERRED_CHUNK]
+                mark["clients"] = w.deferred_clients[c * DEFERRED_CHUNK : (c + 1) * DEFERRED_CHUNK]
+            marks.append(mark)
+        return marks
 
     def _writer(self, partition: int) -> str:
         """This owner's mark on the slots it writes from ``partition``, new each time it is given the
@@ -188,7 +230,7 @@ class WindowOwner(Generic[Ack]):
         and what reached windows already out, for their rollups."""
         emission = self._emission(0, self.base.close_due())
         emission.forward += self._onward(0, self.base.take_late())
-        _extend(emission, self._release(self.slots.due(self.base.watermark)))
+        _extend(emission, self._release_due())
         return emission
 
     def _onward(self, level: int, late: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -210,6 +252,7 @@ class WindowOwner(Generic[Ack]):
         lateness = self.base.allowed_lateness
         over = [k for k in self.slots.keys() if wall is None or k[1] + self.slots.span + lateness <= wall]
         _extend(out, self._release(over))
+        _extend(out, self._release_days(self.slots.days_idle(float("inf") if wall is None else wall, lateness)))
         return out
 
     def revoke(self, partitions: set[int]) -> None:
@@ -221,6 +264,7 @@ class WindowOwner(Generic[Ack]):
             self.levels[self._level[span]].discard((site, start))
         for key in self.slots.fed_from(partitions):
             self.slots.discard(key)
+        self.slots.discard_days(partitions)
         self.slots.groups.forget(partitions)
         for partition in partitions:
             self._writers.pop(partition, None)
@@ -239,7 +283,7 @@ class WindowOwner(Generic[Ack]):
             for p in held:
                 self.slots.add(p, None, 0, now)  # type: ignore[arg-type]
             if held:
-                pending.append(self._release(self.slots.due(self.base.watermark)))
+                pending.append(self._release_due())
             pending += [self.merge(p, None, 0, now) for p in e.forward if p.get("span") != EVENTS]  # type: ignore[arg-type]
         return out
 
