@@ -389,3 +389,45 @@ def test_the_events_waiting_for_their_day_are_bounded_in_memory(monkeypatch):
     write(o, 1, ([described("A", str(i)) for i in range(4)], [7] * 4))  # one written, three wait
     assert (o.slots.deferred, o.slots.held, o.slots.groups.refused) == (2, 2, 1)  # the third: withheld
     assert len(day_end(o)[0]) == 1 and (o.slots.deferred, o.slots.held) == (0, 0)  # client 7 alone: one
+
+
+def test_the_day_s_own_slot_is_capped_on_its_own_too():
+    """Its span sets it apart: an analyst grouping by (time, span) saw 3 events of one client alone
+    there, where the first slot's other clients made room (red-team round 8)."""
+    o = marking_owner()
+    made: dict[str, int] = {}
+    for h, pairs in ((0, [("A", c) for c in (1, 2, 3, 4)]), (14, [("A", 7)] * 5)):
+        made.update({f"{h}.{i}": c for i, (_, c) in enumerate(pairs)})
+        write(o, h, ([described(b, f"{h}.{i}") for i, (b, _) in enumerate(pairs)], [c for _, c in pairs]))
+    own = [(eid, fields[CLIENT_FIELDS.index("browser")]) for eid, _, fields in day_end(o)[0]]
+    assert own and sum(browser == "A" for _, browser in own) == 1  # alone there: one event shows its browser
+
+
+def test_a_first_slot_after_its_day_s_own_is_late():
+    """Both publish the day's start: the first slot's counts went on into the day's own, so written
+    after it, it would start from none (red-team round 8: 20% linked in the constructed case)."""
+    o = marking_owner()
+    write(o, 5, ([described("A", str(c)) for c in range(1, 7)], [*range(1, 7)]))
+    write(o, 9, ([described("A", f"7.{i}") for i in range(3)], [7] * 3))
+    assert [eid for eid, _, _ in day_end(o)[0]]  # one of client 7's, at the day's start
+    assert write(o, 0, ([described("A", "7.3")], [7]))[0] == [] and o.slots.late == 1
+
+
+def test_an_owner_taking_a_day_over_rebuilds_a_big_first_slot_whole():
+    """A first slot's marks in several chunks were rebuilt chunk by chunk on fresh counts: a heavy
+    client's joins, in the last chunk, were refused there and left out, and the day's own slot let
+    it past the cap (red-team round 8: 19 of its events against the others' 10)."""
+    first = ([described("A", f"o{c}") for c in range(10)] + [described("B", f"f{c}") for c in range(CHUNK)]
+             + [described("A", f"x{j}") for j in range(30)], [*range(1000, 1010), *range(CHUNK), *[5000] * 30])
+    day = [first, *(([described("A", f"{h}.{c}") for c in range(20)], [*range(100 * h, 100 * h + 20)])
+                    for h in range(1, 4))]
+    whole, crashed, restored = marking_owner(), marking_owner(), marking_owner()
+    marks = []
+    for h, slot in enumerate(day):
+        for mark in write(whole, h, slot)[1]:
+            whole.merge(mark, "mark", 3, 0.0)
+        marks += write(crashed, h, slot)[1]
+    assert max(m["chunks"] for m in marks if m["window"] == 0) > 1
+    for mark in marks:
+        restored.restore(mark, 3)
+    assert day_end(restored)[0] == day_end(whole)[0]

@@ -54,9 +54,6 @@ MAX_PAIRS = 10_000_000  # (group, client) pairs a (site, day), ~25 a client: pas
 _COARSER = tuple(
     tuple((CLIENT_FIELDS.index(f), v) for f, v in coarsened(level).items()) for level in range(1, len(LEVELS) + 1)
 )
-# Within a slot shorter than the day, an event over the cap may be written coarser only as far as
-# it keeps its browser; one that does not fit even so waits for the day's own slot.
-_KEEPING_BROWSER = tuple(step for step, kept in zip(_COARSER, LEVELS[1:]) if CLIENT_FIELDS.index("browser") in kept)
 _SITE_ONLY = tuple((CLIENT_FIELDS.index(f), v) for f, v in coarsened(len(LEVELS)).items() if f != "site")
 
 
@@ -92,6 +89,25 @@ def event_partials(held: dict[tuple[str, int], tuple[list[dict[str, Any]], list[
         for (site, start), (events, clients) in held.items()
         for i in range(0, len(events), CHUNK)
     ]  # fmt: skip
+
+
+def _join(day: Any, slot: Any, alone: _Counts | None, heads: tuple[int, ...], splits: tuple[int, ...],
+          client: int) -> bool:
+    """``day.join(slot, ...)``; with ``alone`` (the day's own slot, whose ``slot`` goes on with its
+    first slot's counts), the cap within ``alone`` as well: an analyst tells that slot apart by its
+    span (red-team round 8: 3 events of one client alone there). Fits all, or counts in none."""
+    if alone is None:
+        return bool(day.join(slot, heads, splits, client))
+    groups = (*heads, *(hash((head, s)) for head in heads for s in splits))
+    salt = client * _SPREAD
+    if any((m := alone.mine.get(g ^ salt)) is not None and 2 * m >= alone.events[g] for g in groups):
+        return False
+    if not day.join(slot, heads, splits, client):
+        return False
+    for g in groups:
+        alone.events[g] = alone.events.get(g, 0) + 1
+        alone.mine[g ^ salt] = alone.mine.get(g ^ salt, 0) + 1
+    return True
 
 
 class _Counts:
@@ -182,9 +198,10 @@ class Groups:
         span: int = DAY,
     ) -> Written:
         """``admit`` for a slot of ``span`` seconds, and what its mark needs (``Written``). A slot
-        shorter than the day writes an event coarser only as far as it keeps its browser; one that
-        does not fit even so waits for the day's own slot (``deferred``), where the day's other
-        clients are: written there as it is, or coarser, or withheld."""
+        shorter than the day writes an event only as the scrubber described it; one that does not
+        fit waits for the day's own slot (``deferred``), where the day's other clients are: written
+        there as it is, or coarser, or withheld. Coarser within the slot, it would show a level's
+        (rare) beside other levels' in groups no level counts (red-team rounds 6 and 8)."""
         out = Written([], [], [], [], [])
         deferred: list[int] = []
         first = span < DAY and start % DAY == 0
@@ -231,8 +248,8 @@ class Groups:
     ) -> list[tuple[int, dict[str, Any]]]:
         """``admit`` with each written event's index in ``events`` (a coarser one is a copy); each
         join made in the day's counts is appended to ``joins`` (and its request fields to
-        ``splits_made``). With ``deferred``, an event is written coarser only as far as it keeps
-        its browser, and the indexes of those that do not fit even so are appended there."""
+        ``splits_made``). With ``deferred``, an event is written only as it is described, and the
+        indexes of those that do not fit are appended there."""
         day = self._day(site, start // DAY)
         if day is None:  # a day pruned: its counts are gone, and new ones would let a client past the cap
             self.refused += len(events)
@@ -244,6 +261,8 @@ class Groups:
         else:  # the day's own slot goes on with them: both publish the day's start as their time
             slot = self._first.pop((site, start // DAY), None)
             slot = _counts() if slot is None else slot
+        # The day's own slot is capped on its own as well: an analyst can tell it apart by its span.
+        alone = _Counts(MAX_PAIRS) if deferred is None and not start % DAY else None
         todo: list[tuple[int, Any, tuple[Any, ...] | None]] = []  # (index, client, the fields it was refused with)
         ids: set[Any] = set()
         for i, (event, client) in enumerate(zip(events, clients, strict=True)):
@@ -258,13 +277,13 @@ class Groups:
         request = [_splits(e) for e in events]
         splits = [_split_hashes(r) for r in request]
         kept: list[tuple[int, dict[str, Any]]] = []
-        for step in (None, *_KEEPING_BROWSER) if deferred is not None else (None, *_COARSER):
+        for step in (None,) if deferred is not None else (None, *_COARSER):
             over: list[tuple[int, Any, tuple[Any, ...] | None]] = []
             for i, client, refused in _turns(todo):
                 base = described[i] if step is None else _masked(described[i], step)
                 if base == refused:  # this level changes nothing the event shows
                     over.append((i, client, refused))
-                elif day.join(slot, _heads(base), splits[i], hash(client)):
+                elif _join(day, slot, alone, _heads(base), splits[i], hash(client)):
                     kept.append((i, events[i] if step is None else {**events[i], **dict(zip(CLIENT_FIELDS, base))}))
                     self.coarsened += step is not None
                     if joins is not None and isinstance(client, str | int):  # an old partial's client is none
@@ -428,7 +447,9 @@ class EventSlots(Generic[Ack]):
         """Hold a partial's events; False when its slot was written already (its events are dropped:
         a second block of one slot would be a subset an analyst could group by)."""
         key = (str(p["site"]), int(p["window"]))
-        if key in self._released or key[1] < self._released_before:
+        if key in self._released or key[1] < self._released_before or (self.span < DAY and key in self._days_written):
+            # The last: a day's first slot after the day's own (the same published time), whose counts
+            # went on into it: written now, it would start from none (red-team round 8).
             self.late += len(p["events"])
             return False
         self._events.setdefault(key, []).extend(p["events"])

@@ -9,10 +9,12 @@ forwarded partials straight back (``settle``).
 
 from __future__ import annotations
 
+import math
 import os
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from itertools import groupby
 from typing import Any, Generic, TypeVar
 
 from logscrub.scrub.aggregate import Closed, TrafficAggregator, owner_key
@@ -106,8 +108,9 @@ class WindowOwner(Generic[Ack]):
         if self.base.sources_active(now):  # a slot waits for the slowest source, however quiet
             _extend(out, self._release_due())
         else:
-            _extend(out, self._release(self.slots.idle(now, self.idle_s, wall, self.base.allowed_lateness)))
-            _extend(out, self._release_days(self.slots.days_idle(wall, self.base.allowed_lateness)))
+            lateness = self.base.allowed_lateness
+            idle = self.slots.idle(now, self.idle_s, wall, lateness)
+            _extend(out, self._release_in_order(idle, lambda: self.slots.days_idle(wall, lateness)))
         return out
 
     def restore(self, p: dict[str, Any], partition: int) -> None:
@@ -142,16 +145,28 @@ class WindowOwner(Generic[Ack]):
             self.slots.day_written(key, by)
             return []
         if self.slots.writer(key) in (None, by):
-            for i in sorted(chunks):
-                c = chunks[i]
-                self.slots.groups.replay(key[0], key[1], c["joins"], partition, c.get("splits"))
+            read = [chunks[i] for i in sorted(chunks)]
+            splits = [s for c in read for s in c.get("splits") or ()]  # one rebuild of the first slot: all its joins
+            self.slots.groups.replay(key[0], key[1], [j for c in read for j in c["joins"]], partition, splits or None)
+            for c in read:
                 self.slots.defer((key[0], key[1] // DAY * DAY), c.get("deferred") or [], c.get("clients") or [], partition)
         return self.slots.written(key, by)
 
     def _release_due(self) -> Emission[Ack]:
-        """The slots, then the days' own slots, event time has passed."""
-        out = self._release(self.slots.due(self.base.watermark))
-        _extend(out, self._release_days(self.slots.days_due(self.base.watermark)))
+        """The slots, and the days' own slots, event time has passed."""
+        return self._release_in_order(self.slots.due(self.base.watermark), lambda: self.slots.days_due(self.base.watermark))
+
+    def _release_in_order(
+        self, keys: list[tuple[str, int]], days_over: Callable[[], list[tuple[str, int]]]
+    ) -> Emission[Ack]:
+        """Slots day by day, each day's own slot (``days_over``) once its last slot is out: a site's
+        day counts go three days on, so a batch spanning four days must not write the fourth day's
+        slots before the first day's own (red-team round 8: a file run withheld whole days)."""
+        out: Emission[Ack] = Emission()
+        for _, day in groupby(sorted(keys, key=lambda k: (k[1], k[0])), key=lambda k: k[1] // DAY):
+            _extend(out, self._release(list(day)))
+            _extend(out, self._release_days(days_over()))
+        _extend(out, self._release_days(days_over()))
         return out
 
     def _release(self, keys: list[tuple[str, int]]) -> Emission[Ack]:
@@ -251,8 +266,7 @@ class WindowOwner(Generic[Ack]):
             _extend(out, self.settle(self._emission(i, self.levels[i].flush(wall)), now))
         lateness = self.base.allowed_lateness
         over = [k for k in self.slots.keys() if wall is None or k[1] + self.slots.span + lateness <= wall]
-        _extend(out, self._release(over))
-        _extend(out, self._release_days(self.slots.days_idle(float("inf") if wall is None else wall, lateness)))
+        _extend(out, self._release_in_order(over, lambda: self.slots.days_idle(math.inf if wall is None else wall, lateness)))
         return out
 
     def revoke(self, partitions: set[int]) -> None:
