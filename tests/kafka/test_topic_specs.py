@@ -80,7 +80,7 @@ def test_restrictions_are_kept_until_lifted() -> None:
 def test_partials_live_no_longer_than_a_visitor_key() -> None:
     assert _specs(keys__visitor_rotation="6h", aggregate__rollups="[1h]")["partials"].configs == {
         "cleanup.policy": "delete",
-        "retention.ms": str(6 * 3600 * 1000),
+        "retention.ms": str(7 * 3600 * 1000),  # the key's life: its rotation and the grace
     }
 
 

@@ -86,8 +86,10 @@ def desired_topics(cfg: Config) -> list[TopicSpec]:
             # A restriction holds until it is lifted: latest value per subject, never aged out.
             configs["cleanup.policy"] = "compact"
         elif role == "partials":
-            # Partials carry keyed visitor hashes: gone with the key they were made with.
-            configs["retention.ms"] = str(cfg.keys.visitor_rotation * 1000)
+            # Partials carry keyed visitor hashes: gone with the key they were made with, which
+            # outlives its day by the grace. So does the first hour's slot mark, which a worker
+            # taking the day over at its end reads back (the day's counts, its own slot's events).
+            configs["retention.ms"] = str((cfg.keys.visitor_rotation + VISITOR_KEY_GRACE) * 1000)
         elif role == "vocabulary":
             # Keyed hashes of the day's values and clients: useless, and gone, once their key is.
             configs["retention.ms"] = str((cfg.keys.visitor_rotation + VISITOR_KEY_GRACE) * 1000)
