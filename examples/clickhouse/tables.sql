@@ -6,10 +6,12 @@
 -- Duplicates: delivery is at-least-once, so a worker that replays a batch writes some records twice,
 -- with the same `id`. Both tables are ReplacingMergeTree, which keeps one row per sorting key; each
 -- sorting key holds exactly what makes a record's id, so one id is one row:
---   events:  (time, id). A replayed line's event has its id and its time (both come from the line),
---            but not always its description: a description published coarser the first time may be
---            published finer on the replay (invariant 2 counts clients as they come), so nothing
---            else of the record may be in the key. Leading with time keeps time ranges cheap.
+--   events:  (toDate(time), id). A replayed line's event has its id and its day (both come from the
+--            line), but not always its description: a description published coarser the first time
+--            may be published finer on the replay (invariant 2 counts clients as they come); nor
+--            always its time: one copy may wait for its day's own slot (span '1d', time the day's
+--            start). So nothing else of the record may be in the key. Leading with the day keeps
+--            time ranges cheap.
 --   traffic: (span, dimension, site, window_start, value), the very fields `id` hashes: the key
 --            stays the one the queries filter on, and `id` is kept for consumers without it.
 -- Merges remove duplicates eventually; queries that must count each record once read with FINAL.
@@ -46,7 +48,7 @@ CREATE TABLE IF NOT EXISTS logscrub.events
 )
 ENGINE = ReplacingMergeTree
 PARTITION BY toYYYYMM(time)
-ORDER BY (time, id);
+ORDER BY (toDate(time), id);
 
 CREATE TABLE IF NOT EXISTS logscrub.traffic
 (

@@ -226,3 +226,15 @@ def test_wrong_arguments_are_one_line_and_exit_2(argv: list[str], message: str, 
     done = subprocess.run([sys.executable, "-m", "logscrub", "report", *argv], cwd=tmp_path, capture_output=True,
                           text=True, timeout=60, check=False)
     assert (done.returncode, done.stdout, done.stderr) == (2, "", f"logscrub: {message}\n")
+
+
+def test_the_events_published_with_their_day_are_counted() -> None:
+    """An event over its slot's share cap is published with its day (``span`` 1d): hourly counts
+    must leave it out, so the report says how many there are."""
+    m = Measure()
+    base = {"schema": "logscrub.event/2", "time": "2026-11-28T00:00:00Z", "site": "s"}
+    for i, span in enumerate((None, "1d", "1d", None)):
+        m.event({**base, "id": str(i), **({"span": span} if span else {})})
+    (day,) = m.report().days
+    assert (day.events, day.by_day) == (4, 2)
+    assert "by the day" in render(m.report()) and "50.0%" in render(m.report())

@@ -32,6 +32,7 @@ class Day:
     events: int = 0
     groups: int = 0
     smallest_group: int = 0
+    by_day: int = 0  # published with their day as their time (span 1d): over their slot's share cap
     rare: dict[str, int] = field(default_factory=lambda: dict.fromkeys(PLACEHOLDERS, 0))
     # What each share is of: every event for browser and description; events with a path, and with a
     # referrer domain, for those (a malformed request has no path, most requests no referrer).
@@ -112,6 +113,7 @@ class Measure:
         day_key = str(rec["time"])[:10]
         day = self._days.get(day_key) or self._days.setdefault(day_key, Day(day_key))
         day.events += 1
+        day.by_day += rec.get("span") == "1d"
         self._groups.setdefault(day_key, Counter())[tuple(rec.get(f) for f in CLIENT_FIELDS)] += 1
         day.of["browser"] += 1
         day.of["description"] += 1
@@ -166,16 +168,16 @@ def render(report: Report, events_name: str = "analytics.events", traffic_name: 
         out[-1] += f", {report.unreadable['events']:,} not logscrub.event/2 (left out)"
     if report.days:
         rows: list[tuple[str, ...]] = [("day", "events", "groups", "smallest group", "rare path", "rare browser", "rare description",
-                 "rare referrer")]
+                 "rare referrer", "by the day")]
         rows += [
             (d.day, f"{d.events:,}", f"{d.groups:,}", f"{d.smallest_group:,}",
-             *(_pct(d.share(p)) for p in PLACEHOLDERS))
+             *(_pct(d.share(p)) for p in PLACEHOLDERS), _pct(d.by_day / d.events))
             for d in report.days
         ]
         out += _table(rows)
         out.append("groups: the day's events grouped by their client fields; smallest group: its events;")
         out.append("rare: share of events showing (rare) (description: every client field is; path, referrer:")
-        out.append("of the events that have one)")
+        out.append("of the events that have one); by the day: published with their day as their time (span 1d)")
     out.append("")
     out.append(f"{traffic_name}: {report.traffic:,} records, {report.traffic_duplicates:,} duplicates by id")
     if report.unreadable["traffic"]:
