@@ -23,7 +23,7 @@ impl ShareCounts {
     }
 
     /// `slots._Counts.add`: a join a previous owner made, counted in the day unchecked.
-    fn add(&mut self, heads: Vec<i64>, client: i64) {
-        self.counts.add(&heads, client)
+    fn add(&mut self, heads: Vec<i64>, splits: Vec<i64>, client: i64) {
+        self.counts.add(&heads, &splits, client)
     }
 }

@@ -16,20 +16,17 @@ pub struct Counts {
 
 impl Counts {
     /// Count one event of `client` in its groups if it fits in every one: each of `heads` here
-    /// (the day) and in `slot`, and in the slot each head split by each of `splits` too. Past
-    /// `max_pairs` pairs a day, a client new to a group does not fit.
+    /// (the day) and in `slot`; in the slot each head split by each of `splits` too, and in the day
+    /// the first head's (the description's). Past `max_pairs` pairs a day, a client new to a group
+    /// does not fit.
     pub fn join(&mut self, slot: &mut Counts, heads: &[i64], splits: &[i64], client: i64, max_pairs: usize) -> bool {
-        let mut groups: Vec<u64> = heads.iter().map(|&h| h as u64).collect();
-        for &head in heads {
-            let head = head as u64;
-            groups.extend(splits.iter().map(|&s| (head ^ (s as u64).wrapping_mul(SPLIT)).wrapping_mul(SPREAD)));
-        }
+        let groups = groups(heads, splits);
         let salt = (client as u64).wrapping_mul(SPREAD);
         let fits = |counts: &Counts, g: u64| match counts.mine.get(&(g ^ salt)) {
             None => true,
             Some(&m) => 2 * m < counts.events.get(&g).copied().unwrap_or(0),
         };
-        let day_groups = &groups[..heads.len()];
+        let day_groups = &groups[..day_len(heads, splits)];
         for &g in day_groups {
             if !self.mine.contains_key(&(g ^ salt)) && self.mine.len() >= max_pairs {
                 return false;
@@ -49,16 +46,30 @@ impl Counts {
         true
     }
 
-    /// Count one event of `client` in the day's groups `heads`, unchecked: a day's counts rebuilt
-    /// from the joins a previous owner made (its slots' marks), in the order it made them.
-    pub fn add(&mut self, heads: &[i64], client: i64) {
+    /// Count one event of `client` in its day's groups (as `join`), unchecked: a day's counts
+    /// rebuilt from the joins a previous owner made (its slots' marks), in the order it made them.
+    pub fn add(&mut self, heads: &[i64], splits: &[i64], client: i64) {
         let salt = (client as u64).wrapping_mul(SPREAD);
-        for &head in heads {
-            let g = head as u64;
+        for &g in &groups(heads, splits)[..day_len(heads, splits)] {
             *self.events.entry(g).or_insert(0) += 1;
             *self.mine.entry(g ^ salt).or_insert(0) += 1;
         }
     }
+}
+
+/// The heads, then each head split by each split, the first head's first.
+fn groups(heads: &[i64], splits: &[i64]) -> Vec<u64> {
+    let mut groups: Vec<u64> = heads.iter().map(|&h| h as u64).collect();
+    for &head in heads {
+        let head = head as u64;
+        groups.extend(splits.iter().map(|&s| (head ^ (s as u64).wrapping_mul(SPLIT)).wrapping_mul(SPREAD)));
+    }
+    groups
+}
+
+/// How many of `groups` count in the day: the heads, and the first head's splits.
+fn day_len(heads: &[i64], splits: &[i64]) -> usize {
+    heads.len() + if heads.is_empty() { 0 } else { splits.len() }
 }
 
 #[cfg(test)]
@@ -84,7 +95,7 @@ mod tests {
         let (mut day, mut slot) = (Counts::default(), Counts::default());
         assert!(day.join(&mut slot, &[1], &[], 7, 100));
         let mut rebuilt = Counts::default();
-        rebuilt.add(&[1], 7);
+        rebuilt.add(&[1], &[], 7);
         assert!(!rebuilt.join(&mut Counts::default(), &[1], &[], 7, 100)); // alone in the day: one
         assert!(rebuilt.join(&mut Counts::default(), &[1], &[], 8, 100));
     }

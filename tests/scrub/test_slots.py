@@ -431,3 +431,18 @@ def test_an_owner_taking_a_day_over_rebuilds_a_big_first_slot_whole():
     for mark in marks:
         restored.restore(mark, 3)
     assert day_end(restored)[0] == day_end(whole)[0]
+
+
+def test_a_level_s_projection_counts_only_with_that_level_s():
+    """A bot's (site, browser) projection, browser (rare) and device dropped to null, was the same
+    tuple as a desktop's (site, device, bot) one: the bots counted as other clients in a group an
+    analyst grouping by device never sees them in, and a client's two events were alone there
+    (red-team round 9)."""
+    rare = "(rare)"
+    bots = [{**dict.fromkeys(CLIENT_FIELDS), "id": f"b{i}", "site": "s", "browser": rare, "os": rare, "device": "bot",
+             "bot": True} for i in range(3)]
+    mine = [{**dict.fromkeys(CLIENT_FIELDS), "id": "x1", "site": "s", "browser": "Firefox", "os": rare},
+            {**dict.fromkeys(CLIENT_FIELDS), "id": "x2", "site": "s", "browser": rare, "os": rare}]
+    written = Groups().write("s", 5 * HOUR, bots + mine, [101, 102, 103, 7, 7], span=HOUR)
+    assert [e["id"] for e in written.events if e["device"] is None] == ["x1"]
+    assert [e["id"] for e in written.deferred] == ["x2"]

@@ -54,6 +54,7 @@ MAX_PAIRS = 10_000_000  # (group, client) pairs a (site, day), ~25 a client: pas
 _COARSER = tuple(
     tuple((CLIENT_FIELDS.index(f), v) for f, v in coarsened(level).items()) for level in range(1, len(LEVELS) + 1)
 )
+_KEPT = (*LEVELS, (0,))  # the fields each of ``_projections`` keeps: the levels', then the site alone
 _SITE_ONLY = tuple((CLIENT_FIELDS.index(f), v) for f, v in coarsened(len(LEVELS)).items() if f != "site")
 
 
@@ -124,14 +125,16 @@ class _Counts:
     def join(self, slot: _Counts, heads: tuple[int, ...], splits: tuple[int, ...], client: int) -> bool:
         """Count one event of ``client`` in its groups if it fits in every one: it then holds no more
         of any than the other clients together (one, when alone). Its groups: each of ``heads`` (its
-        description's, its projections'), in ``slot`` and here (the day); and in the slot, each
-        head split by each of ``splits`` too (per day, the splits linked 0.5% more of events and
-        would take five times the memory). Past ``max_pairs`` pairs a day, a client new to a group
+        description's, its projections'), in ``slot`` and here (the day); in the slot, each head
+        split by each of ``splits`` too, and in the day the description's (every head's would take
+        five times the memory; without any, up to 1.6% of events were linked per day split by the
+        section, red-team rounds 8 and 9). Past ``max_pairs`` pairs a day, a client new to a group
         does not fit."""
         salt = client * _SPREAD
         slot_n, slot_mine, day_n, day_mine = slot.events, slot.mine, self.events, self.mine
         split = [hash((head, s)) for head in heads for s in splits]
-        for g in heads:
+        daily = (*heads, *split[: len(splits) if heads else 0])
+        for g in daily:
             m = day_mine.get(g ^ salt)
             if m is None:
                 if len(day_mine) >= self.max_pairs:
@@ -142,7 +145,7 @@ class _Counts:
             m = slot_mine.get(g ^ salt)
             if m is not None and 2 * m >= slot_n[g]:
                 return False
-        for g in heads:
+        for g in daily:
             pair = g ^ salt
             day_n[g] = day_n.get(g, 0) + 1
             day_mine[pair] = day_mine.get(pair, 0) + 1
@@ -152,11 +155,11 @@ class _Counts:
             slot_mine[pair] = slot_mine.get(pair, 0) + 1
         return True
 
-    def add(self, heads: tuple[int, ...], client: int) -> None:
-        """Count one event of ``client`` in the day's groups ``heads``, unchecked: a day's counts
+    def add(self, heads: tuple[int, ...], splits: tuple[int, ...], client: int) -> None:
+        """Count one event of ``client`` in its day's groups (as ``join``), unchecked: a day's counts
         rebuilt from the joins a previous owner made (its slots' marks), in the order it made them."""
         salt = client * _SPREAD
-        for g in heads:
+        for g in (*heads, *(hash((heads[0], s)) for s in splits)) if heads else ():
             self.events[g] = self.events.get(g, 0) + 1
             self.mine[g ^ salt] = self.mine.get(g ^ salt, 0) + 1
 
@@ -204,9 +207,7 @@ class Groups:
         (rare) beside other levels' in groups no level counts (red-team rounds 6 and 8)."""
         out = Written([], [], [], [], [])
         deferred: list[int] = []
-        first = span < DAY and start % DAY == 0
-        kept = self.choose(site, start, events, clients, out.joins, deferred if span < DAY else None,
-                           out.splits if first else None)
+        kept = self.choose(site, start, events, clients, out.joins, deferred if span < DAY else None, out.splits)
         out.events = [event for _, event in kept]
         out.deferred = [events[i] for i in deferred]
         out.deferred_clients = [clients[i] for i in deferred]
@@ -214,24 +215,29 @@ class Groups:
         return out
 
     def replay(
-        self, site: str, start: int, joins: list[list[Any]], partition: int = 0, splits: list[list[Any]] | None = None
+        self, site: str, start: int, joins: list[list[Any]], partition: int = 0,
+        splits: list[list[Any]] | None = None, first: bool = False,
     ) -> None:
-        """Count in the day the joins another owner made writing slot ``start`` (its mark's): a
-        worker taking a site's day over mid-day caps it on the whole day, not on what it saw. With
-        ``splits`` (a day's first slot's), rebuild that slot's counts too, for the day's own slot."""
+        """Count in the day the joins another owner made writing slot ``start`` (its mark's, with
+        each one's request fields): a worker taking a site's day over mid-day caps it on the whole
+        day, not on what it saw. ``first``: a day's first slot, whose counts the day's own slot
+        goes on with: rebuilt too."""
         day = self._day(site, start // DAY)
         if day is None:
             return
         self._partitions[(site, start // DAY)] = partition
-        for join in joins:
-            day.add(_heads(tuple(join[:-1])), hash(join[-1]))
-        if splits is not None:
+        # The request fields: a list once through JSON (the referrer pair too); none in an old mark.
+        request = [(tuple(r[0]), *r[1:]) for r in splits] if splits else [None] * len(joins)
+        made = [(_heads(tuple(join[:-1])), _split_hashes(r) if r else (), hash(join[-1]))
+                for join, r in zip(joins, request, strict=True)]
+        for heads, split, client in made:
+            day.add(heads, split, client)
+        if first and splits:
             # The first slot's joins all fit a day holding nothing before them: made again on fresh
             # day counts, in order, they rebuild the slot's counts as the writer had them.
             slot, scratch = self._first_slot(site, start // DAY), _counts()
-            for join, split in zip(joins, splits, strict=True):
-                split[0] = tuple(split[0])  # the referrer pair, a list once through JSON
-                scratch.join(slot, _heads(tuple(join[:-1])), _split_hashes(tuple(split)), hash(join[-1]))
+            for heads, split, client in made:
+                scratch.join(slot, heads, split, client)
 
     def forget(self, partitions: set[int]) -> None:
         """Drop the days of partials partitions another worker now owns: a worker given one again
@@ -332,8 +338,8 @@ class Groups:
 class Written:
     """A slot as ``Groups.write`` wrote it: its events; the joins they made in the day's counts, in
     order (``[fields..., client]`` each, for its mark: ``replay`` rebuilds the day's counts from
-    them); the request fields of each join, for a day's first slot only; and the events that wait
-    for the day's own slot, with their clients."""
+    them), and each one's request fields; and the events that wait for the day's own slot, with
+    their clients."""
 
     events: list[dict[str, Any]]
     joins: list[list[Any]]
@@ -377,8 +383,7 @@ def _projections(base: tuple[Any, ...]) -> tuple[tuple[Any, ...], ...]:
     of it, and its site alone. A client alone got one event per level, in groups of its own that
     all showed its browser: grouped by browser per hour, 6.9% of events were one client's (red-team
     round 5). Each event counts in every projection too, so those levels share one cap."""
-    out = dict.fromkeys((base, *(_masked(base, step) for step in _COARSER[:-1]), _masked(base, _SITE_ONLY)))
-    return tuple(out)
+    return (base, *(_masked(base, step) for step in _COARSER[:-1]), _masked(base, _SITE_ONLY))
 
 
 _heads_of: dict[tuple[Any, ...], tuple[int, ...]] = {}
@@ -402,7 +407,12 @@ def _heads(base: tuple[Any, ...]) -> tuple[int, ...]:
     if heads is None:
         if len(_heads_of) >= 65536:
             _heads_of.clear()
-        heads = _heads_of[base] = (hash(("=", base)), *(hash(("<", p)) for p in _projections(base)))
+        # Each projection is its level's: a field a level drops shows as null, and so may a field
+        # another level keeps (a bot's (site, browser) projection was a desktop's (site, device,
+        # bot) one: counted as other clients where an analyst grouping by device never sees them,
+        # red-team round 9). So each is tagged with the fields its level keeps.
+        tagged = dict.fromkeys(zip(_KEPT, _projections(base), strict=True))
+        heads = _heads_of[base] = (hash(("=", base)), *(hash(("<", *t)) for t in tagged))
     return heads
 
 

@@ -140,14 +140,16 @@ class WindowOwner(Generic[Ack]):
         del self._chunks[(key, by, day)]
         if day:  # a day's own slot: its key is its first slot's too
             if self.slots.day_writer(key) in (None, by):
-                for i in sorted(chunks):
-                    self.slots.groups.replay(key[0], key[1], chunks[i]["joins"], partition)
+                read = [chunks[i] for i in sorted(chunks)]
+                self.slots.groups.replay(key[0], key[1], [j for c in read for j in c["joins"]], partition,
+                                         [s for c in read for s in c.get("splits") or ()])
             self.slots.day_written(key, by)
             return []
         if self.slots.writer(key) in (None, by):
             read = [chunks[i] for i in sorted(chunks)]
-            splits = [s for c in read for s in c.get("splits") or ()]  # one rebuild of the first slot: all its joins
-            self.slots.groups.replay(key[0], key[1], [j for c in read for j in c["joins"]], partition, splits or None)
+            splits = [s for c in read for s in c.get("splits") or ()]  # one rebuild of a first slot: all its joins
+            self.slots.groups.replay(key[0], key[1], [j for c in read for j in c["joins"]], partition, splits,
+                                     first=self.slots.span < DAY and not key[1] % DAY)
             for c in read:
                 self.slots.defer((key[0], key[1] // DAY * DAY), c.get("deferred") or [], c.get("clients") or [], partition)
         return self.slots.written(key, by)
@@ -190,10 +192,10 @@ class WindowOwner(Generic[Ack]):
         return Emission(events=events, event_stamps=stamps, forward=marks)
 
     def _marks(self, key: tuple[str, int], partition: int, w: Written, slot: int | None = None) -> list[dict[str, Any]]:
-        """A written slot's marks, in chunks under the record size: its joins (and a day's first
-        slot's request fields) for the day's counts, and the events that wait for the day's own
-        slot (``deferred``, with their ``clients``): they are in no partial any more, so a crash
-        loses none of them. ``slot``: the day's own (it defers nothing)."""
+        """A written slot's marks, in chunks under the record size: its joins and their request
+        fields (``splits``) for the day's counts, and the events that wait for the day's own slot
+        (``deferred``, with their ``clients``): they are in no partial any more, so a crash loses
+        none of them. ``slot``: the day's own (it defers nothing)."""
         site, start = key
         n = max(-(-len(w.joins) // CHUNK), -(-len(w.deferred) // DEFERRED_CHUNK), 1)
         marks = []
