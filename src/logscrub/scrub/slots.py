@@ -99,16 +99,18 @@ def _join(day: Any, slot: Any, alone: _Counts | None, heads: tuple[int, ...], sp
     span (red-team round 8: 3 events of one client alone there). Fits all, or counts in none."""
     if alone is None:
         return bool(day.join(slot, heads, splits, client))
-    groups = (*heads, *(hash((head, s)) for head in heads for s in splits))
-    salt = client * _SPREAD
-    if any((m := alone.mine.get(g ^ salt)) is not None and 2 * m >= alone.events[g] for g in groups):
+    groups, salt = _groups(heads, splits)[1], client * _SPREAD
+    if not alone.fits(groups, salt) or not day.join(slot, heads, splits, client):
         return False
-    if not day.join(slot, heads, splits, client):
-        return False
-    for g in groups:
-        alone.events[g] = alone.events.get(g, 0) + 1
-        alone.mine[g ^ salt] = alone.mine.get(g ^ salt, 0) + 1
+    alone.count(groups, salt)
     return True
+
+
+def _groups(heads: tuple[int, ...], splits: tuple[int, ...]) -> tuple[tuple[int, ...], tuple[int, ...]]:
+    """An event's groups in the day (its heads, and the first's, the description's, split by each
+    request field) and in a slot (its heads, each split by each request field)."""
+    split = [hash((head, s)) for head in heads for s in splits]
+    return ((*heads, *split[: len(splits)]) if heads else ()), (*heads, *split)
 
 
 class _Counts:
@@ -131,37 +133,31 @@ class _Counts:
         section, red-team rounds 8 and 9). Past ``max_pairs`` pairs a day, a client new to a group
         does not fit."""
         salt = client * _SPREAD
-        slot_n, slot_mine, day_n, day_mine = slot.events, slot.mine, self.events, self.mine
-        split = [hash((head, s)) for head in heads for s in splits]
-        daily = (*heads, *split[: len(splits) if heads else 0])
-        for g in daily:
-            m = day_mine.get(g ^ salt)
-            if m is None:
-                if len(day_mine) >= self.max_pairs:
-                    return False  # memory is bounded: the safe side
-            elif 2 * m >= day_n[g]:
-                return False
-        for g in (*heads, *split):
-            m = slot_mine.get(g ^ salt)
-            if m is not None and 2 * m >= slot_n[g]:
-                return False
-        for g in daily:
-            pair = g ^ salt
-            day_n[g] = day_n.get(g, 0) + 1
-            day_mine[pair] = day_mine.get(pair, 0) + 1
-        for g in (*heads, *split):
-            pair = g ^ salt
-            slot_n[g] = slot_n.get(g, 0) + 1
-            slot_mine[pair] = slot_mine.get(pair, 0) + 1
+        daily, groups = _groups(heads, splits)
+        if len(self.mine) >= self.max_pairs and any(g ^ salt not in self.mine for g in daily):
+            return False  # memory is bounded: the safe side
+        if not self.fits(daily, salt) or not slot.fits(groups, salt):
+            return False
+        self.count(daily, salt)
+        slot.count(groups, salt)
         return True
 
     def add(self, heads: tuple[int, ...], splits: tuple[int, ...], client: int) -> None:
         """Count one event of ``client`` in its day's groups (as ``join``), unchecked: a day's counts
         rebuilt from the joins a previous owner made (its slots' marks), in the order it made them."""
-        salt = client * _SPREAD
-        for g in (*heads, *(hash((heads[0], s)) for s in splits)) if heads else ():
-            self.events[g] = self.events.get(g, 0) + 1
-            self.mine[g ^ salt] = self.mine.get(g ^ salt, 0) + 1
+        self.count(_groups(heads, splits)[0], client * _SPREAD)
+
+    def fits(self, groups: tuple[int, ...], salt: int) -> bool:
+        """Whether one more event of the client ``salt`` stands for holds no more of any of ``groups``
+        than the other clients together."""
+        mine, events = self.mine, self.events
+        return all((m := mine.get(g ^ salt)) is None or 2 * m < events[g] for g in groups)
+
+    def count(self, groups: tuple[int, ...], salt: int) -> None:
+        mine, events = self.mine, self.events
+        for g in groups:
+            events[g] = events.get(g, 0) + 1
+            mine[g ^ salt] = mine.get(g ^ salt, 0) + 1
 
 
 _SPREAD = 0x9E3779B97F4A7C15  # odd: (group, client) pairs as one int
@@ -523,9 +519,7 @@ class EventSlots(Generic[Ack]):
 
     def day_written(self, key: tuple[str, int], by: Any = None) -> None:
         """The day's own slot ``key`` written by ``by`` (its mark): what is held of it is dropped."""
-        dropped = len(self._days.pop(key, ((), (), 0))[0])
-        self.held -= dropped
-        self.deferred -= dropped
+        self._take_day(key)
         self._days_written.setdefault(key, by)
         while len(self._days_written) > 100_000:
             del self._days_written[next(iter(self._days_written))]
@@ -553,7 +547,7 @@ class EventSlots(Generic[Ack]):
         stamps: list[int] = []
         joined: list[tuple[tuple[str, int], int, Written]] = []
         for key in sorted(keys, key=lambda k: (k[1], k[0])):
-            made, clients, partition = self._days.pop(key)
+            made, clients, partition = self._take_day(key)
             written = self.groups.write(key[0], key[1], made, clients, partition)
             time = _day_time(key[1])
             day = [{**event, "time": time, "span": "1d"} for event in written.events]
@@ -561,8 +555,6 @@ class EventSlots(Generic[Ack]):
             events += day
             stamps += [key[1] * 1000] * len(day)
             joined.append((key, partition, written))
-            self.held -= len(made)
-            self.deferred -= len(made)
             self._days_written[key] = writer(partition)
         return events, stamps, joined
 
@@ -612,9 +604,14 @@ class EventSlots(Generic[Ack]):
     def discard_days(self, partitions: set[int]) -> None:
         """Forget the days' own slots of partitions another owner now rebuilds (from the marks)."""
         for key in [key for key, (_, _, p) in self._days.items() if p in partitions]:
-            dropped = len(self._days.pop(key)[0])
-            self.held -= dropped
-            self.deferred -= dropped
+            self._take_day(key)
+
+    def _take_day(self, key: tuple[str, int]) -> tuple[list[dict[str, Any]], list[Any], int]:
+        """What is held of the day's own slot ``key``, no longer held."""
+        made = self._days.pop(key, ([], [], 0))
+        self.held -= len(made[0])
+        self.deferred -= len(made[0])
+        return made
 
     def keys(self) -> list[tuple[str, int]]:
         return list(self._events)
