@@ -84,17 +84,25 @@ def test_two_workers_on_four_partitions_give_the_totals_of_one(kafka_bootstrap, 
             p.wait_for_group(workers)  # a rebalance mid-stream would replay lines (at-least-once)
             sent = p.produce(data)
             p.wait_for("accounting", lambda p=p: len(set(sources(p.read("security") + p.read("rejected")))) >= sent)
-            expected = request_totals(scrubbed_traffic(p.env, data, p.tmp / "scrub"))
-            p.wait_for("aggregates", lambda p=p: request_totals(p.read("traffic")) >= expected)
+            scrubbed = scrubbed_traffic(p.env, data, p.tmp / "scrub")
+            expected = request_totals(scrubbed)
+            windows = {r["window_start"] for r in scrubbed if r["span"] == "1m"}
+            p.wait_for("aggregates", lambda p=p: {r["window_start"] for r in p.read("traffic") if r["span"] == "1m"} >= windows)
             traffic = p.read("traffic")
+            # A line the scrubber withholds (alone in its day's last-resort group) is in no aggregate,
+            # and which lines are withheld depends on the order they are read in, since the scrubber
+            # applies its join rule per day only: 182 to 237 of these 4,000 withheld in scrub's file
+            # order and three interleavings of four partitions. Within that, the same totals.
+            assert abs(request_totals(traffic) - expected) <= len(data) // 50
             totals[workers] = {
                 "requests": request_totals(traffic),
-                "by_path": sorted((r["value"], r["requests"]) for r in traffic if r["dimension"] == "path"),
-                "windows": len({r["window_start"] for r in traffic}),
+                "by_path": sorted((r["value"], r["requests"]) for r in traffic if r["dimension"] == "path" and r["span"] == "1m"),
+                "windows": len({r["window_start"] for r in traffic if r["span"] == "1m"}),
             }
         finally:
             p.stop_all()
-    assert totals[1]["requests"] == totals[2]["requests"] > len(data) // 2
+    assert abs(totals[1]["requests"] - totals[2]["requests"]) <= len(data) // 50
+    assert min(totals[1]["requests"], totals[2]["requests"]) > len(data) // 2
     assert totals[1]["windows"] == totals[2]["windows"]
 
 
