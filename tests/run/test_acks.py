@@ -37,3 +37,16 @@ def test_a_partition_replays_until_it_has_read_what_its_end_was_when_it_came():
     assert r.replaying()
     assert not r.at(0, 12, lambda: 99)  # caught up; its end as first read is what counts
     assert r.at(2, 0, lambda: 5) and not r.forget({2})
+
+
+def test_reading_marks_back_holds_every_slot_like_a_replay():
+    """While a partition's marks are read back, its days' counts and waiting events are in part:
+    the timer must not write a day's own slot on them (the log's days are over by the wall clock)."""
+    from logscrub.run.acks import Replaying
+
+    r = Replaying()
+    assert not r.replaying()
+    r.restoring = True
+    assert r.at(0, 0, lambda: 1)  # partition 0 read to its end, but marks are still being read
+    r.restoring = False
+    assert not r.replaying()

@@ -8,6 +8,7 @@ handle is acknowledged only once every earlier one of its partition is done.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable, Iterable
 from typing import Generic, TypeVar
 
@@ -63,6 +64,10 @@ class Replaying:
 
     def __init__(self) -> None:
         self._ends: dict[int, int | None] = {}  # partition -> end offset when first read (None: caught up)
+        # Reading a partition's marks back (``restore``): its days' counts and waiting events are in
+        # part, and a day's own slot written then (the log's days are over by the wall clock) would
+        # be capped on part of its day.
+        self.restoring = False
 
     def at(self, partition: int, offset: int, highwater: Callable[[], int | None]) -> bool:
         """Read ``offset`` of ``partition``; whether any partition is still replaying."""
@@ -74,9 +79,38 @@ class Replaying:
         return self.replaying()
 
     def replaying(self) -> bool:
-        return any(end is not None for end in self._ends.values())
+        return self.restoring or any(end is not None for end in self._ends.values())
 
     def forget(self, partitions: set[int]) -> bool:
         for partition in partitions:
             self._ends.pop(partition, None)
         return self.replaying()
+
+
+class InFlight:
+    """Emissions written but not yet delivered. A worker giving partials partitions up waits for
+    them first: the marks of the slots it wrote then land before the next owner reads past them,
+    which would otherwise cap the slots it writes on a day missing their joins."""
+
+    def __init__(self) -> None:
+        self._n = 0
+        self._idle = asyncio.Event()
+        self._idle.set()
+
+    def begin(self) -> None:
+        self._n += 1
+        self._idle.clear()
+
+    def end(self) -> None:
+        self._n -= 1
+        if self._n <= 0:
+            self._n = 0
+            self._idle.set()
+
+    async def settled(self, timeout: float) -> bool:
+        """Whether every emission begun was delivered (or failed) within ``timeout`` seconds."""
+        try:
+            await asyncio.wait_for(self._idle.wait(), timeout)
+        except TimeoutError:
+            return False
+        return True

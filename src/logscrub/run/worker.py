@@ -39,7 +39,7 @@ from logscrub.kafka.shared_keys import SharedKeys
 from logscrub.kafka.sink import KafkaSink, OutputFailed, delivered
 from logscrub.ops import logsetup as logs
 from logscrub.ops.metrics import Health, WorkerMetrics, serving
-from logscrub.run.acks import InOrderAcks, Replaying
+from logscrub.run.acks import InFlight, InOrderAcks, Replaying
 from logscrub.run.rawloop import RawLoop
 from logscrub.scrub.slots import EVENTS
 from logscrub.scrub.windows import Emission, WindowOwner, owner_key
@@ -103,6 +103,7 @@ def build_app(cfg: Config, master: MasterKey, metrics: WorkerMetrics, health: He
     )
     acks: InOrderAcks[faust.types.EventT] = InOrderAcks(lambda e: (e.message.partition, e.message.offset))
     replay = Replaying()
+    inflight = InFlight()
     restored: set[int] = set()  # partials partitions whose marks before this worker's first read are counted
     revocations: Counter[int] = Counter()  # by partials partition: a read-back it outlived is not counted
     parts = _Parts()  # aiokafka's clients, made on faust's running loop
@@ -110,13 +111,19 @@ def build_app(cfg: Config, master: MasterKey, metrics: WorkerMetrics, health: He
     async def emit(emission: Emission[faust.types.EventT]) -> None:
         """Write a window's records and the partials it passes to the next span, then acknowledge
         and commit its partials once the broker has them all. faust commits on its own timer even
-        when a delivery failed, and a crash within that second would emit the windows again."""
+        when a delivery failed, and a crash within that second would emit the windows again. The
+        slots' closing records go first, delivered before their events (``WindowOwner._closing``)."""
         if not emission:
             return
         await parts.ready.wait()
         sink = parts.sink
         assert sink is not None
+        inflight.begin()
+        handed = False  # to ``acknowledge``, which ends it once delivered
         try:
+            if emission.closing:
+                await delivered([(t.partials.name, await sink.send(t.partials.name, orjson.dumps(p), owner_key(p)))
+                                 for p in emission.closing])
             written = []
             if emission.records:
                 cpu = time.thread_time()
@@ -128,9 +135,13 @@ def build_app(cfg: Config, master: MasterKey, metrics: WorkerMetrics, health: He
                 written += await sink.write(t.events.name, values, timestamps=emission.event_stamps)
             for p in emission.forward:
                 written.append((t.partials.name, await sink.send(t.partials.name, orjson.dumps(p), owner_key(p))))
+            handed = True
         except OutputFailed as e:
             fail(OutputError(e.topic, e.cause))
             return
+        finally:
+            if not handed:
+                inflight.end()
         metrics.emitted(len(emission.records), emission.window_ends, time.time(), len(emission.events))
         metrics.watch_windows(
             sum(level.suppressed for level in owner.levels), owner.base.late, owner.slots.held, owner.slots.late,
@@ -143,6 +154,8 @@ def build_app(cfg: Config, master: MasterKey, metrics: WorkerMetrics, health: He
             except OutputFailed as e:
                 fail(OutputError(e.topic, e.cause))
                 return
+            finally:
+                inflight.end()
             for event in acks.done(emission.acks):
                 event.ack()
             try:
@@ -202,12 +215,17 @@ def build_app(cfg: Config, master: MasterKey, metrics: WorkerMetrics, health: He
         it (the slots written from it, and the joins each made in its day's counts). False when the
         partition was taken away meanwhile: its partial is then the next owner's."""
         marks, given = 0, revocations[partition]
-        async for value in read_back(cfg.kafka, t.partials.name, partition, offset, f"{cfg.kafka.app_id}-rewind"):
-            if revocations[partition] != given:
-                break  # taken away meanwhile: the rest is the next owner's to read
-            if _MARK in value:  # most records are partials carrying events: not parsed
-                owner.restore(orjson.loads(value), partition)
-                marks += 1
+        replay.restoring = owner.defer_releases = True  # no slot is written on part of a day's marks
+        try:
+            async for value in read_back(cfg.kafka, t.partials.name, partition, offset, f"{cfg.kafka.app_id}-rewind"):
+                if revocations[partition] != given:
+                    break  # taken away meanwhile: the rest is the next owner's to read
+                if _MARK in value:  # most records are partials carrying events: not parsed
+                    owner.restore(orjson.loads(value), partition)
+                    marks += 1
+        finally:
+            replay.restoring = False
+            owner.defer_releases = replay.replaying()
         if revocations[partition] != given:  # taken away meanwhile: read again if it comes back
             owner.revoke({partition})
             return False
@@ -225,7 +243,7 @@ def build_app(cfg: Config, master: MasterKey, metrics: WorkerMetrics, health: He
             owner.defer_releases = replay.at(message.partition, message.offset, lambda: app.consumer.highwater(message.tp))
             cpu = time.thread_time()
             partial = orjson.loads(event.value)
-            emission = owner.merge(partial, event, event.message.partition, time.monotonic())
+            emission = owner.merge(partial, event, message.partition, time.monotonic(), message.offset)
             if partial.get("span") not in (EVENTS, owner.base.span):
                 # A rollup's partial waits up to a day for its rollup: it must not hold the commit (and
                 # every partial after it in memory) that long. Its rollup is rebuilt from later ones only.
@@ -258,6 +276,12 @@ def build_app(cfg: Config, master: MasterKey, metrics: WorkerMetrics, health: He
             revocations[partition] += 1
         acks.forget(partitions)
         owner.defer_releases = replay.forget(partitions)
+        # What it wrote lands before the next owner reads on (``InFlight``); the rest above is done
+        # first, whatever becomes of this wait.
+        if partitions:
+            settled = await inflight.settled(STOP_TIMEOUT)
+            log.info("partials partitions %s given up (%s)", sorted(partitions),
+                     "outputs delivered" if settled else f"outputs still undelivered after {STOP_TIMEOUT:.0f} s")
 
     return app
 

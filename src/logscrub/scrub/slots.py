@@ -440,28 +440,35 @@ class EventSlots(Generic[Ack]):
         self.groups = Groups()  # the join rule, checked again on what is written (``refused`` counts)
         self._events: dict[tuple[str, int], list[dict[str, Any]]] = {}
         self._clients: dict[tuple[str, int], list[Any]] = {}
-        self._acks: dict[tuple[str, int], list[tuple[int, Ack]]] = {}  # (partials partition, handle)
+        # Each held partial: (partials partition, handle, offset (None without a topic), events in it).
+        self._acks: dict[tuple[str, int], list[tuple[int, Ack, int | None, int]]] = {}
         self._touched: dict[tuple[str, int], float] = {}
         self._released: dict[tuple[str, int], Any] = {}  # slots written -> by whom (a writer's mark, or None)
         self._released_before = 0
+        # Slots another writer began to write (its closing record): the offset it had read up to.
+        self._closed: dict[tuple[str, int], int] = {}
         # The day's own slot (a shorter ``span`` only): (site, day start) -> events that did not fit
         # their slot, their clients, and the partials partition of the (site, day).
-        self._days: dict[tuple[str, int], tuple[list[dict[str, Any]], list[Any], int]] = {}
+        # By slot start (its events, their clients): taken in time order, whatever order the slots'
+        # marks were read in, so a day's own slot written again makes the same choices.
+        self._days: dict[tuple[str, int], tuple[dict[int, tuple[list[dict[str, Any]], list[Any]]], int]] = {}
         self._days_written: dict[tuple[str, int], Any] = {}  # -> by whom, as ``_released``
 
-    def add(self, p: dict[str, Any], ack: Ack, partition: int, now: float) -> bool:
-        """Hold a partial's events; False when its slot was written already (its events are dropped:
-        a second block of one slot would be a subset an analyst could group by)."""
+    def add(self, p: dict[str, Any], ack: Ack, partition: int, now: float, offset: int | None = None) -> bool:
+        """Hold a partial's events (at ``offset`` of its partition); False when its slot was written
+        already (its events are dropped: a second block of one slot would be a subset an analyst
+        could group by), or another writer began writing it before reading this partial (``close``)."""
         key = (str(p["site"]), int(p["window"]))
-        if key in self._released or key[1] < self._released_before or (self.span < DAY and key in self._days_written):
-            # The last: a day's first slot after the day's own (the same published time), whose counts
+        if key in self._released or key[1] < self._released_before or (self.span < DAY and key in self._days_written) \
+                or (offset is not None and offset > self._closed.get(key, offset)):
+            # The third: a day's first slot after the day's own (the same published time), whose counts
             # went on into it: written now, it would start from none (red-team round 8).
             self.late += len(p["events"])
             return False
         self._events.setdefault(key, []).extend(p["events"])
         # A partial of an older worker has no clients: each event then counts as a client of its own.
         self._clients.setdefault(key, []).extend(p.get("clients") or [object() for _ in p["events"]])
-        self._acks.setdefault(key, []).append((partition, ack))
+        self._acks.setdefault(key, []).append((partition, ack, offset, len(p["events"])))
         self._touched[key] = now
         self.held += len(p["events"])
         return True
@@ -485,11 +492,48 @@ class EventSlots(Generic[Ack]):
         writer of a slot is the one remembered (``writer``)."""
         self.held -= len(self._events.pop(key, ()))
         self._clients.pop(key, None)
-        acks = [ack for _, ack in self._acks.pop(key, ())]
+        acks = [held[1] for held in self._acks.pop(key, ())]
         self._touched.pop(key, None)
+        self._closed.pop(key, None)
         self._released.setdefault(key, by)
         self._forget_oldest()
         return acks
+
+    def close(self, key: tuple[str, int], upto: int) -> list[Ack]:
+        """Another writer began to write slot ``key`` having read its partition up to offset
+        ``upto`` (its closing record, delivered before the slot's events). Should its marks never
+        come (a crash between its events and its marks), this owner writes the slot again: from
+        the same partials, so with the same choices. A partial it had not read was late for it,
+        and in a second copy it would change which events each copy holds: both are published,
+        and by ``id`` an analyst sees their union, past the cap (the two workers' test, dominated
+        0.14%). Returns the handles of the held partials dropped so (counted late)."""
+        upto = self._closed.setdefault(key, upto)  # the first writer's: a rewrite wrote its set
+        while len(self._closed) > 100_000:
+            del self._closed[next(iter(self._closed))]
+        held = self._acks.get(key)
+        if not held or all(offset is None or offset <= upto for _, _, offset, _ in held):
+            return []
+        events, clients = self._events[key], self._clients[key]
+        kept_events: list[dict[str, Any]] = []
+        kept_clients: list[Any] = []
+        kept, dropped, at = [], [], 0
+        for part in held:
+            n = part[3]
+            if part[2] is None or part[2] <= upto:
+                kept.append(part)
+                kept_events += events[at : at + n]
+                kept_clients += clients[at : at + n]
+            else:
+                dropped.append(part[1])
+                self.late += n
+                self.held -= n
+            at += n
+        if not kept:
+            for held_of in (self._events, self._clients, self._acks, self._touched):
+                held_of.pop(key, None)
+        else:
+            self._events[key], self._clients[key], self._acks[key] = kept_events, kept_clients, kept
+        return dropped
 
     def writer(self, key: tuple[str, int]) -> Any:
         """Who wrote slot ``key`` first, as ``written`` or ``release`` was told; None if not known."""
@@ -499,9 +543,10 @@ class EventSlots(Generic[Ack]):
         """Who wrote the day's own slot ``key`` (site, day start) first; None if not known."""
         return self._days_written.get(key)
 
-    def defer(self, key: tuple[str, int], events: list[dict[str, Any]], clients: list[Any], partition: int) -> None:
-        """Hold events for the day's own slot ``key`` (site, day start), unless it was written. Memory
-        is bounded: past ``MAX_DEFERRED`` held, an event is withheld (the safe side)."""
+    def defer(self, slot: tuple[str, int], events: list[dict[str, Any]], clients: list[Any], partition: int) -> None:
+        """Hold events of ``slot`` (site, start) for its day's own slot, unless that was written.
+        Memory is bounded: past ``MAX_DEFERRED`` held, an event is withheld (the safe side)."""
+        key = (slot[0], slot[1] // DAY * DAY)
         if key in self._days_written:
             self.late += len(events)  # a slot of a day whose own slot is written: sealed, not published
             return
@@ -512,9 +557,9 @@ class EventSlots(Generic[Ack]):
         if not events:
             return
         self.deferred += len(events)
-        held = self._days.setdefault(key, ([], [], partition))
-        held[0].extend(events)
-        held[1].extend(clients)
+        made, held_clients = self._days.setdefault(key, ({}, partition))[0].setdefault(slot[1], ([], []))
+        made.extend(events)
+        held_clients.extend(clients)
         self.held += len(events)
 
     def day_written(self, key: tuple[str, int], by: Any = None) -> None:
@@ -578,12 +623,13 @@ class EventSlots(Generic[Ack]):
             _shuffle(slot)
             events += slot
             stamps += [key[1] * 1000] * len(slot)
-            acks += [ack for _, ack in held]
+            acks += [h[1] for h in held]
             joined.append((key, partition, written))
             del self._touched[key]
+            self._closed.pop(key, None)
             self.held -= len(made)
             if written.deferred:
-                self.defer((key[0], key[1] // DAY * DAY), written.deferred, written.deferred_clients, partition)
+                self.defer(key, written.deferred, written.deferred_clients, partition)
             self._released[key] = writer(partition)
         self._forget_oldest()
         return events, stamps, acks, joined
@@ -600,18 +646,21 @@ class EventSlots(Generic[Ack]):
         self._clients.pop(key, None)
         self._acks.pop(key, None)
         self._touched.pop(key, None)
+        self._closed.pop(key, None)
 
     def discard_days(self, partitions: set[int]) -> None:
         """Forget the days' own slots of partitions another owner now rebuilds (from the marks)."""
-        for key in [key for key, (_, _, p) in self._days.items() if p in partitions]:
+        for key in [key for key, (_, p) in self._days.items() if p in partitions]:
             self._take_day(key)
 
     def _take_day(self, key: tuple[str, int]) -> tuple[list[dict[str, Any]], list[Any], int]:
         """What is held of the day's own slot ``key``, no longer held."""
-        made = self._days.pop(key, ([], [], 0))
-        self.held -= len(made[0])
-        self.deferred -= len(made[0])
-        return made
+        by_slot, partition = self._days.pop(key, ({}, 0))
+        made = [event for start in sorted(by_slot) for event in by_slot[start][0]]
+        clients = [client for start in sorted(by_slot) for client in by_slot[start][1]]
+        self.held -= len(made)
+        self.deferred -= len(made)
+        return made, clients, partition
 
     def keys(self) -> list[tuple[str, int]]:
         return list(self._events)

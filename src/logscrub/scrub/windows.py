@@ -32,6 +32,8 @@ class Emission(Generic[Ack]):
     acknowledge once all are written."""
 
     records: list[dict[str, Any]] = field(default_factory=list)
+    # Written, and delivered, before anything else: each slot's closing record (``WindowOwner._closing``).
+    closing: list[dict[str, Any]] = field(default_factory=list)
     stamps: list[int] = field(default_factory=list)  # each record's window start (ms): its timestamp
     events: list[dict[str, Any]] = field(default_factory=list)  # each slot's shuffled, slots in time order
     event_stamps: list[int] = field(default_factory=list)  # each event's slot start (ms)
@@ -40,7 +42,7 @@ class Emission(Generic[Ack]):
     window_ends: list[int] = field(default_factory=list)  # of the base windows emitted
 
     def __bool__(self) -> bool:
-        return bool(self.records or self.events or self.forward or self.acks)
+        return bool(self.records or self.closing or self.events or self.forward or self.acks)
 
 
 class WindowOwner(Generic[Ack]):
@@ -64,6 +66,7 @@ class WindowOwner(Generic[Ack]):
         # on idle while they are on their way (through the partials topic, in the worker).
         self._in_flight: dict[tuple[int, str, int], int] = defaultdict(int)
         self._writers: dict[int, str] = {}  # partials partition -> this owner's mark on what it writes
+        self._read: dict[int, int] = {}  # partials partition -> the offset of the last partial merged
         # The marks read of a slot by one writer, until all its chunks are: (slot, writer, a day's own?) -> by chunk.
         self._chunks: dict[tuple[tuple[str, int], Any, bool], dict[int, dict[str, Any]]] = {}
 
@@ -71,12 +74,20 @@ class WindowOwner(Generic[Ack]):
     def base(self) -> TrafficAggregator:
         return self.levels[0]
 
-    def merge(self, p: dict[str, Any], ack: Ack, partition: int, now: float) -> Emission[Ack]:
-        """Add one partial (from partition ``partition`` of the partials topic); what is due now."""
+    def merge(
+        self, p: dict[str, Any], ack: Ack, partition: int, now: float, offset: int | None = None
+    ) -> Emission[Ack]:
+        """Add one partial (at ``offset`` of partition ``partition`` of the partials topic); what is due now."""
+        if offset is not None:
+            self._read[partition] = offset
         if p.get("span") == EVENTS:
             if p.get("written"):  # a slot's mark: written by this owner, or by one before a crash
                 return Emission(acks=[ack, *self._mark(p, partition)])
-            if not self.slots.add(p, ack, partition, now):
+            if p.get("closing"):  # a slot's closing record: its writer's, or one's before a crash
+                closed = [] if p.get("by") == self._writers.get(partition) else \
+                    self.slots.close((str(p["site"]), int(p["window"])), int(p["upto"]))
+                return Emission(acks=[ack, *closed])
+            if not self.slots.add(p, ack, partition, now, offset):
                 return Emission(acks=[ack])  # its slot is out: sealed, never published (counted late)
             return self._release_due()
         i = self._level.get(int(p.get("span", self.base.span)))
@@ -151,7 +162,7 @@ class WindowOwner(Generic[Ack]):
             self.slots.groups.replay(key[0], key[1], [j for c in read for j in c["joins"]], partition, splits,
                                      first=self.slots.span < DAY and not key[1] % DAY)
             for c in read:
-                self.slots.defer((key[0], key[1] // DAY * DAY), c.get("deferred") or [], c.get("clients") or [], partition)
+                self.slots.defer(key, c.get("deferred") or [], c.get("clients") or [], partition)
         return self.slots.written(key, by)
 
     def _release_due(self) -> Emission[Ack]:
@@ -179,7 +190,15 @@ class WindowOwner(Generic[Ack]):
             return Emission(events=events, event_stamps=stamps, acks=acks)
         events, stamps, acks, joined = self.slots.release(keys, self._writer)
         marks = [m for key, partition, written in joined for m in self._marks(key, partition, written)]
-        return Emission(events=events, event_stamps=stamps, acks=acks, forward=marks)
+        closing = [self._closing(key, partition) for key, partition, _ in joined if partition in self._read]
+        return Emission(closing=closing, events=events, event_stamps=stamps, acks=acks, forward=marks)
+
+    def _closing(self, key: tuple[str, int], partition: int) -> dict[str, Any]:
+        """A slot's closing record, delivered before its events: the offset of its partition this
+        owner has read up to. Should its marks be lost (a crash after its events), the next owner
+        writes the slot again from the same partials only, so with the same choices (``EventSlots.close``)."""
+        return {"site": key[0], "span": EVENTS, "window": key[1], "closing": True, "by": self._writer(partition),
+                "upto": self._read[partition]}
 
     def _release_days(self, keys: list[tuple[str, int]]) -> Emission[Ack]:
         """The days' own slots: what did not fit the slot it was made in, published with the day."""
@@ -284,6 +303,7 @@ class WindowOwner(Generic[Ack]):
         self.slots.groups.forget(partitions)
         for partition in partitions:
             self._writers.pop(partition, None)
+            self._read.pop(partition, None)
 
     def settle(self, emission: Emission[Ack], now: float) -> Emission[Ack]:
         """Without a topic in between (``scrub``): merge forwarded partials back at once, and return
@@ -327,6 +347,7 @@ class WindowOwner(Generic[Ack]):
 
 def _extend(into: Emission[Ack], more: Emission[Ack]) -> None:
     into.records += more.records
+    into.closing += more.closing
     into.stamps += more.stamps
     into.events += more.events
     into.event_stamps += more.event_stamps
