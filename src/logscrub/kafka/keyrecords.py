@@ -79,7 +79,8 @@ class KeyTopicState:
             self.erased[(data_kid, sid)] = float(orjson.loads(value)["at"])
 
     def live(self, ring: str, now: float) -> list[Key]:
-        return sorted((k for _, k in self.keys.get(ring, {}).values() if k.expires > now), key=lambda k: k.created)
+        """In the topic's order: a period's first is its key (``winner``), whoever created theirs first."""
+        return [k for _, k in sorted(self.keys.get(ring, {}).values(), key=lambda ok: ok[0]) if k.expires > now]
 
     def key(self, ring: str, kid: str, now: float) -> Key | None:
         """A live key by id; None once its life is over, whether or not its record is still in the topic."""
