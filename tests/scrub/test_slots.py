@@ -506,3 +506,17 @@ def test_a_day_s_own_slot_written_again_makes_the_same_choices_whatever_order_it
         for mark in hour:
             restored.restore(mark, 3)
     assert day_end(restored)[0] == whole_day
+
+
+def test_a_closing_record_drops_what_its_writer_had_not_read_and_keeps_the_count():
+    slots: EventSlots = EventSlots(HOUR)
+    for offset, n in ((5, 2), (7, 3), (9, 1)):
+        assert slots.add({"site": "s", "window": 0, "events": events(n), "clients": list(range(n))}, offset, 0, 0.0, offset)
+    assert slots.close(("s", 0), 6) == [7, 9] and (slots.held, slots.late) == (2, 4)
+    assert not slots.add({"site": "s", "window": 0, "events": events(1)}, 10, 0, 0.0, 10)  # after it: late
+    assert slots.close(("s", 0), 99) == [] and slots.held == 2  # a second writer's: the first one's stands
+    assert slots.close(("s", HOUR), 0) == [] and slots.held == 2  # nothing held of it
+    assert slots.close(("s", 0), 4) == [] and slots.held == 2
+    other: EventSlots = EventSlots(HOUR)
+    other.add({"site": "s", "window": 0, "events": events(2), "clients": [0, 1]}, "a", 0, 0.0, 8)
+    assert other.close(("s", 0), 6) == ["a"] and other.held == 0 and not other.keys()
