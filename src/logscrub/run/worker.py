@@ -112,8 +112,7 @@ def build_app(cfg: Config, master: MasterKey, metrics: WorkerMetrics, health: He
         """Write a window's records and the partials it passes to the next span, then acknowledge
         and commit its partials once the broker has them all. faust commits on its own timer even
         when a delivery failed, and a crash within that second would emit the windows again. The
-        slots' closing records go first, delivered before their events (``WindowOwner._closing``),
-        and the events are delivered before the slots' marks."""
+        slots' closing records go first, delivered before their events (``WindowOwner._closing``)."""
         if not emission:
             return
         await parts.ready.wait()
@@ -133,11 +132,7 @@ def build_app(cfg: Config, master: MasterKey, metrics: WorkerMetrics, health: He
                 written += await sink.write(t.traffic.name, values, timestamps=emission.stamps)
             if emission.events:  # a slot's events, shuffled, each stamped with its slot's start
                 values = [orjson.dumps(event) for event in emission.events]
-                events = await sink.write(t.events.name, values, timestamps=emission.event_stamps)
-                # Delivered before their slots' marks: a crash between the two then leaves a slot
-                # written and not marked (written again, the same copy), never marked and not written.
-                await delivered(events)
-                written += events
+                written += await sink.write(t.events.name, values, timestamps=emission.event_stamps)
             for p in emission.forward:
                 written.append((t.partials.name, await sink.send(t.partials.name, orjson.dumps(p), owner_key(p))))
             handed = True
