@@ -81,7 +81,7 @@ def test_two_workers_and_a_restart_keep_events_unlinkable(kafka_bootstrap, topic
         # withheld): how many depends on how far apart the workers run.
         assert len(paired) == len(events) > 0.6 * len(LOG.lines)
         # One client is one client to the window owners, whichever worker keyed it: a worker started
-        # later once took a period's key created last, not the one the others used (dominated 0.14%).
+        # later once took a period's key created last, not the one the others used.
         keyed: dict[tuple[str, str], set[int]] = {}
         for partial in p.read("partials"):
             if partial.get("span") == "events" and "events" in partial:

@@ -24,7 +24,7 @@ class Topic:
 def test_a_worker_started_later_takes_the_period_s_key_the_others_use():
     """Two workers claiming a period's key at once both store one; both then use the first in the
     topic (``winner``). A worker started later took the one created last: a client it keyed was
-    another client to the window owner's share cap (the two workers' test: dominated 0.14%)."""
+    another client to the window owner's share cap."""
     master = MasterKey(os.urandom(32))
     first = Key("a", 0, os.urandom(32), created=10.0, expires=2 * DAY)
     second = Key("b", 0, os.urandom(32), created=20.0, expires=2 * DAY)

@@ -451,9 +451,9 @@ def test_a_level_s_projection_counts_only_with_that_level_s():
 def test_a_slot_written_again_makes_the_same_choices_whatever_reached_it_late():
     """A crash between a slot's events and its marks makes the next owner write it again. A partial
     late for the first writer (a replayed raw line's new copy) was in the second copy: the two
-    copies chose differently, and their union, deduplicated by ``id``, was past the cap (the two
-    workers' test, dominated 0.14%). The closing record, delivered before the events, says which
-    partials the first writer had read."""
+    copies chose differently (3-13 events a rewrite in one copy only, in a pure-state harness), and
+    their union, deduplicated by ``id``, was past the cap. The closing record, delivered before the
+    events, says which partials the first writer had read."""
     day = a_day_of_slots(seed=3)
     late = ([described(b, f"late.{i}") for i, b in enumerate("AABBCC")], [0, 1, 2, 3, 4, 5])
     topic: list[dict] = []  # the partials partition: each record's offset is its index

@@ -81,8 +81,7 @@ class KeyRing:
             if key.expires > now:
                 # A period's first: the store's key for it. A second (two workers claimed it at once)
                 # is the one no other process uses: keyed with it, one client would be two to the
-                # window owner's share cap (the two workers' test: dominated 0.14%, a restarted worker
-                # hashing clients with the key created last).
+                # window owner's share cap (a restarted worker hashed clients with the key created last).
                 self._remember(key, current=key.period not in self._by_period)
 
     def current(self, t: float) -> Key:

@@ -505,8 +505,7 @@ class EventSlots(Generic[Ack]):
         come (a crash between its events and its marks), this owner writes the slot again: from
         the same partials, so with the same choices. A partial it had not read was late for it,
         and in a second copy it would change which events each copy holds: both are published,
-        and by ``id`` an analyst sees their union, past the cap (the two workers' test, dominated
-        0.14%). Returns the handles of the held partials dropped so (counted late)."""
+        and by ``id`` an analyst sees their union, past the cap. Returns the handles of the held partials dropped so (counted late)."""
         upto = self._closed.setdefault(key, upto)  # the first writer's: a rewrite wrote its set
         while len(self._closed) > 100_000:
             del self._closed[next(iter(self._closed))]
