@@ -40,9 +40,10 @@ from logscrub.kafka.sink import KafkaSink, OutputFailed, delivered
 from logscrub.ops import logsetup as logs
 from logscrub.ops.metrics import Health, WorkerMetrics, serving
 from logscrub.run.acks import InFlight, InOrderAcks, Replaying
+from logscrub.run.emitter import Emitter
 from logscrub.run.rawloop import RawLoop
 from logscrub.scrub.slots import EVENTS
-from logscrub.scrub.windows import Emission, WindowOwner, owner_key
+from logscrub.scrub.windows import Emission, WindowOwner
 from logscrub.scrub import build
 
 log = logging.getLogger("logscrub.worker")
@@ -56,6 +57,7 @@ Fail = Callable[[BaseException], None]
 # What the client reports when it finds no leader for a partition, as for a deleted topic.
 _NO_LEADER = (LeaderNotAvailableError, NotLeaderForPartitionError, UnknownTopicOrPartitionError)
 _MARK = b'"written":true'  # in a slot's mark as orjson writes it
+_CLOSING = b'"closing":true'  # in a slot's closing record
 
 
 class OutputError(RuntimeError):
@@ -109,39 +111,23 @@ def build_app(cfg: Config, master: MasterKey, metrics: WorkerMetrics, health: He
     parts = _Parts()  # aiokafka's clients, made on faust's running loop
 
     async def emit(emission: Emission[faust.types.EventT]) -> None:
-        """Write a window's records and the partials it passes to the next span, then acknowledge
-        and commit its partials once the broker has them all. faust commits on its own timer even
-        when a delivery failed, and a crash within that second would emit the windows again. The
-        slots' closing records go first, delivered before their events (``WindowOwner._closing``)."""
+        """Write a window's records and the partials it passes to the next span (``Emitter``), then
+        acknowledge and commit its partials once the broker has them all. faust commits on its own
+        timer even when a delivery failed, and a crash within that second would emit the windows again."""
         if not emission:
             return
         await parts.ready.wait()
-        sink = parts.sink
-        assert sink is not None
+        assert parts.emitter is not None
         inflight.begin()
-        handed = False  # to ``acknowledge``, which ends it once delivered
         try:
-            if emission.closing:
-                await delivered([(t.partials.name, await sink.send(t.partials.name, orjson.dumps(p), owner_key(p)))
-                                 for p in emission.closing])
-            written = []
-            if emission.records:
-                cpu = time.thread_time()
-                values = [orjson.dumps(rec) for rec in emission.records]
-                metrics.cpu.labels("windows").inc(time.thread_time() - cpu)
-                written += await sink.write(t.traffic.name, values, timestamps=emission.stamps)
-            if emission.events:  # a slot's events, shuffled, each stamped with its slot's start
-                values = [orjson.dumps(event) for event in emission.events]
-                written += await sink.write(t.events.name, values, timestamps=emission.event_stamps)
-            for p in emission.forward:
-                written.append((t.partials.name, await sink.send(t.partials.name, orjson.dumps(p), owner_key(p))))
-            handed = True
+            written = await parts.emitter.send(emission)
         except OutputFailed as e:
+            inflight.end()
             fail(OutputError(e.topic, e.cause))
             return
-        finally:
-            if not handed:
-                inflight.end()
+        except BaseException:
+            inflight.end()
+            raise
         metrics.emitted(len(emission.records), emission.window_ends, time.time(), len(emission.events))
         metrics.watch_windows(
             sum(level.suppressed for level in owner.levels), owner.base.late, owner.slots.held, owner.slots.late,
@@ -181,6 +167,7 @@ def build_app(cfg: Config, master: MasterKey, metrics: WorkerMetrics, health: He
         )
         try:
             await sink.start()
+            parts.emitter = Emitter(sink, t.partials.name, t.traffic.name, t.events.name, metrics.cpu.labels("windows"))
             parts.ready.set()
             await keys.start()
             await restricted.start()
@@ -220,7 +207,7 @@ def build_app(cfg: Config, master: MasterKey, metrics: WorkerMetrics, health: He
             async for value in read_back(cfg.kafka, t.partials.name, partition, offset, f"{cfg.kafka.app_id}-rewind"):
                 if revocations[partition] != given:
                     break  # taken away meanwhile: the rest is the next owner's to read
-                if _MARK in value:  # most records are partials carrying events: not parsed
+                if _MARK in value or _CLOSING in value:  # most records are partials carrying events: not parsed
                     owner.restore(orjson.loads(value), partition)
                     marks += 1
         finally:
@@ -292,6 +279,7 @@ class _Parts:
     def __init__(self) -> None:
         self.ready = asyncio.Event()  # set once the sink is started
         self.sink: KafkaSink | None = None
+        self.emitter: Emitter | None = None
         self.raw_loop: RawLoop | None = None
 
 
