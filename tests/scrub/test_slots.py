@@ -508,6 +508,68 @@ def test_a_day_s_own_slot_written_again_makes_the_same_choices_whatever_order_it
     assert day_end(restored)[0] == whole_day
 
 
+def test_a_day_s_own_slot_written_again_after_its_marks_are_lost_makes_the_same_choices():
+    """A crash between a day's own slot's events and its marks makes the next owner write it again.
+    A partial of a new hour of that day, late for the first writer, was in the second copy: its
+    deferred events and its joins changed the choices (red-team round 10, F2: copies differed in
+    165 of 400 seeds, their union dominated in 71). The day's closing record makes every slot of
+    that day after it late, whether read back (committed past) or live (after the new partial)."""
+    day = a_day_of_slots(seed=21)
+    new = ([described(b, f"9.{i}") for i, b in enumerate("AABBCA")], [0, 0, 1, 1, 2, 0])
+    topic: list[dict] = []
+    first = marking_owner()
+    for h, (made, clients) in enumerate(day):
+        topic.append({"site": "s", "span": EVENTS, "window": h * HOUR, "events": made, "clients": clients})
+        first.merge(orjson.loads(orjson.dumps(topic[-1])), len(topic) - 1, 3, 0.0, len(topic) - 1)
+        out = first.idle(1e9, (h + 1) * HOUR)
+        topic += [orjson.loads(orjson.dumps(p)) for p in (*out.closing, *out.forward)]
+    out = first.idle(1e9, 86400)  # the day's own slot; its marks are lost
+    written = written_by(out)[0]
+    (closing,) = out.closing
+    assert closing["slot"] == 86400 and closing["upto"] == len(topic) - 3 and written  # hour 7's partial
+    late = {"site": "s", "span": EVENTS, "window": 9 * HOUR, "events": new[0], "clients": new[1]}
+
+    def second(read_back: bool) -> list:
+        o = marking_owner()
+        records = [*topic, closing, late] if read_back else [*topic, late, closing]
+        live = len(topic) if not read_back else len(records) - 1  # the first offset not committed
+        for p in records[:live]:
+            o.restore(orjson.loads(orjson.dumps(p)), 3)
+        o.defer_releases = True
+        for offset in range(live, len(records)):
+            o.merge(orjson.loads(orjson.dumps(records[offset])), offset, 3, 0.0, offset)
+        o.defer_releases = False
+        out = o.idle(1e9, 86400 + HOUR)
+        assert not [e for e in out.events if e["id"].startswith("9.")] and o.slots.late == len(new[0])
+        return written_by(out)[0]
+
+    assert second(read_back=True) == written
+    assert second(read_back=False) == written
+    # Without its closing record, the new hour's joins and deferred events make a different day.
+    o = marking_owner()
+    for p in topic:
+        o.restore(orjson.loads(orjson.dumps(p)), 3)
+    o.merge(orjson.loads(orjson.dumps(late)), len(topic), 3, 0.0, len(topic))
+    assert [e for e in written_by(o.idle(1e9, 86400 + HOUR))[0] if e[1] != "1970-01-01T09:00:00Z"] != written
+
+
+def test_a_closing_record_that_does_not_parse_is_ignored():
+    """Only workers write the partials topic; one malformed record stopped the worker on every
+    restart (red-team round 10, F3). Ignoring it only leaves the rewrite as it was without one."""
+    base = {"site": "s", "span": EVENTS, "window": 0, "closing": True, "by": "x", "upto": 3}
+    for bad in ({"upto": None}, {"upto": "7z"}, {"upto": 2.9}, {"upto": True}, {"window": "0"}, {"site": 5},
+                {"slot": 86400, "upto": None}):  # fmt: skip
+        o = marking_owner()
+        o.merge({"site": "s", "span": EVENTS, "window": 0, "events": events(3), "clients": [0, 1, 2]}, "p", 3, 0.0, 0)
+        out = o.merge({**base, **bad}, "c", 3, 0.0, 9)
+        assert out.acks == ["c"] and o.slots.held == 3, bad
+    for missing in ("upto", "window", "site"):
+        o = marking_owner()
+        o.merge({"site": "s", "span": EVENTS, "window": 0, "events": events(3), "clients": [0, 1, 2]}, "p", 3, 0.0, 0)
+        assert o.merge({k: v for k, v in base.items() if k != missing}, "c", 3, 0.0, 9).acks == ["c"]
+        assert o.slots.held == 3
+
+
 def test_a_closing_record_drops_what_its_writer_had_not_read_and_keeps_the_count():
     slots: EventSlots = EventSlots(HOUR)
     for offset, n in ((5, 2), (7, 3), (9, 1)):

@@ -447,6 +447,7 @@ class EventSlots(Generic[Ack]):
         self._released_before = 0
         # Slots another writer began to write (its closing record): the offset it had read up to.
         self._closed: dict[tuple[str, int], int] = {}
+        self._days_closed: dict[tuple[str, int], int] = {}  # the same for the days' own slots, by (site, day start)
         # The day's own slot (a shorter ``span`` only): (site, day start) -> events that did not fit
         # their slot, their clients, and the partials partition of the (site, day).
         # By slot start (its events, their clients): taken in time order, whatever order the slots'
@@ -459,10 +460,12 @@ class EventSlots(Generic[Ack]):
         already (its events are dropped: a second block of one slot would be a subset an analyst
         could group by), or another writer began writing it before reading this partial (``close``)."""
         key = (str(p["site"]), int(p["window"]))
+        day = (key[0], key[1] // DAY * DAY)
         if key in self._released or key[1] < self._released_before or (self.span < DAY and key in self._days_written) \
-                or (offset is not None and offset > self._closed.get(key, offset)):
-            # The third: a day's first slot after the day's own (the same published time), whose counts
-            # went on into it: written now, it would start from none (red-team round 8).
+                or (offset is not None and offset > min(self._closed.get(key, offset), self._days_closed.get(day, offset))):
+            # The third: a slot of a day whose own slot is out (a day's first slot shares its published
+            # time, and its counts went on into it: written now, it would start from none; red-team round 8).
+            # The fourth: a partial its slot's, or its day's own slot's, first writer had not read (``close``).
             self.late += len(p["events"])
             return False
         self._events.setdefault(key, []).extend(p["events"])
@@ -505,10 +508,21 @@ class EventSlots(Generic[Ack]):
         come (a crash between its events and its marks), this owner writes the slot again: from
         the same partials, so with the same choices. A partial it had not read was late for it,
         and in a second copy it would change which events each copy holds: both are published,
-        and by ``id`` an analyst sees their union, past the cap. Returns the handles of the held partials dropped so (counted late)."""
-        upto = self._closed.setdefault(key, upto)  # the first writer's: a rewrite wrote its set
-        while len(self._closed) > 100_000:
-            del self._closed[next(iter(self._closed))]
+        and by ``id`` an analyst sees their union, past the cap. Returns the handles of the held
+        partials dropped so (counted late)."""
+        upto = _remember(self._closed, key, upto)  # the first writer's: a rewrite wrote its set
+        return self._drop_after(key, upto)
+
+    def close_day(self, key: tuple[str, int], upto: int) -> list[Ack]:
+        """``close`` for the day's own slot ``key`` (site, day start): after ``upto``, a partial of
+        any slot of that day was late for its writer (red-team round 10, F2: a new hour's deferred
+        events and joins made a rewritten day's own slot choose differently)."""
+        upto = _remember(self._days_closed, key, upto)
+        return [ack for slot in list(self._acks) if slot[0] == key[0] and slot[1] // DAY * DAY == key[1]
+                for ack in self._drop_after(slot, upto)]  # fmt: skip
+
+    def _drop_after(self, key: tuple[str, int], upto: int) -> list[Ack]:
+        """Drop what is held of slot ``key`` from partials after offset ``upto``; their handles."""
         held = self._acks.get(key)
         if not held or all(offset is None or offset <= upto for _, _, offset, _ in held):
             return []
@@ -564,6 +578,7 @@ class EventSlots(Generic[Ack]):
     def day_written(self, key: tuple[str, int], by: Any = None) -> None:
         """The day's own slot ``key`` written by ``by`` (its mark): what is held of it is dropped."""
         self._take_day(key)
+        self._days_closed.pop(key, None)
         self._days_written.setdefault(key, by)
         while len(self._days_written) > 100_000:
             del self._days_written[next(iter(self._days_written))]
@@ -599,6 +614,7 @@ class EventSlots(Generic[Ack]):
             events += day
             stamps += [key[1] * 1000] * len(day)
             joined.append((key, partition, written))
+            self._days_closed.pop(key, None)
             self._days_written[key] = writer(partition)
         return events, stamps, joined
 
@@ -667,3 +683,12 @@ class EventSlots(Generic[Ack]):
     def fed_from(self, partitions: set[int]) -> list[tuple[str, int]]:
         """The slots whose partials came from these partitions of the partials topic."""
         return [key for key, acks in self._acks.items() if acks and acks[0][0] in partitions]
+
+
+def _remember(closed: dict[tuple[str, int], int], key: tuple[str, int], upto: int) -> int:
+    """The first closing record's offset for ``key``, kept in ``closed``, bounded: past 100k slots
+    the oldest are forgotten (a slot long written has its mark read by then)."""
+    upto = closed.setdefault(key, upto)
+    while len(closed) > 100_000:
+        del closed[next(iter(closed))]
+    return upto

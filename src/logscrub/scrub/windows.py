@@ -84,9 +84,7 @@ class WindowOwner(Generic[Ack]):
             if p.get("written"):  # a slot's mark: written by this owner, or by one before a crash
                 return Emission(acks=[ack, *self._mark(p, partition)])
             if p.get("closing"):  # a slot's closing record: its writer's, or one's before a crash
-                closed = [] if p.get("by") == self._writers.get(partition) else \
-                    self.slots.close((str(p["site"]), int(p["window"])), int(p["upto"]))
-                return Emission(acks=[ack, *closed])
+                return Emission(acks=[ack, *self._closed(p, partition)])
             if not self.slots.add(p, ack, partition, now, offset):
                 return Emission(acks=[ack])  # its slot is out: sealed, never published (counted late)
             return self._release_due()
@@ -130,6 +128,20 @@ class WindowOwner(Generic[Ack]):
         keeps the slot from being written again by a late partial. Anything else is not needed."""
         if p.get("span") == EVENTS and p.get("written"):
             self._mark(p, partition)
+        elif p.get("span") == EVENTS and p.get("closing"):  # a day's own slot's: its hours' partials may be read
+            self._closed(p, partition)                        # before it, and committed past it
+
+    def _closed(self, p: dict[str, Any], partition: int) -> list[Ack]:
+        """A closing record read (``_closing``): another writer's closes its slot here too. One that
+        does not parse is ignored: it only ever narrows what a rewrite takes, and a record that
+        stopped the worker would stop it again on every restart (red-team round 10, F3)."""
+        site, start, upto = p.get("site"), p.get("window"), p.get("upto")
+        if p.get("by") == self._writers.get(partition) or not isinstance(site, str) \
+                or not all(type(v) is int for v in (start, upto)):
+            return []
+        if p.get("slot") == DAY:
+            return self.slots.close_day((site, start), upto)  # type: ignore[arg-type]
+        return self.slots.close((site, start), upto)  # type: ignore[arg-type]
 
     def _mark(self, mark: dict[str, Any], partition: int) -> list[Ack]:
         """A slot's mark, read live or back: once every chunk of one writer's marks is read, the slot
@@ -193,12 +205,16 @@ class WindowOwner(Generic[Ack]):
         closing = [self._closing(key, partition) for key, partition, _ in joined if partition in self._read]
         return Emission(closing=closing, events=events, event_stamps=stamps, acks=acks, forward=marks)
 
-    def _closing(self, key: tuple[str, int], partition: int) -> dict[str, Any]:
+    def _closing(self, key: tuple[str, int], partition: int, slot: int | None = None) -> dict[str, Any]:
         """A slot's closing record, delivered before its events: the offset of its partition this
         owner has read up to. Should its marks be lost (a crash after its events), the next owner
-        writes the slot again from the same partials only, so with the same choices (``EventSlots.close``)."""
-        return {"site": key[0], "span": EVENTS, "window": key[1], "closing": True, "by": self._writer(partition),
-                "upto": self._read[partition]}
+        writes the slot again from the same partials only, so with the same choices (``EventSlots.close``).
+        ``slot``: a day's own (``EventSlots.close_day``)."""
+        record = {"site": key[0], "span": EVENTS, "window": key[1], "closing": True, "by": self._writer(partition),
+                  "upto": self._read[partition]}
+        if slot is not None:
+            record["slot"] = slot
+        return record
 
     def _release_days(self, keys: list[tuple[str, int]]) -> Emission[Ack]:
         """The days' own slots: what did not fit the slot it was made in, published with the day."""
@@ -208,7 +224,8 @@ class WindowOwner(Generic[Ack]):
         if not self.mark_releases:
             return Emission(events=events, event_stamps=stamps)
         marks = [m for key, partition, written in joined for m in self._marks(key, partition, written, DAY)]
-        return Emission(events=events, event_stamps=stamps, forward=marks)
+        closing = [self._closing(key, partition, DAY) for key, partition, _ in joined if partition in self._read]
+        return Emission(closing=closing, events=events, event_stamps=stamps, forward=marks)
 
     def _marks(self, key: tuple[str, int], partition: int, w: Written, slot: int | None = None) -> list[dict[str, Any]]:
         """A written slot's marks, in chunks under the record size: its joins and their request
