@@ -218,7 +218,7 @@ class Groups:
         each one's request fields): a worker taking a site's day over mid-day caps it on the whole
         day, not on what it saw. ``first``: a day's first slot, whose counts the day's own slot
         goes on with: rebuilt too."""
-        day = self._day(site, start // DAY)
+        day = self._day(site, start // DAY, rebuilding=True)
         if day is None:
             return
         self._partitions[(site, start // DAY)] = partition
@@ -308,26 +308,38 @@ class Groups:
             counts = self._first[(site, day)] = _counts()
         return counts
 
-    def _day(self, site: str, day: int) -> Any:
+    def _day(self, site: str, day: int, rebuilding: bool = False) -> Any:
         """The day's counts; None for a day pruned. Each site keeps the ``DAYS_KEPT`` days it used
         last (slots in time order, or log files read newest first): per site, so a slot days ahead
-        (a skewed clock) prunes no other site's days (red-team round 7, F8)."""
+        (a skewed clock) prunes no other site's days (red-team round 7, F8). ``rebuilding``: from
+        marks read back, a partition at a time, in no order of days across partitions: the site's
+        newest days are kept, so a partition of older days read after one of newer days prunes
+        none of those (red-team round 11, F1: every later event of the day in progress was withheld)."""
         key = (site, day)
         counts = self._days.pop(key, None)
         if counts is None:
             if key in self._gone:
                 return None
-            counts = _counts()
             mine = [k for k in self._days if k[0] == site]
-            for old in mine[: max(len(mine) + 1 - DAYS_KEPT, 0)]:  # the least recently used
-                del self._days[old]
-                self._partitions.pop(old, None)
-                self._first.pop(old, None)
-                self._gone[old] = None
-            while len(self._gone) > MAX_GONE:
-                del self._gone[next(iter(self._gone))]
+            if rebuilding:
+                if len(mine) >= DAYS_KEPT and all(k[1] > day for k in mine):
+                    self._prune([key])  # older than every day kept: pruned as it would have been live
+                    return None
+                mine.sort(key=lambda k: k[1])  # the oldest go
+            counts = _counts()
+            self._prune(mine[: max(len(mine) + 1 - DAYS_KEPT, 0)])  # else the least recently used
         self._days[key] = counts  # last: the most recently used
         return counts
+
+    def _prune(self, keys: list[tuple[str, int]]) -> None:
+        """Forget these (site, day)s' counts: their events are withheld from now on."""
+        for old in keys:
+            self._days.pop(old, None)
+            self._partitions.pop(old, None)
+            self._first.pop(old, None)
+            self._gone[old] = None
+        while len(self._gone) > MAX_GONE:
+            del self._gone[next(iter(self._gone))]
 
 
 @dataclass
