@@ -67,7 +67,7 @@ def scrub(log: Log, env: Mapping[str, str] | None = None) -> Scrubbed:
             withheld += o.withheld
             rejected += not o.withheld
             continue
-        made, clients, truths = slots.setdefault((o.update.site, o.timestamp_ms), ([], [], []))
+        made, clients, truths = slots.setdefault((o.event["site"], o.timestamp_ms), ([], [], []))  # as Routed.add
         made.append(o.event)
         clients.append(o.update.client)
         truths.append(who)

@@ -1232,14 +1232,14 @@ impl Core {
         }
         e.push(b'}');
         out.events.finish(false);
-        // Held by (site, slot start): `Routed.held`.
+        // Held by (published site, slot start): `Routed.held`.
         let start = slot.coarse_ms.div_euclid(1000);
-        let key = (site.clone(), start);
+        let key = (shown.site.clone(), start);
         let group = match self.group_index.get(&key) {
             Some(&g) => g,
             None => {
                 let g = out.groups.len() as u32;
-                out.groups.push((site.clone(), start));
+                out.groups.push(key.clone());
                 self.group_index.insert(key, g);
                 g
             }

@@ -272,11 +272,11 @@ def test_an_owner_given_a_partition_again_rebuilds_its_days_from_the_marks():
 def test_a_held_event_is_written_as_the_core_wrote_it_and_a_coarser_copy_anew():
     """The compiled core's event JSON goes out as it is (it is what ``orjson.dumps`` makes of its
     fields); an event the owner writes coarser is a new dict, written from its fields."""
-    made = [described("A", "1"), described("A", "2"), described("B", "3")]
+    made = [described("A", "1"), described("A", "2"), described("B", "3"), described("C", "4"), described("D", "5")]
     held = [held_event(orjson.dumps(e)) for e in made]
     assert held == made and all(event_json(e) == orjson.dumps(e) for e in held)
-    kept = Groups().admit("s", 0, held, [7, 7, 8])
-    assert sorted(type(e).__name__ for e in kept) == ["HeldEvent", "HeldEvent", "dict"]  # client 7's second: coarser
+    kept = Groups().admit("s", 0, held, [7, 7, 8, 9, 10])
+    assert sorted(type(e).__name__ for e in kept) == ["HeldEvent"] * 4 + ["dict"]  # client 7's second: coarser
     for event in kept:
         assert event_json(event, orjson.OPT_APPEND_NEWLINE) == orjson.dumps(dict(event), option=orjson.OPT_APPEND_NEWLINE)
 
@@ -388,7 +388,8 @@ def test_the_events_waiting_for_their_day_are_bounded_in_memory(monkeypatch):
     o = marking_owner()
     write(o, 1, ([described("A", str(i)) for i in range(4)], [7] * 4))  # one written, three wait
     assert (o.slots.deferred, o.slots.held, o.slots.groups.refused) == (2, 2, 1)  # the third: withheld
-    assert len(day_end(o)[0]) == 1 and (o.slots.deferred, o.slots.held) == (0, 0)  # client 7 alone: one
+    # Client 7 alone on the site has its one event out: the site alone is a group too.
+    assert len(day_end(o)[0]) == 0 and (o.slots.deferred, o.slots.held, o.slots.groups.refused) == (0, 0, 3)
 
 
 def test_the_day_s_own_slot_is_capped_on_its_own_too():
@@ -598,3 +599,17 @@ def test_marks_read_back_a_partition_at_a_time_keep_each_site_s_newest_days():
     assert len(groups.admit("s", 3 * day + 10 * HOUR, made, clients)) == 3 and groups.refused == 0
     assert groups.admit("s", 2 * day + 10 * HOUR, made, clients) == [] and groups.refused == 3  # older than the three kept
 
+
+def test_the_owner_s_last_resort_keeps_the_site():
+    """The last step published every client field as (rare), the site too, but counted the event
+    under its own site's day only: a client's events on two sites then shared one published group no
+    cap covered (red-team round 11, F2: 2 of 4 events linked, one owner, no crash)."""
+    o, published, who = marking_owner(), [], {}
+    for site in ("s", "t"):
+        made = [{**described("A", f"{site}.{i}"), "site": site, "time": "1970-01-01T03:00:00Z"} for i in range(2)]
+        who.update({e["id"]: 7 for e in made})  # one client on both sites
+        o.merge({"site": site, "span": EVENTS, "window": 3 * HOUR, "events": made, "clients": [7, 7]}, None, 0, 0.0, 0)
+    published += o.idle(1e9, 4 * HOUR).events + o.idle(1e9, 86400).events
+    assert {e["site"] for e in published} == {"s", "t"}
+    figures = linkability(published, [who[e["id"]] for e in published])
+    assert (figures.linked, figures.dominated) == (0, 0)
