@@ -64,11 +64,11 @@ class Pipeline:
     def topic(self, role: str) -> str:
         return getattr(self.cfg.topics, role).name
 
-    def start_worker(self) -> subprocess.Popen[bytes]:
+    def start_worker(self, log_level: str = "WARNING") -> subprocess.Popen[bytes]:
         log = open(self.tmp / f"worker-{self.started}.log", "wb")  # noqa: SIM115
         self.started += 1  # a restarted worker's log goes beside, not over, the one it replaces
         proc = subprocess.Popen(
-            [sys.executable, "-m", "logscrub", "worker", "--log-level", "WARNING"],
+            [sys.executable, "-m", "logscrub", "worker", "--log-level", log_level],
             env={**os.environ, **self.env},
             cwd=self.tmp,  # faust makes a <app id>-data directory in its working directory
             stdout=log,

@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import os
+import re
 import signal
+
+from kafka import KafkaAdminClient, KafkaConsumer, TopicPartition
 
 import orjson
 import pytest
 
 import canaries
+from logscrub.kafka.rewind import nothing_left
 from logscrub.run.rawloop import BATCH
 from bench.sample import generate
 from pipeline_env import PAUSES, Pipeline, request_totals, scrubbed_traffic, sources
@@ -67,6 +72,46 @@ def test_every_line_is_accounted_for_and_no_canary_reaches_analytics(pipeline):
     raw_zone = b"".join(orjson.dumps(r) for r in security + rejected).lower()
     for canary in forbidden:
         assert canary.lower().encode() not in raw_zone, canary
+
+
+def test_a_worker_given_partials_partitions_with_nothing_left_reads_their_marks_back(pipeline):
+    """The read-back of a partials partition's marks ran on the first partial read of it: at the
+    end of a stream, a worker given a partition with nothing new never read it back, and the days'
+    own slots waiting in those marks were never written. It now reads back at once."""
+    sent = pipeline.produce(lines(600, seed=5))
+    first = pipeline.start_worker()
+    pipeline.wait_for("every line to be accounted for",
+                      lambda: len(set(sources(pipeline.read("security") + pipeline.read("rejected")))) >= sent)
+    partials = [TopicPartition(pipeline.topic("partials"), p) for p in (0, 1)]
+    group = pipeline.cfg.kafka.app_id
+
+    def nothing_new() -> bool:
+        admin = KafkaAdminClient(bootstrap_servers=pipeline.bootstrap)
+        consumer = KafkaConsumer(bootstrap_servers=pipeline.bootstrap)
+        try:
+            committed = admin.list_group_offsets({group: partials})[group]
+            ends = consumer.end_offsets(partials)
+        finally:
+            admin.close()
+            consumer.close()
+        return all((committed[tp].offset if tp in committed else 0) == ends[tp] for tp in partials) and any(ends.values())
+
+    pipeline.wait_for("the owner to commit every partial", nothing_new)
+    first.send_signal(signal.SIGTERM)
+    assert first.wait(timeout=60) == 0
+    assert nothing_new()
+    left = asyncio.run(nothing_left(pipeline.cfg.kafka, group, partials[0].topic, {0, 1}, "test"))
+    assert set(left) == {0, 1}
+    events = len(pipeline.read("events"))
+    pipeline.start_worker(log_level="INFO")
+    log = pipeline.tmp / f"worker-{pipeline.started - 1}.log"
+    said = [f"partials partition {p}: ".encode() for p in (0, 1)]
+    pipeline.wait_for("both partitions read back", lambda: all(s in log.read_bytes() for s in said), timeout=60)
+    read_back = {int(m[1]): (int(m[2]), int(m[3])) for m in re.finditer(
+        rb"partials partition (\d+): (\d+) slot marks before offset (\d+) read back", log.read_bytes())}
+    assert {p: offset for p, (_, offset) in read_back.items()} == left
+    assert sum(marks for marks, _ in read_back.values()) > 0
+    assert len(pipeline.read("events")) == events  # nothing written twice
 
 
 def test_two_workers_on_four_partitions_give_the_totals_of_one(kafka_bootstrap, topic_name, tmp_path):

@@ -46,7 +46,9 @@ def test_reading_marks_back_holds_every_slot_like_a_replay():
 
     r = Replaying()
     assert not r.replaying()
-    r.restoring = True
+    r.restoring |= {0, 1}
     assert r.at(0, 0, lambda: 1)  # partition 0 read to its end, but marks are still being read
-    r.restoring = False
+    r.restoring.discard(0)
+    assert r.replaying()  # partition 1's still are
+    r.restoring.discard(1)
     assert not r.replaying()

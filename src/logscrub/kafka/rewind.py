@@ -1,7 +1,8 @@
 """One partition read from its beginning up to an offset (aiokafka, no group, nothing committed).
 
 A window owner given a partials partition reads back what came before its committed offset: the
-marks of the slots written from it, which carry the day's counts its share cap needs.
+marks of the slots written from it, which carry the day's counts its share cap needs; at once for
+a partition with nothing left to read (``nothing_left``).
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ import time
 from collections.abc import AsyncIterator
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient
 
 from logscrub.config import KafkaConfig
 from logscrub.kafka.settings import aiokafka_kwargs
@@ -47,3 +49,30 @@ async def read_back(k: KafkaConfig, topic: str, partition: int, end: int, client
                     yield record.value
     finally:
         await consumer.stop()
+
+
+async def nothing_left(k: KafkaConfig, group: str, topic: str, partitions: set[int], client_id: str) -> dict[int, int]:
+    """Those of ``partitions`` of ``topic`` on which consumer group ``group`` has nothing left to
+    read (its committed offset, or the first retained one when none is, is the end offset), with
+    that offset: a worker given one reads its marks back now, as no first record will prompt it."""
+    tps = [TopicPartition(topic, p) for p in partitions]
+    admin = AIOKafkaAdminClient(**aiokafka_kwargs(k), client_id=client_id)
+    consumer = AIOKafkaConsumer(**aiokafka_kwargs(k), client_id=client_id, group_id=None, enable_auto_commit=False)
+    await admin.start()
+    try:
+        await consumer.start()
+        try:
+            committed = await admin.list_consumer_group_offsets(group, partitions=tps)
+            first = await consumer.beginning_offsets(tps)
+            ends = await consumer.end_offsets(tps)
+        finally:
+            await consumer.stop()
+    finally:
+        await admin.close()
+    left = {}
+    for tp in tps:
+        at = committed.get(tp)
+        start = at.offset if at is not None and at.offset >= 0 else first[tp]
+        if start >= ends[tp]:
+            left[tp.partition] = ends[tp]
+    return left

@@ -22,6 +22,7 @@ from aiokafka.errors import (
     NotLeaderForPartitionError,
     UnknownTopicOrPartitionError,
 )
+from faust.exceptions import ConsumerNotStarted
 from faust.types import TP
 from mode import CrashingSupervisor
 
@@ -33,7 +34,7 @@ from logscrub.errors import Refused
 from logscrub.kafka import guard
 from logscrub.kafka.follower import TopicFollower
 from logscrub.kafka.restrictions import Restrictions
-from logscrub.kafka.rewind import read_back
+from logscrub.kafka.rewind import nothing_left, read_back
 from logscrub.kafka.settings import faust_broker_kwargs
 from logscrub.kafka.shared_keys import SharedKeys
 from logscrub.kafka.sink import KafkaSink, OutputFailed, delivered
@@ -53,6 +54,7 @@ METRICS_EVERY = 5.0  # seconds between updates of the lag and key metrics
 # before the worker gives up on it and stops; well above a broker restart.
 OUTPUT_TIMEOUT = 30.0
 STOP_TIMEOUT = 10.0  # for outputs still in flight when the worker stops
+READ_BACK_EVERY = 5.0  # seconds between looks for partials partitions given with nothing to read
 Fail = Callable[[BaseException], None]
 # What the client reports when it finds no leader for a partition, as for a deleted topic.
 _NO_LEADER = (LeaderNotAvailableError, NotLeaderForPartitionError, UnknownTopicOrPartitionError)
@@ -197,12 +199,42 @@ def build_app(cfg: Config, master: MasterKey, metrics: WorkerMetrics, health: He
             except (TimeoutError, KafkaError):
                 log.warning("outputs still unsent at shutdown were dropped; their lines were not acknowledged")
 
-    async def restore(partition: int, offset: int) -> bool:
+    # Partials partition -> its read-back under way, and its count of revocations when it began.
+    restoring: dict[int, tuple[int, asyncio.Task[bool]]] = {}
+
+    async def restored_before(partition: int, offset: int) -> bool:
+        """Whether the marks of ``partition`` before ``offset``, its first partial this worker reads,
+        are counted (``restore``): read back now, or by the read-back under way, which the timer
+        (``read_back_idle``) began at the same offset, the committed one."""
+        if partition in restored:
+            return True
+        given, task = restoring.get(partition, (None, None))
+        if task is None or given != revocations[partition]:  # none, or one of a former assignment
+            task = _restoring(partition, offset)
+        return await asyncio.shield(task)
+
+    def _restoring(partition: int, offset: int) -> asyncio.Task[bool]:
+        given = revocations[partition]
+        task = asyncio.ensure_future(restore(partition, offset, given))
+        restoring[partition] = (given, task)
+
+        def done(_: object) -> None:
+            if restoring.get(partition, (None, None))[1] is task:
+                del restoring[partition]
+            if not task.cancelled() and task.exception() is not None:  # the timer's: the next tick tries again
+                log.warning("partials partition %d: reading back failed (%s)", partition, type(task.exception()).__name__)
+
+        task.add_done_callback(done)
+        return task
+
+    async def restore(partition: int, offset: int, given: int) -> bool:
         """Before the first partial this worker reads of a partition it was given: the marks before
-        it (the slots written from it, and the joins each made in its day's counts). False when the
-        partition was taken away meanwhile: its partial is then the next owner's."""
-        marks, given = 0, revocations[partition]
-        replay.restoring = owner.defer_releases = True  # no slot is written on part of a day's marks
+        it (the slots written from it, and the joins each made in its day's counts), and the closing
+        records. False when the partition was taken away since it was given (``given``, its count of
+        revocations then): its partial is then the next owner's."""
+        marks = 0
+        replay.restoring.add(partition)
+        owner.defer_releases = True  # no slot is written on part of a day's marks
         try:
             async for value in read_back(cfg.kafka, t.partials.name, partition, offset, f"{cfg.kafka.app_id}-rewind"):
                 if revocations[partition] != given:
@@ -211,20 +243,44 @@ def build_app(cfg: Config, master: MasterKey, metrics: WorkerMetrics, health: He
                     owner.restore(orjson.loads(value), partition)
                     marks += 1
         finally:
-            replay.restoring = False
+            replay.restoring.discard(partition)
             owner.defer_releases = replay.replaying()
         if revocations[partition] != given:  # taken away meanwhile: read again if it comes back
             owner.revoke({partition})
             return False
+        if offset:
+            owner.caught_up(partition, offset - 1)
         restored.add(partition)
         log.info("partials partition %d: %d slot marks before offset %d read back", partition, marks, offset)
         return True
+
+    @app.timer(READ_BACK_EVERY)
+    async def read_back_idle() -> None:
+        """Partials partitions this worker was given with nothing left on them to read: their marks
+        are read back now. Otherwise a first partial would prompt it, and at the end of a stream
+        none comes: the days' own slots waiting in those marks were never written."""
+        try:
+            assigned = app.consumer.assignment()
+        except ConsumerNotStarted:
+            return
+        waiting = {tp.partition for tp in assigned if tp.topic == t.partials.name} - restored - set(restoring)
+        if not waiting:
+            return
+        given = {p: revocations[p] for p in waiting}
+        try:
+            idle = await nothing_left(cfg.kafka, cfg.kafka.app_id, t.partials.name, waiting, f"{cfg.kafka.app_id}-rewind")
+        except KafkaError as e:  # the next tick asks again
+            log.info("partials partitions' committed offsets not read (%s)", type(e).__name__)
+            return
+        for partition, offset in idle.items():
+            if revocations[partition] == given[partition] and partition not in restored and partition not in restoring:
+                _restoring(partition, offset)
 
     @app.agent(partials, name="own_windows", supervisor_strategy=CrashingSupervisor)
     async def own_windows(stream: faust.StreamT) -> None:
         async for event in stream.noack().events():
             message = event.message
-            if message.partition not in restored and not await restore(message.partition, message.offset):
+            if message.partition not in restored and not await restored_before(message.partition, message.offset):
                 continue
             acks.received(event)
             owner.defer_releases = replay.at(message.partition, message.offset, lambda: app.consumer.highwater(message.tp))

@@ -131,6 +131,11 @@ class WindowOwner(Generic[Ack]):
         elif p.get("span") == EVENTS and p.get("closing"):  # a day's own slot's: its hours' partials may be read
             self._closed(p, partition)                        # before it, and committed past it
 
+    def caught_up(self, partition: int, offset: int) -> None:
+        """Everything of ``partition`` up to ``offset`` is read (its marks read back, nothing after
+        them yet): how far this owner's closing records say it had read."""
+        self._read[partition] = max(self._read.get(partition, offset), offset)
+
     def _closed(self, p: dict[str, Any], partition: int) -> list[Ack]:
         """A closing record read (``_closing``): another writer's closes its slot here too. One that
         does not parse is ignored: it only ever narrows what a rewrite takes, and a record that
