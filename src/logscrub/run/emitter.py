@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Callable
 from typing import Any, Protocol
 
 import orjson
@@ -41,18 +42,25 @@ class Emitter:
         self._cpu = cpu
         self._turn = asyncio.Lock()  # FIFO: emissions go in the order ``send`` was called
 
-    async def send(self, emission: Emission[Any]) -> list[Delivery]:
+    async def send(self, emission: Emission[Any], ours: Callable[[], bool] = lambda: True) -> list[Delivery] | None:
         """Write ``emission``: its closing records first, delivered, then its records, events and
         forwarded partials (its slots' marks among them), handed to the producer. Returns their
-        deliveries, to await before acknowledging the partials it came from. Raises ``OutputFailed``."""
+        deliveries, to await before acknowledging the partials it came from; None, with nothing
+        more written, once ``ours()`` is False (its partitions were taken away meanwhile: the next
+        owner writes its slots from the partials it was not given, once, up to these closing
+        records; red-team round 11, F4). Raises ``OutputFailed``."""
         async with self._turn:
-            return await self._send(emission)
+            return await self._send(emission, ours)
 
-    async def _send(self, emission: Emission[Any]) -> list[Delivery]:
+    async def _send(self, emission: Emission[Any], ours: Callable[[], bool]) -> list[Delivery] | None:
         sink, partials = self._sink, self._partials
+        if not ours():
+            return None
         if emission.closing:
             await delivered([(partials, await sink.send(partials, orjson.dumps(p), owner_key(p)))
                              for p in emission.closing])  # fmt: skip
+            if not ours():
+                return None
         written: list[Delivery] = []
         if emission.records:
             cpu = time.thread_time()

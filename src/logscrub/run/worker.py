@@ -118,11 +118,12 @@ def build_app(cfg: Config, master: MasterKey, metrics: WorkerMetrics, health: He
         timer even when a delivery failed, and a crash within that second would emit the windows again."""
         if not emission:
             return
+        given = sum(revocations.values())  # made on the partitions this worker owns now
         await parts.ready.wait()
         assert parts.emitter is not None
         inflight.begin()
         try:
-            written = await parts.emitter.send(emission)
+            written = await parts.emitter.send(emission, lambda: sum(revocations.values()) == given)
         except OutputFailed as e:
             inflight.end()
             fail(OutputError(e.topic, e.cause))
@@ -130,6 +131,10 @@ def build_app(cfg: Config, master: MasterKey, metrics: WorkerMetrics, health: He
         except BaseException:
             inflight.end()
             raise
+        if written is None:  # its partitions were taken away (every one: Kafka revokes them all at once)
+            inflight.end()
+            log.info("an emission of partitions given up was not written; their next owner writes it")
+            return
         metrics.emitted(len(emission.records), emission.window_ends, time.time(), len(emission.events))
         metrics.watch_windows(
             sum(level.suppressed for level in owner.levels), owner.base.late, owner.slots.held, owner.slots.late,
