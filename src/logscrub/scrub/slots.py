@@ -316,22 +316,20 @@ class Groups:
         """The day's counts; None for a day pruned. Each site keeps the ``DAYS_KEPT`` days it used
         last (slots in time order, or log files read newest first): per site, so a slot days ahead
         (a skewed clock) prunes no other site's days (red-team round 7, F8). ``rebuilding``: from
-        marks read back, a partition at a time, in no order of days across partitions: the site's
-        newest days are kept, so a partition of older days read after one of newer days prunes
-        none of those (red-team round 11, F1: every later event of the day in progress was withheld)."""
+        marks read back, a partition at a time, in no order of days across partitions: it prunes
+        nothing (the partials topic keeps a day and an hour of marks, so a few days a site at most),
+        and live use prunes what it then uses least. Pruning while rebuilding withheld the rest of
+        a day in progress: by recency, when older days came after it (red-team round 11, F1); by
+        date, when the other workers were days ahead of it (round 12)."""
         key = (site, day)
         counts = self._days.pop(key, None)
         if counts is None:
             if key in self._gone:
                 return None
             mine = [k for k in self._days if k[0] == site]
-            if rebuilding:
-                if len(mine) >= DAYS_KEPT and all(k[1] > day for k in mine):
-                    self._prune([key])  # older than every day kept: pruned as it would have been live
-                    return None
-                mine.sort(key=lambda k: k[1])  # the oldest go
             counts = _counts()
-            self._prune(mine[: max(len(mine) + 1 - DAYS_KEPT, 0)])  # else the least recently used
+            if not rebuilding:
+                self._prune(mine[: max(len(mine) + 1 - DAYS_KEPT, 0)])  # the least recently used
         self._days[key] = counts  # last: the most recently used
         return counts
 
