@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
@@ -22,8 +22,11 @@ STALLED_S = 30.0  # no record for this long: said in the log, once per stall (th
 log = logging.getLogger(__name__)
 
 
-async def read_back(k: KafkaConfig, topic: str, partition: int, end: int, client_id: str) -> AsyncIterator[bytes]:
-    """The values of ``partition`` of ``topic`` from its first retained record to ``end`` (exclusive)."""
+async def read_back(
+    k: KafkaConfig, topic: str, partition: int, end: int, client_id: str, stop: Callable[[], bool] = lambda: False
+) -> AsyncIterator[bytes]:
+    """The values of ``partition`` of ``topic`` from its first retained record to ``end`` (exclusive);
+    no more once ``stop()`` (checked at every fetch, records or none)."""
     tp = TopicPartition(topic, partition)
     consumer = AIOKafkaConsumer(
         **aiokafka_kwargs(k), client_id=client_id, group_id=None, enable_auto_commit=False,
@@ -34,7 +37,7 @@ async def read_back(k: KafkaConfig, topic: str, partition: int, end: int, client
         consumer.assign([tp])
         await consumer.seek_to_beginning(tp)
         progress, said = time.monotonic(), False
-        while (position := await consumer.position(tp)) < end:
+        while (position := await consumer.position(tp)) < end and not stop():
             batches = await consumer.getmany(tp, timeout_ms=_FETCH_MS)
             if batches.get(tp):
                 progress, said = time.monotonic(), False

@@ -66,8 +66,8 @@ class Replaying:
         self._ends: dict[int, int | None] = {}  # partition -> end offset when first read (None: caught up)
         # Reading a partition's marks back (``restore``): its days' counts and waiting events are in
         # part, and a day's own slot written then (the log's days are over by the wall clock) would
-        # be capped on part of its day. By partition: two can be read back at once (``restore``).
-        self.restoring: set[int] = set()
+        # be capped on part of its day. One token each: several can be under way (``restore``).
+        self.restoring: set[object] = set()
 
     def at(self, partition: int, offset: int, highwater: Callable[[], int | None]) -> bool:
         """Read ``offset`` of ``partition``; whether any partition is still replaying."""

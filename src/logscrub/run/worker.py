@@ -237,21 +237,21 @@ def build_app(cfg: Config, master: MasterKey, metrics: WorkerMetrics, health: He
         it (the slots written from it, and the joins each made in its day's counts), and the closing
         records. False when the partition was taken away since it was given (``given``, its count of
         revocations then): its partial is then the next owner's."""
-        marks = 0
-        replay.restoring.add(partition)
+        marks, token = 0, (partition, given)
+        replay.restoring.add(token)
         owner.defer_releases = True  # no slot is written on part of a day's marks
         try:
-            async for value in read_back(cfg.kafka, t.partials.name, partition, offset, f"{cfg.kafka.app_id}-rewind"):
+            async for value in read_back(cfg.kafka, t.partials.name, partition, offset, f"{cfg.kafka.app_id}-rewind",
+                                         lambda: revocations[partition] != given):
                 if revocations[partition] != given:
                     break  # taken away meanwhile: the rest is the next owner's to read
                 if _MARK in value or _CLOSING in value:  # most records are partials carrying events: not parsed
                     owner.restore(orjson.loads(value), partition)
                     marks += 1
         finally:
-            replay.restoring.discard(partition)
+            replay.restoring.discard(token)
             owner.defer_releases = replay.replaying()
-        if revocations[partition] != given:  # taken away meanwhile: read again if it comes back
-            owner.revoke({partition})
+        if revocations[partition] != given:  # taken away meanwhile (``forget_revoked`` forgot what it read)
             return False
         if offset:
             owner.caught_up(partition, offset - 1)
@@ -322,8 +322,13 @@ def build_app(cfg: Config, master: MasterKey, metrics: WorkerMetrics, health: He
         restored.difference_update(partitions)
         for partition in partitions:
             revocations[partition] += 1
+        # A read-back under way stops at its next fetch: ended before the partition can come back,
+        # it cannot overlap, and undo, the next one's (red-team round 12).
         acks.forget(partitions)
         owner.defer_releases = replay.forget(partitions)
+        stale = [task for p, (_, task) in list(restoring.items()) if p in partitions]
+        if stale:
+            await asyncio.wait(stale, timeout=STOP_TIMEOUT)
         # What it wrote lands before the next owner reads on (``InFlight``); the rest above is done
         # first, whatever becomes of this wait.
         if partitions:
