@@ -60,6 +60,7 @@ Fail = Callable[[BaseException], None]
 _NO_LEADER = (LeaderNotAvailableError, NotLeaderForPartitionError, UnknownTopicOrPartitionError)
 _MARK = b'"written":true'  # in a slot's mark as orjson writes it
 _CLOSING = b'"closing":true'  # in a slot's closing record
+_EMITTED = b'"emitted":true'  # in a window's mark
 
 
 class OutputError(RuntimeError):
@@ -245,7 +246,7 @@ def build_app(cfg: Config, master: MasterKey, metrics: WorkerMetrics, health: He
                                          lambda: revocations[partition] != given):
                 if revocations[partition] != given:
                     break  # taken away meanwhile: the rest is the next owner's to read
-                if _MARK in value or _CLOSING in value:  # most records are partials carrying events: not parsed
+                if _MARK in value or _CLOSING in value or _EMITTED in value:  # most records are partials: not parsed
                     owner.restore(orjson.loads(value), partition)
                     marks += 1
         finally:

@@ -448,17 +448,27 @@ class TrafficAggregator:
         self._open.pop(wkey, None)
         self._touched.pop(wkey, None)
 
+    def emitted_by_another(self, wkey: tuple[str, int]) -> None:
+        """A window another owner emitted (its mark): what is open of it is dropped, and what comes
+        later is late, as if this one had emitted it."""
+        self.discard(wkey)
+        self._closed[wkey] = None
+        self._forget_oldest()
+
     def _close(self, keys: list[tuple[str, int]]) -> list[Closed]:
         out = []
         for wkey in sorted(keys, key=lambda w: (w[1], w[0])):
             out.append(Closed(wkey[0], self.span, wkey[1], self._open.pop(wkey)))
             self._touched.pop(wkey, None)
             self._closed[wkey] = None
+        self._forget_oldest()
+        return out
+
+    def _forget_oldest(self) -> None:
         while len(self._closed) > _CLOSED_KEPT:
             oldest = next(iter(self._closed))
             del self._closed[oldest]
             self._forgotten_before = max(self._forgotten_before, oldest[1] + self.span)
-        return out
 
     def records(self, closed: Iterable[Closed]) -> list[dict[str, Any]]:
         """The published records of closed windows: k rules applied."""

@@ -91,6 +91,8 @@ class WindowOwner(Generic[Ack]):
         i = self._level.get(int(p.get("span", self.base.span)))
         if i is None:  # a span no longer configured: nothing to add it to
             return Emission(acks=[ack])
+        if p.get("emitted"):  # a window's mark: emitted by this owner, or by one before a crash
+            return Emission(acks=[ack, *self._emitted(i, p)])
         agg = self.levels[i]
         site, start = str(p["site"]), int(p["window"])
         if i > 0:
@@ -102,7 +104,7 @@ class WindowOwner(Generic[Ack]):
             return Emission(forward=self._onward(i, [p]), acks=[ack])
         agg.merge_partial(p, now)
         self._waiting[(agg.span, site, start)].append((partition, ack))
-        emission = self._emission(i, agg.close_due())
+        emission = self._emission(i, [] if self.defer_releases else agg.close_due())
         if i == 0:
             _extend(emission, self._release_due())
         return emission
@@ -112,6 +114,8 @@ class WindowOwner(Generic[Ack]):
         only once its span is over by the wall clock ``wall``."""
         out: Emission[Ack] = Emission()
         for i, agg in enumerate(self.levels):
+            if self.defer_releases:  # replaying: a window's mark may be further on (``_emitted``)
+                break
             closed = agg.close_idle(now, self.idle_s, wall, keep=self._fed_from_below(i))
             _extend(out, self._emission(i, closed))
         if self.base.sources_active(now):  # a slot waits for the slowest source, however quiet
@@ -128,8 +132,25 @@ class WindowOwner(Generic[Ack]):
         keeps the slot from being written again by a late partial. Anything else is not needed."""
         if p.get("span") == EVENTS and p.get("written"):
             self._mark(p, partition)
+        elif p.get("emitted"):
+            i = self._level.get(int(p.get("span", 0)))
+            if i is not None:
+                self._emitted(i, p)
         elif p.get("span") == EVENTS and p.get("closing"):  # a day's own slot's: its hours' partials may be read
             self._closed(p, partition)                        # before it, and committed past it
+
+    def _emitted(self, level: int, mark: dict[str, Any]) -> list[Ack]:
+        """A window's mark, read live or back: the window was published. Its partials replayed
+        after a crash (those behind an earlier, still open window's, never committed) would publish
+        it again from part of them, and the difference of the two records would rest on the part
+        committed: fewer than k clients, it can be (docs/delivery.md). So what is held of it is
+        dropped (its acks returned) and what comes later is late, as for the owner that wrote it."""
+        agg = self.levels[level]
+        wkey = (str(mark["site"]), int(mark["window"]))
+        if agg.is_emitted(*wkey):
+            return []  # this owner's own, coming back, or known already
+        agg.emitted_by_another(wkey)
+        return [ack for _, ack in self._waiting.pop((agg.span, *wkey), ())]
 
     def caught_up(self, partition: int, offset: int) -> None:
         """Everything of ``partition`` up to ``offset`` is read (its marks read back, nothing after
@@ -358,6 +379,8 @@ class WindowOwner(Generic[Ack]):
             stamps += [c.start * 1000] * len(published)
         forward = [c.rolled_into(nxt.span) for c in closed] if nxt else []
         self._sent(forward)
+        if self.mark_releases:  # after the forwarded partials: read back, the window is complete
+            forward += [{"site": c.site, "span": agg.span, "window": c.start, "emitted": True} for c in closed]
         return Emission(
             records=records,
             stamps=stamps,
