@@ -373,3 +373,19 @@ def test_a_window_emitted_before_a_crash_is_not_published_again_from_part_of_its
     third.restore(mark, 0)
     assert third.merge(topic[1], 1, 0, 0.0, 1).acks == [1] and third.idle(1e9, 1e9).records == []
     assert third.base.late == 6
+
+
+def test_marks_read_back_do_not_make_windows_never_emitted_count_as_emitted(monkeypatch):
+    """Read-back marks went into the emitted windows this owner remembers: past its bound they
+    pushed out the newest and moved where forgotten windows end, and a new partition's windows
+    never emitted were counted late (red-team round 13: 4 of 10 published after 100,100 marks)."""
+    monkeypatch.setattr("logscrub.scrub.aggregate._CLOSED_KEPT", 10)
+    owner = WindowOwner([agg(lateness=60)], 5.0, mark_releases=True)
+    for i in range(25):  # another site's windows, read back, spanning the next window's start
+        owner.restore({"site": "other", "span": 60, "window": 60 * (i + 10), "emitted": True}, 0)
+    worker = agg(lateness=60)
+    for v in range(6):
+        worker.add(upd(0, v))
+    for p in worker.drain_partials():
+        owner.merge(p, "a", 1, 0.0, 0)
+    assert by_dim(owner.idle(1e9, 1e9).records, "total")[""]["requests"] == 6 and owner.base.late == 0
