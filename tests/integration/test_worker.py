@@ -108,7 +108,7 @@ def test_a_worker_given_partials_partitions_with_nothing_left_reads_their_marks_
     said = [f"partials partition {p}: ".encode() for p in (0, 1)]
     pipeline.wait_for("both partitions read back", lambda: all(s in log.read_bytes() for s in said), timeout=60)
     read_back = {int(m[1]): (int(m[2]), int(m[3])) for m in re.finditer(
-        rb"partials partition (\d+): (\d+) slot marks before offset (\d+) read back", log.read_bytes())}
+        rb"partials partition (\d+): (\d+) marks before offset (\d+) read back", log.read_bytes())}
     assert {p: offset for p, (_, offset) in read_back.items()} == left
     assert sum(marks for marks, _ in read_back.values()) > 0
     assert len(pipeline.read("events")) == events  # nothing written twice

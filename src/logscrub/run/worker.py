@@ -162,7 +162,7 @@ def build_app(cfg: Config, master: MasterKey, metrics: WorkerMetrics, health: He
     @app.task
     async def scrub() -> None:
         """Start the sink and read the shared topics, then run the raw loop until the worker stops."""
-        sink = parts.sink = KafkaSink(cfg.kafka, f"{cfg.kafka.app_id}-out", OUTPUT_TIMEOUT)
+        sink = KafkaSink(cfg.kafka, f"{cfg.kafka.app_id}-out", OUTPUT_TIMEOUT)
         keys = SharedKeys(cfg.kafka, t.keys.name, master, sink)
         restrictions = Restrictions(master)
         restricted = TopicFollower(
@@ -239,25 +239,26 @@ def build_app(cfg: Config, master: MasterKey, metrics: WorkerMetrics, health: He
         records. False when the partition was taken away since it was given (``given``, its count of
         revocations then): its partial is then the next owner's."""
         marks, token = 0, (partition, given)
+        gone = lambda: revocations[partition] != given  # noqa: E731 - taken away meanwhile
         replay.restoring.add(token)
         owner.defer_releases = True  # no slot is written on part of a day's marks
         try:
             async for value in read_back(cfg.kafka, t.partials.name, partition, offset, f"{cfg.kafka.app_id}-rewind",
-                                         lambda: revocations[partition] != given):
-                if revocations[partition] != given:
-                    break  # taken away meanwhile: the rest is the next owner's to read
+                                         gone):
+                if gone():
+                    break  # the rest is the next owner's to read
                 if _MARK in value or _CLOSING in value or _EMITTED in value:  # most records are partials: not parsed
                     owner.restore(orjson.loads(value), partition)
                     marks += 1
         finally:
             replay.restoring.discard(token)
             owner.defer_releases = replay.replaying()
-        if revocations[partition] != given:  # taken away meanwhile (``forget_revoked`` forgot what it read)
+        if gone():  # ``forget_revoked`` forgot what it read
             return False
         if offset:
             owner.caught_up(partition, offset - 1)
         restored.add(partition)
-        log.info("partials partition %d: %d slot marks before offset %d read back", partition, marks, offset)
+        log.info("partials partition %d: %d marks before offset %d read back", partition, marks, offset)
         return True
 
     @app.timer(READ_BACK_EVERY)
@@ -323,10 +324,10 @@ def build_app(cfg: Config, master: MasterKey, metrics: WorkerMetrics, health: He
         restored.difference_update(partitions)
         for partition in partitions:
             revocations[partition] += 1
-        # A read-back under way stops at its next fetch: ended before the partition can come back,
-        # it cannot overlap, and undo, the next one's (red-team round 12).
         acks.forget(partitions)
         owner.defer_releases = replay.forget(partitions)
+        # A read-back under way stops at its next fetch: ended before the partition can come back,
+        # it cannot overlap, and undo, the next one's (red-team round 12).
         stale = [task for p, (_, task) in list(restoring.items()) if p in partitions]
         if stale:
             await asyncio.wait(stale, timeout=STOP_TIMEOUT)
@@ -345,7 +346,6 @@ class _Parts:
 
     def __init__(self) -> None:
         self.ready = asyncio.Event()  # set once the sink is started
-        self.sink: KafkaSink | None = None
         self.emitter: Emitter | None = None
         self.raw_loop: RawLoop | None = None
 
