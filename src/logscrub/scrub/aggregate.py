@@ -456,8 +456,6 @@ class TrafficAggregator:
         out, nor move where forgotten windows end, or windows never emitted would count as emitted
         (red-team round 13: 4 of 10 published after 100,100 marks)."""
         self.discard(wkey)
-        if wkey[1] < self._forgotten_before or wkey in self._closed:
-            return
         self._marked[wkey] = None
         while len(self._marked) > _CLOSED_KEPT:  # the oldest marks: their windows' partials are long committed
             del self._marked[next(iter(self._marked))]
@@ -468,14 +466,11 @@ class TrafficAggregator:
             out.append(Closed(wkey[0], self.span, wkey[1], self._open.pop(wkey)))
             self._touched.pop(wkey, None)
             self._closed[wkey] = None
-        self._forget_oldest()
-        return out
-
-    def _forget_oldest(self) -> None:
         while len(self._closed) > _CLOSED_KEPT:
             oldest = next(iter(self._closed))
             del self._closed[oldest]
             self._forgotten_before = max(self._forgotten_before, oldest[1] + self.span)
+        return out
 
     def records(self, closed: Iterable[Closed]) -> list[dict[str, Any]]:
         """The published records of closed windows: k rules applied."""

@@ -148,7 +148,7 @@ class WindowOwner(Generic[Ack]):
         agg = self.levels[level]
         wkey = (str(mark["site"]), int(mark["window"]))
         if agg.is_emitted(*wkey):
-            return []  # this owner's own, coming back, or known already
+            return []  # this owner's own, coming back, or known already (``emitted_by_another`` relies on it)
         agg.emitted_by_another(wkey)
         return [ack for _, ack in self._waiting.pop((agg.span, *wkey), ())]
 
