@@ -4,7 +4,13 @@ The worker's agent (a partial merged) and its idle timer both emit, and each emi
 the broker (its closing records are delivered before its events). Interleaved, a slot's marks
 could land after a later slot's: a crash losing the first slot's marks only would then have the
 next owner write that slot again on day counts holding the later slot's joins, which the first
-copy was not capped on (red-team round 10, F1). So one emission's records all go before the next's.
+copy was not capped on (red-team round 10, F1). So emissions go one after another, and their marks
+in the same order.
+
+A mark says "published": an owner reading it drops what it holds of that window or slot. So it is
+handed to the producer only once what it stands for is delivered; a mark landing without its
+records lost the window for good (red-team round 13, F1). That wait runs beside the next emissions,
+not in front of them: the partials agent would otherwise wait a round trip per window.
 """
 
 from __future__ import annotations
@@ -41,11 +47,12 @@ class Emitter:
         self._partials, self._traffic, self._events = partials, traffic, events
         self._cpu = cpu
         self._turn = asyncio.Lock()  # FIFO: emissions go in the order ``send`` was called
+        self._marking: asyncio.Future[list[Delivery]] | None = None  # the last emission's marks, handed over
 
     async def send(self, emission: Emission[Any], ours: Callable[[], bool] = lambda: True) -> list[Delivery] | None:
         """Write ``emission``: its closing records first, delivered, then its records, events and
-        forwarded partials (its slots' marks among them), handed to the producer. Returns their
-        deliveries, to await before acknowledging the partials it came from; None, with nothing
+        forwarded partials, handed to the producer; its marks once those are delivered. Returns
+        their deliveries, to await before acknowledging the partials it came from; None, with nothing
         more written, once ``ours()`` is False (its partitions were taken away meanwhile: the next
         owner writes its slots from the partials it was not given, once, up to these closing
         records; red-team round 11, F4). Raises ``OutputFailed``."""
@@ -70,6 +77,26 @@ class Emitter:
         if emission.events:  # a slot's events, shuffled, each stamped with its slot's start
             values = [orjson.dumps(event) for event in emission.events]
             written += await sink.write(self._events, values, timestamps=emission.event_stamps)
+        marks = [p for p in emission.forward if p.get("emitted") or p.get("written")]
         for p in emission.forward:
-            written.append((partials, await sink.send(partials, orjson.dumps(p), owner_key(p))))
+            if not (p.get("emitted") or p.get("written")):
+                written.append((partials, await sink.send(partials, orjson.dumps(p), owner_key(p))))
+        if marks:
+            marking = self._marking = asyncio.ensure_future(self._mark(list(written), marks, self._marking))
+            written.append((partials, asyncio.ensure_future(_all_delivered(marking))))
         return written
+
+    async def _mark(
+        self, deliveries: list[Delivery], marks: list[dict[str, Any]], before: asyncio.Future[list[Delivery]] | None
+    ) -> list[Delivery]:
+        """Hand ``marks`` to the producer once ``deliveries`` are delivered, and after the marks of
+        the emission ``before``. Raises ``OutputFailed``: its marks are then never written."""
+        await delivered(deliveries)
+        if before is not None:
+            await before
+        sink, partials = self._sink, self._partials
+        return [(partials, await sink.send(partials, orjson.dumps(m), owner_key(m))) for m in marks]
+
+
+async def _all_delivered(marking: asyncio.Future[list[Delivery]]) -> None:
+    await delivered(await marking)
