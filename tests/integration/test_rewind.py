@@ -1,5 +1,6 @@
 """A window owner reads a partials partition back from its start to where its group's reading
-begins (``kafka/rewind.py``): every record before that offset, none after, one partition only."""
+begins, or to its end (``kafka/rewind.py``): every record before that offset, none after, one
+partition only."""
 
 from __future__ import annotations
 
@@ -25,12 +26,13 @@ def test_a_partition_is_read_back_to_the_offset_given(
     finally:
         producer.close()
 
-    async def read(end: int) -> list[bytes]:
+    async def read(end: int | None) -> list[tuple[int, bytes]]:
         k = KafkaConfig(bootstrap_servers=kafka_bootstrap)
-        return [value async for value in read_back(k, topic_name, 1, end, "test-rewind")]
+        return [record async for record in read_back(k, topic_name, 1, end, "test-rewind")]
 
-    assert asyncio.run(read(4)) == [f"p1-{i}".encode() for i in range(4)]
+    assert asyncio.run(read(4)) == [(i, f"p1-{i}".encode()) for i in range(4)]
     assert asyncio.run(read(0)) == []
+    assert asyncio.run(read(None)) == [(i, f"p1-{i}".encode()) for i in range(6)]  # to its end
 
 
 def test_a_read_back_that_stalls_says_so_in_the_log(

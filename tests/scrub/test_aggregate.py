@@ -339,6 +339,16 @@ def test_a_line_dated_in_the_future_moves_event_time_no_further_than_the_clock()
     assert a.watermark <= time.time() - 60
 
 
+def _replayed(topic: list[dict], committed: int, levels: list[TrafficAggregator] | None = None) -> WindowOwner:
+    """An owner given the partition as the worker sets one up: what is before ``committed`` read
+    back, then what comes after it read ahead of the replay (``WindowOwner.restore``)."""
+    owner = WindowOwner(levels or [agg(lateness=60)], 5.0, mark_releases=True)
+    for offset, p in enumerate(topic):
+        if p.get("emitted") or p.get("closing") or p.get("written"):
+            owner.restore(p, 0, ahead=offset >= committed)
+    return owner
+
+
 def test_a_window_emitted_before_a_crash_is_not_published_again_from_part_of_its_partials():
     """Its partials behind an earlier, still open window's are not committed: replayed after a
     crash, they published the window a second time from part of its partials, and the difference
@@ -355,24 +365,58 @@ def test_a_window_emitted_before_a_crash_is_not_published_again_from_part_of_its
     out = first.idle(1e9, 1e9)
     (mark,) = [p for p in out.forward if p.get("emitted")]
     assert by_dim(out.records, "total")[""]["requests"] == 12 and mark["window"] == 0
-    topic.append(mark)  # offset 2; offset 0 was committed before the crash
+    assert out.closing == [{"site": "s", "span": 60, "window": 0, "closing": True, "upto": 1}]
+    topic += [*out.closing, mark]  # offsets 2 and 3; offset 0 was committed before the crash
 
     def replay(records: list[dict]) -> tuple[list, list]:
-        second = WindowOwner([agg(lateness=60)], 5.0, mark_releases=True)
-        second.defer_releases = True  # replaying up to where the first owner stopped
-        acks = [a for offset, p in records for a in second.merge(p, offset, 0, 0.0, offset).acks]
-        second.defer_releases = False
+        second = _replayed(records, 1)
+        acks = [a for offset, p in enumerate(records) if offset >= 1 for a in second.merge(p, offset, 0, 0.0, offset).acks]
         return second.idle(1e9, 1e9).records, acks
 
-    again, acks = replay([(1, topic[1]), (2, topic[2])])
-    assert again == [] and sorted(acks) == [1, 2]
-    again, _ = replay([(1, topic[1])])  # without the mark
+    again, acks = replay(topic)
+    assert again == [] and sorted(acks) == [1, 2, 3]
+    again, _ = replay(topic[:2])  # without its closing record and mark
     assert by_dim(again, "total")[""]["requests"] == 6
     # Its mark read back (before the committed offset), a partial of it coming later is late.
     third = WindowOwner([agg(lateness=60)], 5.0, mark_releases=True)
     third.restore(mark, 0)
     assert third.merge(topic[1], 1, 0, 0.0, 1).acks == [1] and third.idle(1e9, 1e9).records == []
     assert third.base.late == 6
+
+
+def test_a_window_whose_mark_a_crash_lost_is_published_again_from_the_same_partials():
+    """Its records delivered, its mark not: nothing of it was acknowledged, and the next owner
+    replays all its partials. Held to the end of the replay, it took in a partial that was late for
+    the first copy too, and the two copies differed by that one client (red-team round 13, F2). Its
+    closing record, delivered before its records, says which partials it had: the replay closes it
+    there, and the later one is late again, passed on to the hour (F3)."""
+    workers = [agg(lateness=60) for _ in range(3)]
+    for v in range(6):
+        workers[0].add(upd(0, v))
+        workers[1].add(upd(0, 6 + v))
+        workers[2].add(upd(180, 20 + v))
+    topic = [p for w in workers for p in w.drain_partials()]  # window 0 twice, then 180: event time moves on
+
+    def levels() -> list[TrafficAggregator]:
+        return [agg(lateness=60), TrafficAggregator(3600, 5, ("path", "country"), 60, rollup=True)]
+
+    first = WindowOwner(levels(), 5.0, mark_releases=True)
+    out = [first.merge(p, offset, 0, 0.0, offset) for offset, p in enumerate(topic)][-1]
+    assert by_dim(out.records, "total")[""]["requests"] == 12 and out.closing[0]["upto"] == 2
+    late = agg(lateness=60)
+    late.add(upd(0, 99))
+    topic += late.drain_partials()  # offset 3: a client late for window 0, landing before its closing record
+    topic += out.closing  # offset 4; its records are delivered, then the worker dies before its mark
+
+    second = _replayed(topic, 0, levels())
+    replayed = [second.merge(p, offset, 0, 0.0, offset) for offset, p in enumerate(topic)]
+    again = [r for e in replayed for r in e.records]
+    assert again == out.records  # the same copy: 12 requests, 12 visitors, the same buckets
+    forwarded = [p for e in replayed for p in e.forward if not p.get("emitted")]
+    assert [(p["span"], p["window"]) for p in forwarded] == [(3600, 0), (3600, 0)]
+    assert [b[2] for p in forwarded for b in p["buckets"] if b[0] == "total"] == [1, 12]  # the late one, then it
+    assert second.base.late == 1
+    assert [e.closing for e in replayed if e.closing] == []  # its closing record is there already
 
 
 def test_marks_read_back_do_not_make_windows_never_emitted_count_as_emitted(monkeypatch):

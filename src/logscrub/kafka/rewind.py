@@ -2,7 +2,9 @@
 
 A window owner given a partials partition reads back what came before its committed offset: the
 marks of the slots written from it, which carry the day's counts its share cap needs; at once for
-a partition with nothing left to read (``nothing_left``).
+a partition with nothing left to read (``nothing_left``). It reads on to the partition's end for
+the windows' closing records and marks its replay will come to: a window closed before a crash is
+then closed at the same partial again.
 """
 
 from __future__ import annotations
@@ -23,10 +25,12 @@ log = logging.getLogger(__name__)
 
 
 async def read_back(
-    k: KafkaConfig, topic: str, partition: int, end: int, client_id: str, stop: Callable[[], bool] = lambda: False
-) -> AsyncIterator[bytes]:
-    """The values of ``partition`` of ``topic`` from its first retained record to ``end`` (exclusive);
-    no more once ``stop()`` (checked at every fetch, records or none)."""
+    k: KafkaConfig, topic: str, partition: int, end: int | None, client_id: str,
+    stop: Callable[[], bool] = lambda: False,
+) -> AsyncIterator[tuple[int, bytes]]:
+    """The offsets and values of ``partition`` of ``topic`` from its first retained record to
+    ``end`` (exclusive; None: its end offset when the read begins); no more once ``stop()`` (checked
+    at every fetch, records or none)."""
     tp = TopicPartition(topic, partition)
     consumer = AIOKafkaConsumer(
         **aiokafka_kwargs(k), client_id=client_id, group_id=None, enable_auto_commit=False,
@@ -35,6 +39,8 @@ async def read_back(
     await consumer.start()
     try:
         consumer.assign([tp])
+        if end is None:
+            end = (await consumer.end_offsets([tp]))[tp]
         await consumer.seek_to_beginning(tp)
         progress, said = time.monotonic(), False
         while (position := await consumer.position(tp)) < end and not stop():
@@ -49,7 +55,7 @@ async def read_back(
                 if record.offset >= end:
                     return
                 if record.value is not None:
-                    yield record.value
+                    yield record.offset, record.value
     finally:
         await consumer.stop()
 

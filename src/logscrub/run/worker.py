@@ -59,7 +59,7 @@ Fail = Callable[[BaseException], None]
 # What the client reports when it finds no leader for a partition, as for a deleted topic.
 _NO_LEADER = (LeaderNotAvailableError, NotLeaderForPartitionError, UnknownTopicOrPartitionError)
 _MARK = b'"written":true'  # in a slot's mark as orjson writes it
-_CLOSING = b'"closing":true'  # in a slot's closing record
+_CLOSING = b'"closing":true'  # in a slot's or a window's closing record
 _EMITTED = b'"emitted":true'  # in a window's mark
 
 
@@ -236,20 +236,21 @@ def build_app(cfg: Config, master: MasterKey, metrics: WorkerMetrics, health: He
     async def restore(partition: int, offset: int, given: int) -> bool:
         """Before the first partial this worker reads of a partition it was given: the marks before
         it (the slots written from it, and the joins each made in its day's counts), and the closing
-        records. False when the partition was taken away since it was given (``given``, its count of
-        revocations then): its partial is then the next owner's."""
+        records; then, on to the partition's end, the windows' closing records and marks its replay
+        will come to (``WindowOwner.restore``). False when the partition was taken away since it was
+        given (``given``, its count of revocations then): its partial is then the next owner's."""
         marks, token = 0, (partition, given)
         gone = lambda: revocations[partition] != given  # noqa: E731 - taken away meanwhile
         replay.restoring.add(token)
         owner.defer_releases = True  # no slot is written on part of a day's marks
         try:
-            async for value in read_back(cfg.kafka, t.partials.name, partition, offset, f"{cfg.kafka.app_id}-rewind",
-                                         gone):
+            async for at, value in read_back(cfg.kafka, t.partials.name, partition, None,
+                                             f"{cfg.kafka.app_id}-rewind", gone):
                 if gone():
                     break  # the rest is the next owner's to read
                 if _MARK in value or _CLOSING in value or _EMITTED in value:  # most records are partials: not parsed
-                    owner.restore(orjson.loads(value), partition)
-                    marks += 1
+                    owner.restore(orjson.loads(value), partition, ahead=at >= offset)
+                    marks += at < offset
         finally:
             replay.restoring.discard(token)
             owner.defer_releases = replay.replaying()

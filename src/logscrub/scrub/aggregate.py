@@ -417,24 +417,30 @@ class TrafficAggregator:
             self.watermark = max(self.watermark, min(active) - self.allowed_lateness)
         return bool(active)
 
-    def close_due(self) -> list[Closed]:
-        """Every window that ends at or before the watermark."""
-        return self._close([w for w in self._open if w[1] + self.span <= self.watermark])
+    def close_due(self, keep: set[tuple[str, int]] | frozenset = frozenset()) -> list[Closed]:
+        """Every window that ends at or before the watermark, but those in ``keep``."""
+        return self._close([w for w in self._open if w[1] + self.span <= self.watermark and w not in keep])
+
+    def close(self, keys: list[tuple[str, int]]) -> list[Closed]:
+        """Those of windows ``keys`` that are open, now."""
+        return self._close([w for w in keys if w in self._open])
 
     def open_windows(self) -> list[tuple[str, int]]:
         return list(self._open)
 
     def close_idle(
-        self, now: float, idle: float, wall: float | None = None, keep: set[tuple[str, int]] | frozenset = frozenset()
+        self, now: float, idle: float, wall: float | None = None, keep: set[tuple[str, int]] | frozenset = frozenset(),
+        pinned: set[tuple[str, int]] | frozenset = frozenset(),
     ) -> list[Closed]:
         """Windows no partial reached for ``idle`` seconds (quiet sites, the end of a stream), but
-        those in ``keep``; a rollup's, only once its span is over by the wall clock ``wall`` too."""
+        those in ``keep``; a rollup's, only once its span is over by the wall clock ``wall`` too.
+        ``pinned``: windows not to close either way."""
         if self.sources_active(now):
             # Sources are still talking: a window waits for the slowest of them, however quiet it is.
-            return self.close_due()
+            return self.close_due(pinned)
         return self._close([
             w for w in self._open
-            if now - self._touched.get(w, now) >= idle and w not in keep
+            if now - self._touched.get(w, now) >= idle and w not in keep and w not in pinned
             and (not self.rollup or wall is None or w[1] + self.span + self.allowed_lateness <= wall)
         ])  # fmt: skip
 
