@@ -419,6 +419,26 @@ def test_a_window_whose_mark_a_crash_lost_is_published_again_from_the_same_parti
     assert [e.closing for e in replayed if e.closing] == []  # its closing record is there already
 
 
+def test_a_windows_closing_record_or_mark_that_does_not_parse_is_acknowledged_and_ignored():
+    """Read on every restart, a record that stopped the worker would stop it for good."""
+    bad = [{"site": "s", "span": 60, "window": [0], "closing": True, "upto": 1},
+           {"site": "s", "span": 60, "window": [0], "emitted": True}, {"span": 60, "emitted": True},
+           {"site": "s", "span": [60], "window": 0, "emitted": True},
+           {"site": 3, "span": 60, "window": 0, "closing": True, "upto": 1},
+           {"site": "s", "span": 60, "window": 0, "closing": True, "upto": "x"},
+           {"site": "s", "span": 60, "window": 0, "closing": True}]  # fmt: skip
+    owner = WindowOwner([agg(lateness=60)], 5.0, mark_releases=True)
+    for offset, p in enumerate(bad):
+        owner.restore(p, 0, ahead=True)
+        assert owner.merge(p, offset, 0, 0.0, offset).acks == [offset]
+    w = agg(lateness=60)
+    for v in range(6):
+        w.add(upd(0, v))
+    for p in w.drain_partials():
+        owner.merge(p, "a", 0, 0.0, 9)
+    assert by_dim(owner.idle(1e9, 1e9).records, "total")[""]["requests"] == 6  # no window was pinned
+
+
 def test_marks_read_back_do_not_make_windows_never_emitted_count_as_emitted(monkeypatch):
     """Read-back marks went into the emitted windows this owner remembers: past its bound they
     pushed out the newest and moved where forgotten windows end, and a new partition's windows

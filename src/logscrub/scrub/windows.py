@@ -83,20 +83,21 @@ class WindowOwner(Generic[Ack]):
         """Add one partial (at ``offset`` of partition ``partition`` of the partials topic); what is due now."""
         if offset is not None:
             self._read[partition] = offset
-        if p.get("span") == EVENTS:
-            if p.get("written"):  # a slot's mark: written by this owner, or by one before a crash
-                return Emission(acks=[ack, *self._mark(p, partition)])
-            if p.get("closing"):  # a slot's closing record: its writer's, or one's before a crash
-                return Emission(acks=[ack, *self._closed(p, partition)])
+        kind = _kind(p)  # marks and closing records: this owner's, or one's before a crash
+        if kind == _SLOT_MARK:
+            return Emission(acks=[ack, *self._mark(p, partition)])
+        if kind == _SLOT_CLOSING:
+            return Emission(acks=[ack, *self._slot_closed(p, partition)])
+        if kind == _EVENTS_PARTIAL:
             if not self.slots.add(p, ack, partition, now, offset):
                 return Emission(acks=[ack])  # its slot is out: sealed, never published (counted late)
             return self._release_due()
-        i = self._level.get(int(p.get("span", self.base.span)))
+        i = self._level_of(p)
         if i is None:  # a span no longer configured: nothing to add it to
             return Emission(acks=[ack])
-        if p.get("emitted"):  # a window's mark: emitted by this owner, or by one before a crash
+        if kind == _WINDOW_MARK:
             return Emission(acks=[ack, *self._emitted(i, p)])
-        if p.get("closing"):  # a window's closing record: this owner's, or one's before a crash
+        if kind == _WINDOW_CLOSING:
             return self._window_closed(i, p, ack)
         agg = self.levels[i]
         site, start = str(p["site"]), int(p["window"])
@@ -145,25 +146,16 @@ class WindowOwner(Generic[Ack]):
 
         ``ahead``: a record at or after that first one, read before replaying them. Of those only
         windows' closing records and marks are taken (``_cut``, ``_emitted``); the replay reads the rest."""
-        if ahead:
-            if p.get("span") == EVENTS or not (p.get("emitted") or p.get("closing")):
-                return
-            i = self._level.get(int(p.get("span", 0)))
-            if i is None:
-                return
-            if p.get("emitted"):
-                self._emitted(i, p)
-            elif type(p.get("upto")) is int and isinstance(p.get("site"), str) and type(p.get("window")) is int:
-                self._cut[(self.levels[i].span, p["site"], p["window"])] = (partition, p["upto"])
-            return
-        if p.get("span") == EVENTS and p.get("written"):
+        kind = _kind(p)
+        if kind == _SLOT_MARK and not ahead:
             self._mark(p, partition)
-        elif p.get("emitted"):
-            i = self._level.get(int(p.get("span", 0)))
-            if i is not None:
+        elif kind == _SLOT_CLOSING and not ahead:  # a day's own slot's: its hours' partials may be read
+            self._slot_closed(p, partition)         # before it, and committed past it
+        elif kind in (_WINDOW_MARK, _WINDOW_CLOSING) and (i := self._level_of(p)) is not None:
+            if kind == _WINDOW_MARK:
                 self._emitted(i, p)
-        elif p.get("span") == EVENTS and p.get("closing"):  # a day's own slot's: its hours' partials may be read
-            self._closed(p, partition)                        # before it, and committed past it
+            elif ahead and (wkey := _window_of(p)) is not None and _is_int(p.get("upto")):
+                self._cut[(self.levels[i].span, *wkey)] = (partition, p["upto"])
 
     def _emitted(self, level: int, mark: dict[str, Any]) -> list[Ack]:
         """A window's mark, read live or back: the window was published. Its partials replayed
@@ -172,7 +164,9 @@ class WindowOwner(Generic[Ack]):
         committed: fewer than k clients, it can be (docs/delivery.md). So what is held of it is
         dropped (its acks returned) and what comes later is late, as for the owner that wrote it."""
         agg = self.levels[level]
-        wkey = (str(mark["site"]), int(mark["window"]))
+        wkey = _window_of(mark)
+        if wkey is None:
+            return []  # one that does not parse: a record that stopped the worker would on every restart
         if agg.is_emitted(*wkey):
             return []  # this owner's own, coming back, or known already (``emitted_by_another`` relies on it)
         agg.emitted_by_another(wkey)
@@ -185,12 +179,17 @@ class WindowOwner(Generic[Ack]):
         Held open to the end of the replay, it would count partials late for the first, and the two
         copies would differ by them: one client, it can be (red-team round 13, F2 and F3)."""
         agg = self.levels[level]
-        wkey = (str(p.get("site")), p.get("window"))
-        if self._cut.pop((agg.span, *wkey), None) is None or agg.is_emitted(*wkey):  # type: ignore[arg-type]
-            return Emission(acks=[ack])  # this owner's own, or of a window known emitted
-        emission = self._emission(level, agg.close([wkey]), closing=False)  # type: ignore[list-item]
+        wkey = _window_of(p)
+        if wkey is None or self._cut.pop((agg.span, *wkey), None) is None or agg.is_emitted(*wkey):
+            return Emission(acks=[ack])  # this owner's own, of a window known emitted, or one that does not parse
+        emission = self._emission(level, agg.close([wkey]), closing=False)
         emission.acks.append(ack)
         return emission
+
+    def _level_of(self, p: dict[str, Any]) -> int | None:
+        """The level a partial, mark or closing record is of (none configured has its span: None)."""
+        span = p.get("span", self.base.span)
+        return self._level.get(span) if _is_int(span) else None
 
     def _pinned(self, level: int) -> set[tuple[str, int]]:
         """Windows of ``level`` only their closing record further on closes (``_window_closed``)."""
@@ -204,7 +203,7 @@ class WindowOwner(Generic[Ack]):
         them yet): how far this owner's closing records say it had read."""
         self._read[partition] = max(self._read.get(partition, offset), offset)
 
-    def _closed(self, p: dict[str, Any], partition: int) -> list[Ack]:
+    def _slot_closed(self, p: dict[str, Any], partition: int) -> list[Ack]:
         """A closing record read (``_closing``): another writer's closes its slot here too. One that
         does not parse is ignored: it only ever narrows what a rewrite takes, and a record that
         stopped the worker would stop it again on every restart (red-team round 10, F3)."""
@@ -449,6 +448,27 @@ class WindowOwner(Generic[Ack]):
             acks=[ack for c in closed for _, ack in self._waiting.pop((agg.span, c.site, c.start), ())],
             window_ends=[c.end for c in closed] if level == 0 else [],
         )
+
+
+_SLOT_MARK, _SLOT_CLOSING, _EVENTS_PARTIAL, _WINDOW_MARK, _WINDOW_CLOSING, _PARTIAL = range(6)
+
+
+def _kind(p: dict[str, Any]) -> int:
+    """What a record of the partials topic is: a slot's mark or closing record, a slot's events,
+    a window's mark or closing record, or a partial aggregate."""
+    if p.get("span") == EVENTS:
+        return _SLOT_MARK if p.get("written") else _SLOT_CLOSING if p.get("closing") else _EVENTS_PARTIAL
+    return _WINDOW_MARK if p.get("emitted") else _WINDOW_CLOSING if p.get("closing") else _PARTIAL
+
+
+def _window_of(p: dict[str, Any]) -> tuple[str, int] | None:
+    """A window's mark's or closing record's (site, window start); None for one that does not parse."""
+    site, start = p.get("site"), p.get("window")
+    return (site, start) if isinstance(site, str) and _is_int(start) else None
+
+
+def _is_int(v: Any) -> bool:
+    return isinstance(v, int) and not isinstance(v, bool)
 
 
 def _extend(into: Emission[Ack], more: Emission[Ack]) -> None:
