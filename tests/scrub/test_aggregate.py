@@ -428,6 +428,7 @@ def test_a_windows_closing_record_or_mark_that_does_not_parse_is_acknowledged_an
            {"site": "s", "span": 60, "window": 0, "closing": True, "upto": "x"},
            {"site": "s", "span": 60, "window": 0, "closing": True}]  # fmt: skip
     owner = WindowOwner([agg(lateness=60)], 5.0, mark_releases=True)
+    owner.restore({"site": "s", "span": 60, "window": 600, "closing": True, "upto": 99}, 0, ahead=True)  # one pinned
     for offset, p in enumerate(bad):
         owner.restore(p, 0, ahead=True)
         assert owner.merge(p, offset, 0, 0.0, offset).acks == [offset]
@@ -437,6 +438,47 @@ def test_a_windows_closing_record_or_mark_that_does_not_parse_is_acknowledged_an
     for p in w.drain_partials():
         owner.merge(p, "a", 0, 0.0, 9)
     assert by_dim(owner.idle(1e9, 1e9).records, "total")[""]["requests"] == 6  # no window was pinned
+
+
+def test_an_emission_not_written_leaves_its_windows_to_be_published_when_the_partition_comes_back():
+    """A rebalance stopped an emission after its closing record: the owner still took its window
+    for published, and given the partition back (Kafka's eager rebalance often gives the same one
+    back), dropped its partials as in a first copy that never was (red-team round 14, F05)."""
+    w = agg(lateness=60)
+    for v in range(6):
+        w.add(upd(0, v))
+    topic = w.drain_partials()
+    w.add(upd(180, 1))
+    topic += w.drain_partials()
+    owner = WindowOwner([agg(lateness=60)], 5.0, mark_releases=True)
+    out = [owner.merge(p, offset, 0, 0.0, offset) for offset, p in enumerate(topic)][-1]
+    assert by_dim(out.records, "total")[""]["requests"] == 6
+    topic += out.closing  # delivered; then the partitions were taken away, and nothing more written
+    owner.unpublished(out)
+    owner.revoke({0})
+    for offset, p in enumerate(topic):  # given back: read on to the end, then replayed from offset 0
+        if p.get("closing"):
+            owner.restore(p, 0, ahead=True)
+    again = [r for offset, p in enumerate(topic) for r in owner.merge(p, offset, 0, 0.0, offset).records]
+    assert again == out.records
+
+
+def test_a_rollup_closed_by_its_closing_record_with_nothing_of_it_replayed_stays_closed():
+    """A rollup's partials are acknowledged at once, so a replay may hold none of an hour whose
+    closing record it reads: the hour is out all the same, and a partial late for it goes on to the
+    day. It opened the hour again, published a second time from that partial alone (round 14, F01)."""
+    levels = [agg(lateness=60), TrafficAggregator(3600, 5, ("path", "country"), 60, rollup=True)]
+    owner = WindowOwner(levels, 5.0, mark_releases=True)
+    closing = {"site": "s", "span": 3600, "window": 0, "closing": True, "upto": 4}
+    owner.restore(closing, 0, ahead=True)
+    assert owner.merge(closing, "c", 0, 0.0, 5).acks == ["c"]
+    hour = TrafficAggregator(60, 5, ("path", "country"), 60)
+    for v in range(6):
+        hour.add(upd(1800, 900 + v))
+    (late,) = hour.drain_partials()
+    out = owner.merge({**late, "span": 3600, "window": 0}, "l", 0, 0.0, 6)
+    assert out.records == [] and owner.levels[1].late == 6
+    assert owner.idle(1e9, 1e9).records == []
 
 
 def test_marks_read_back_do_not_make_windows_never_emitted_count_as_emitted(monkeypatch):

@@ -455,6 +455,10 @@ class TrafficAggregator:
         self._open.pop(wkey, None)
         self._touched.pop(wkey, None)
 
+    def reopen(self, wkey: tuple[str, int]) -> None:
+        """A window closed but never written (``WindowOwner.unpublished``): not emitted after all."""
+        self._closed.pop(wkey, None)
+
     def emitted_by_another(self, wkey: tuple[str, int]) -> None:
         """A window another owner emitted (its mark): what is open of it is dropped, and what comes
         later is late, as if this one had emitted it. Remembered apart from the windows this one

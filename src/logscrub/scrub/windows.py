@@ -40,6 +40,7 @@ class Emission(Generic[Ack]):
     forward: list[dict[str, Any]] = field(default_factory=list)
     acks: list[Ack] = field(default_factory=list)
     window_ends: list[int] = field(default_factory=list)  # of the base windows emitted
+    windows: list[tuple[int, str, int]] = field(default_factory=list)  # (level, site, start) of those closed
 
     def __bool__(self) -> bool:
         return bool(self.records or self.closing or self.events or self.forward or self.acks)
@@ -152,7 +153,10 @@ class WindowOwner(Generic[Ack]):
         elif kind == _SLOT_CLOSING and not ahead:  # a day's own slot's: its hours' partials may be read
             self._slot_closed(p, partition)         # before it, and committed past it
         elif kind in (_WINDOW_MARK, _WINDOW_CLOSING) and (i := self._level_of(p)) is not None:
-            if kind == _WINDOW_MARK:
+            if kind == _WINDOW_MARK or (ahead and i > 0):
+                # A rollup's partials are acknowledged at once: a replay holds only those after the
+                # committed offset, and a copy from them would differ from the first by the others.
+                # Closed, it counts as out: lost, should the crash have come before its records.
                 self._emitted(i, p)
             elif ahead and (wkey := _window_of(p)) is not None and _is_int(p.get("upto")):
                 self._cut[(self.levels[i].span, *wkey)] = (partition, p["upto"])
@@ -182,7 +186,10 @@ class WindowOwner(Generic[Ack]):
         wkey = _window_of(p)
         if wkey is None or self._cut.pop((agg.span, *wkey), None) is None or agg.is_emitted(*wkey):
             return Emission(acks=[ack])  # this owner's own, of a window known emitted, or one that does not parse
-        emission = self._emission(level, agg.close([wkey]), closing=False)
+        closed = agg.close([wkey])
+        if not closed:  # nothing of it replayed (a rollup's partials are acknowledged at once): out all the same
+            agg.emitted_by_another(wkey)  # later ones are late, not a second copy (red-team round 14, F01)
+        emission = self._emission(level, closed, closing=False)
         emission.acks.append(ack)
         return emission
 
@@ -379,6 +386,13 @@ class WindowOwner(Generic[Ack]):
         _extend(out, self._release_in_order(over, lambda: self.slots.days_idle(math.inf if wall is None else wall, lateness)))
         return out
 
+    def unpublished(self, emission: Emission[Ack]) -> None:
+        """``emission`` was not written (its partitions were taken away meanwhile): its windows are
+        not out after all. Given the partition back, this owner would otherwise take them for its
+        own, published, and drop their partials: the windows lost (red-team round 14, F05)."""
+        for level, site, start in emission.windows:
+            self.levels[level].reopen((site, start))
+
     def revoke(self, partitions: set[int]) -> None:
         """Forget the windows of partitions another worker now owns: it rebuilds them from the
         partials this one never acknowledged."""
@@ -447,6 +461,7 @@ class WindowOwner(Generic[Ack]):
             forward=forward,
             acks=[ack for c in closed for _, ack in self._waiting.pop((agg.span, c.site, c.start), ())],
             window_ends=[c.end for c in closed] if level == 0 else [],
+            windows=[(level, c.site, c.start) for c in closed],
         )
 
 
@@ -480,3 +495,4 @@ def _extend(into: Emission[Ack], more: Emission[Ack]) -> None:
     into.forward += more.forward
     into.acks += more.acks
     into.window_ends += more.window_ends
+    into.windows += more.windows
