@@ -35,7 +35,10 @@ from logscrub.scrub.vocabulary import DAYS_KEPT
 EVENTS = "events"  # the ``span`` of a partial carrying events rather than aggregate buckets
 CHUNK = 1000  # events per partial record: well under Kafka's 1 MB default record size
 DAY = 86400
-MAX_DEFERRED = 1_000_000  # events an owner holds for the days' own slots (~1 KB each): past it, withheld
+# Events a (site, day) holds for its own slot (~1 KB each): past it, withheld. Per day, as MAX_PAIRS:
+# one bound for the whole owner made a day's own slot written again after a crash (by an owner
+# holding other days, or fewer) keep other events than the first copy (red-team round 11, F3).
+MAX_DEFERRED = 1_000_000
 DEFERRED_CHUNK = 500  # events waiting for the day's own slot, per mark: with its joins, under 1 MB
 
 Ack = TypeVar("Ack")
@@ -572,12 +575,15 @@ class EventSlots(Generic[Ack]):
 
     def defer(self, slot: tuple[str, int], events: list[dict[str, Any]], clients: list[Any], partition: int) -> None:
         """Hold events of ``slot`` (site, start) for its day's own slot, unless that was written.
-        Memory is bounded: past ``MAX_DEFERRED`` held, an event is withheld (the safe side)."""
+        Memory is bounded: past ``MAX_DEFERRED`` held for the day, an event is withheld (the safe
+        side). The slots' marks come back in the order they were written, so an owner rebuilding the
+        day from them keeps the same events."""
         key = (slot[0], slot[1] // DAY * DAY)
         if key in self._days_written:
             self.late += len(events)  # a slot of a day whose own slot is written: sealed, not published
             return
-        room = max(MAX_DEFERRED - self.deferred, 0)
+        held_for_day = sum(len(made) for made, _ in self._days.get(key, ({}, 0))[0].values())
+        room = max(MAX_DEFERRED - held_for_day, 0)
         if len(events) > room:
             self.groups.refused += len(events) - room
             events, clients = events[:room], clients[:room]
