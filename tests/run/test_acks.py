@@ -32,11 +32,11 @@ def test_a_partition_replays_until_it_has_read_what_its_end_was_when_it_came():
     from logscrub.run.acks import Replaying
 
     r = Replaying()
-    assert r.at(0, 10, lambda: 13)  # given with offsets 10-12 unread: replaying
-    assert r.at(1, 0, lambda: 1)  # partition 1 is read to its end at once, but 0 is not
+    assert r.at(0, 10, lambda: 13) == {0}  # given with offsets 10-12 unread: replaying
+    assert r.at(1, 0, lambda: 1) == {0}  # partition 1 is read to its end at once, but 0 is not
     assert r.replaying()
     assert not r.at(0, 12, lambda: 99)  # caught up; its end as first read is what counts
-    assert r.at(2, 0, lambda: 5) and not r.forget({2})
+    assert r.at(2, 0, lambda: 5) == {2} and not r.forget({2})
 
 
 def test_reading_marks_back_holds_every_slot_like_a_replay():
@@ -46,9 +46,9 @@ def test_reading_marks_back_holds_every_slot_like_a_replay():
 
     r = Replaying()
     assert not r.replaying()
-    r.restoring |= {0, 1}
-    assert r.at(0, 0, lambda: 1)  # partition 0 read to its end, but marks are still being read
-    r.restoring.discard(0)
-    assert r.replaying()  # partition 1's still are
-    r.restoring.discard(1)
+    r.restoring |= {(0, 0), (1, 0)}
+    assert r.at(0, 0, lambda: 1) == {0, 1}  # partition 0 read to its end, but marks are still being read
+    r.restoring.discard((0, 0))
+    assert r.partitions() == {1} and r.replaying()  # partition 1's still are
+    r.restoring.discard((1, 0))
     assert not r.replaying()

@@ -60,31 +60,37 @@ class Replaying:
     """Which partials partitions this worker is still replaying: those it was given with records
     it had not read (after a crash or a rebalance). While any is, no slot's events are written: a
     slot written before the crash has its mark further on, and a part of it written again would
-    be a subset to group by."""
+    be a subset to group by. A window waits only while its own partition replays
+    (``WindowOwner.hold``)."""
 
     def __init__(self) -> None:
         self._ends: dict[int, int | None] = {}  # partition -> end offset when first read (None: caught up)
         # Reading a partition's marks back (``restore``): its days' counts and waiting events are in
         # part, and a day's own slot written then (the log's days are over by the wall clock) would
-        # be capped on part of its day. One token each: several can be under way (``restore``).
-        self.restoring: set[object] = set()
+        # be capped on part of its day. One token each, (partition, its count of revocations):
+        # several can be under way (``restore``).
+        self.restoring: set[tuple[int, int]] = set()
 
-    def at(self, partition: int, offset: int, highwater: Callable[[], int | None]) -> bool:
-        """Read ``offset`` of ``partition``; whether any partition is still replaying."""
+    def at(self, partition: int, offset: int, highwater: Callable[[], int | None]) -> set[int]:
+        """Read ``offset`` of ``partition``; the partitions still replaying (``partitions``)."""
         if partition not in self._ends:
             self._ends[partition] = highwater()
         end = self._ends[partition]
         if end is not None and offset + 1 >= end:
             self._ends[partition] = None
-        return self.replaying()
+        return self.partitions()
+
+    def partitions(self) -> set[int]:
+        """The partitions replaying, or whose marks are being read back."""
+        return {p for p, end in self._ends.items() if end is not None} | {p for p, _ in self.restoring}
 
     def replaying(self) -> bool:
-        return bool(self.restoring) or any(end is not None for end in self._ends.values())
+        return bool(self.partitions())
 
-    def forget(self, partitions: set[int]) -> bool:
+    def forget(self, partitions: set[int]) -> set[int]:
         for partition in partitions:
             self._ends.pop(partition, None)
-        return self.replaying()
+        return self.partitions()
 
 
 class InFlight:

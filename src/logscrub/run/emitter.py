@@ -83,7 +83,10 @@ class Emitter:
                 written.append((partials, await sink.send(partials, orjson.dumps(p), owner_key(p))))
         if marks:
             marking = self._marking = asyncio.ensure_future(self._mark(list(written), marks, self._marking))
-            written.append((partials, asyncio.ensure_future(_all_delivered(marking))))
+            done = asyncio.ensure_future(_all_delivered(marking))
+            for future in (marking, done):  # a failure is the first delivery's to report (``delivered``)
+                future.add_done_callback(_retrieved)
+            written.append((partials, done))
         return written
 
     async def _mark(
@@ -100,3 +103,10 @@ class Emitter:
 
 async def _all_delivered(marking: asyncio.Future[list[Delivery]]) -> None:
     await delivered(await marking)
+
+
+def _retrieved(future: asyncio.Future[Any]) -> None:
+    """Marks not written because an earlier delivery failed: that failure is the one reported,
+    not this one again as a task exception nobody retrieved."""
+    if not future.cancelled():
+        future.exception()

@@ -243,7 +243,7 @@ def build_app(cfg: Config, master: MasterKey, metrics: WorkerMetrics, health: He
         marks, token = 0, (partition, given)
         gone = lambda: revocations[partition] != given  # noqa: E731 - taken away meanwhile
         replay.restoring.add(token)
-        owner.defer_releases = True  # no slot is written on part of a day's marks
+        owner.hold(replay.partitions())  # no slot is written on part of a day's marks
         try:
             async for at, value in read_back(cfg.kafka, t.partials.name, partition, None,
                                              f"{cfg.kafka.app_id}-rewind", gone):
@@ -254,7 +254,7 @@ def build_app(cfg: Config, master: MasterKey, metrics: WorkerMetrics, health: He
                     marks += at < offset
         finally:
             replay.restoring.discard(token)
-            owner.defer_releases = replay.replaying()
+            owner.hold(replay.partitions())
         if gone():  # ``forget_revoked`` forgot what it read
             return False
         if offset:
@@ -292,7 +292,7 @@ def build_app(cfg: Config, master: MasterKey, metrics: WorkerMetrics, health: He
             if message.partition not in restored and not await restored_before(message.partition, message.offset):
                 continue
             acks.received(event)
-            owner.defer_releases = replay.at(message.partition, message.offset, lambda: app.consumer.highwater(message.tp))
+            owner.hold(replay.at(message.partition, message.offset, lambda: app.consumer.highwater(message.tp)))
             cpu = time.thread_time()
             partial = orjson.loads(event.value)
             emission = owner.merge(partial, event, message.partition, time.monotonic(), message.offset)
@@ -327,7 +327,7 @@ def build_app(cfg: Config, master: MasterKey, metrics: WorkerMetrics, health: He
         for partition in partitions:
             revocations[partition] += 1
         acks.forget(partitions)
-        owner.defer_releases = replay.forget(partitions)
+        owner.hold(replay.forget(partitions))
         # A read-back under way stops at its next fetch: ended before the partition can come back,
         # it cannot overlap, and undo, the next one's (red-team round 12).
         stale = [task for p, (_, task) in list(restoring.items()) if p in partitions]

@@ -59,6 +59,7 @@ class WindowOwner(Generic[Ack]):
         # partials after a crash drops what it holds of it; and holds every slot while it replays.
         self.mark_releases = mark_releases
         self.defer_releases = False
+        self._replaying: set[int] = set()  # partials partitions whose windows wait for their replay's end
         self.idle_s = idle_s
         self.levels[0].idle_s = idle_s
         self._level = {agg.span: i for i, agg in enumerate(self.levels)}
@@ -116,9 +117,7 @@ class WindowOwner(Generic[Ack]):
             return Emission(forward=self._onward(i, [p]), acks=[ack])
         agg.merge_partial(p, now)
         self._waiting[key].append((partition, ack))
-        # Replaying, a window waits for the end: read out of the order it came in (a partition's
-        # backlog before another's), event time would pass it before the rest of its partials.
-        emission = self._emission(i, [] if self.defer_releases else agg.close_due(self._pinned(i)))
+        emission = self._emission(i, agg.close_due(self._pinned(i) | self._held(i)))
         if i == 0:
             _extend(emission, self._release_due())
         return emission
@@ -128,9 +127,8 @@ class WindowOwner(Generic[Ack]):
         only once its span is over by the wall clock ``wall``."""
         out: Emission[Ack] = Emission()
         for i, agg in enumerate(self.levels):
-            if self.defer_releases:  # replaying (``merge``)
-                break
-            closed = agg.close_idle(now, self.idle_s, wall, keep=self._fed_from_below(i), pinned=self._pinned(i))
+            closed = agg.close_idle(now, self.idle_s, wall, keep=self._fed_from_below(i),
+                                    pinned=self._pinned(i) | self._held(i))
             _extend(out, self._emission(i, closed))
         if self.base.sources_active(now):  # a slot waits for the slowest source, however quiet
             _extend(out, self._release_due())
@@ -197,6 +195,23 @@ class WindowOwner(Generic[Ack]):
         """The level a partial, mark or closing record is of (none configured has its span: None)."""
         span = p.get("span", self.base.span)
         return self._level.get(span) if _is_int(span) else None
+
+    def hold(self, replaying: set[int]) -> None:
+        """The partials partitions replaying, or being read back. A window of one waits for the end:
+        read out of the order it came in (its backlog after another partition's), event time would
+        pass it before the rest of its partials (a window's mark or closing record further on is
+        known already: ``restore``). Every slot waits while any partition does (``defer_releases``);
+        a window waited so too, and one long replay held every partition's (red-team round 13, F5)."""
+        self._replaying = replaying
+        self.defer_releases = bool(replaying)
+
+    def _held(self, level: int) -> set[tuple[str, int]]:
+        """Windows of ``level`` whose partition replays (``hold``)."""
+        if not self._replaying:
+            return set()
+        span = self.levels[level].span
+        return {(site, start) for (s, site, start), w in self._waiting.items()
+                if s == span and w and w[0][0] in self._replaying}  # fmt: skip
 
     def _pinned(self, level: int) -> set[tuple[str, int]]:
         """Windows of ``level`` only their closing record further on closes (``_window_closed``)."""
