@@ -454,7 +454,6 @@ def test_an_emission_not_written_leaves_its_windows_to_be_published_when_the_par
     out = [owner.merge(p, offset, 0, 0.0, offset) for offset, p in enumerate(topic)][-1]
     assert by_dim(out.records, "total")[""]["requests"] == 6
     topic += out.closing  # delivered; then the partitions were taken away, and nothing more written
-    owner.unpublished(out)
     owner.revoke({0})
     for offset, p in enumerate(topic):  # given back: read on to the end, then replayed from offset 0
         if p.get("closing"):
@@ -502,6 +501,27 @@ def test_a_partition_replaying_holds_its_own_windows_only():
     assert owner.idle(1e9, 1e9).records == []
     owner.hold(set())  # partition 1's replay is over
     assert {r["site"] for r in owner.idle(1e9, 1e9).records} == {"p1"}
+
+
+def test_a_rollup_rebuilt_on_a_partition_given_back_closes_when_it_is_quiet():
+    """An emission a rebalance stopped never wrote the hour's partial it counted as on its way: that
+    count kept the hour (and its day) open for good once the same owner, given the partition back,
+    rebuilt it, and a quiet site's last hour was never published (red-team round 15, F02)."""
+    levels = [agg(lateness=60), TrafficAggregator(3600, 5, ("path", "country"), 60, rollup=True)]
+    owner = WindowOwner(levels, 5.0, mark_releases=True)
+    w = agg(lateness=60)
+    for v in range(6):
+        w.add(upd(0, v))
+    (p,) = w.drain_partials()
+    owner.merge(p, 0, 0, 1.0, 0)
+    assert owner.idle(200.0, 1e10).records  # minute 0 closes on idle; its emission is not written
+    owner.revoke({0})  # given back: minute 0 replayed
+    owner.merge(p, 0, 0, 201.0, 0)
+    out = owner.idle(400.0, 1e10)
+    (hour,) = [f for f in out.forward if not f.get("emitted")]
+    owner.handed(out)
+    owner.merge(hour, 1, 0, 401.0, 1)  # its hour's partial read back from the topic
+    assert {r["span"] for r in owner.idle(1e6, 1e10).records} == {"1h"}
 
 
 def test_marks_read_back_do_not_make_windows_never_emitted_count_as_emitted(monkeypatch):

@@ -134,9 +134,9 @@ def build_app(cfg: Config, master: MasterKey, metrics: WorkerMetrics, health: He
             raise
         if written is None:  # its partitions were taken away (every one: Kafka revokes them all at once)
             inflight.end()
-            owner.unpublished(emission)
             log.info("an emission of partitions given up was not written; their next owner writes it")
             return
+        owner.handed(emission)
         metrics.emitted(len(emission.records), emission.window_ends, time.time(), len(emission.events))
         metrics.watch_windows(
             sum(level.suppressed for level in owner.levels), owner.base.late, owner.slots.held, owner.slots.late,

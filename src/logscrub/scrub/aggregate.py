@@ -17,7 +17,7 @@ import base64
 import hashlib
 import time
 from binascii import b2a_base64
-from collections.abc import Iterable, Iterator
+from collections.abc import Container, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -417,7 +417,7 @@ class TrafficAggregator:
             self.watermark = max(self.watermark, min(active) - self.allowed_lateness)
         return bool(active)
 
-    def close_due(self, keep: set[tuple[str, int]] | frozenset = frozenset()) -> list[Closed]:
+    def close_due(self, keep: Container[tuple[str, int]] = frozenset()) -> list[Closed]:
         """Every window that ends at or before the watermark, but those in ``keep``."""
         return self._close([w for w in self._open if w[1] + self.span <= self.watermark and w not in keep])
 
@@ -430,7 +430,7 @@ class TrafficAggregator:
 
     def close_idle(
         self, now: float, idle: float, wall: float | None = None, keep: set[tuple[str, int]] | frozenset = frozenset(),
-        pinned: set[tuple[str, int]] | frozenset = frozenset(),
+        pinned: Container[tuple[str, int]] = frozenset(),
     ) -> list[Closed]:
         """Windows no partial reached for ``idle`` seconds (quiet sites, the end of a stream), but
         those in ``keep``; a rollup's, only once its span is over by the wall clock ``wall`` too.
@@ -456,7 +456,7 @@ class TrafficAggregator:
         self._touched.pop(wkey, None)
 
     def reopen(self, wkey: tuple[str, int]) -> None:
-        """A window closed but never written (``WindowOwner.unpublished``): not emitted after all."""
+        """A window closed but never written (``WindowOwner.revoke``): not emitted after all."""
         self._closed.pop(wkey, None)
 
     def emitted_by_another(self, wkey: tuple[str, int]) -> None:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import math
 import os
 from collections import defaultdict
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Container, Sequence
 from dataclasses import dataclass, field
 from itertools import groupby
 from typing import Any, Generic, TypeVar
@@ -67,6 +67,9 @@ class WindowOwner(Generic[Ack]):
         # Forwarded partials not merged back yet, by the rollup window they go to: it must not close
         # on idle while they are on their way (through the partials topic, in the worker).
         self._in_flight: dict[tuple[int, str, int], int] = defaultdict(int)
+        self._flight_partition: dict[tuple[int, str, int], int] = {}  # the partition they are on
+        # Windows closed in an emission not handed to the producer yet: (level, site, start) -> partition.
+        self._unwritten: dict[tuple[int, str, int], int] = {}
         self._writers: dict[int, str] = {}  # partials partition -> this owner's mark on what it writes
         self._read: dict[int, int] = {}  # partials partition -> the offset of the last partial merged
         # The marks read of a slot by one writer, until all its chunks are: (slot, writer, a day's own?) -> by chunk.
@@ -114,10 +117,10 @@ class WindowOwner(Generic[Ack]):
             # Late: its window is out already, and a second record for it would publish a difference.
             # Rollups publish no additive number, so the next span still takes it.
             agg.late += sum(b[2] for b in p["buckets"] if b[0] == "total")
-            return Emission(forward=self._onward(i, [p]), acks=[ack])
+            return Emission(forward=self._onward(i, [p], partition), acks=[ack])
         agg.merge_partial(p, now)
         self._waiting[key].append((partition, ack))
-        emission = self._emission(i, agg.close_due(self._pinned(i) | self._held(i)))
+        emission = self._emission(i, agg.close_due(self._kept(i)))
         if i == 0:
             _extend(emission, self._release_due())
         return emission
@@ -127,8 +130,7 @@ class WindowOwner(Generic[Ack]):
         only once its span is over by the wall clock ``wall``."""
         out: Emission[Ack] = Emission()
         for i, agg in enumerate(self.levels):
-            closed = agg.close_idle(now, self.idle_s, wall, keep=self._fed_from_below(i),
-                                    pinned=self._pinned(i) | self._held(i))
+            closed = agg.close_idle(now, self.idle_s, wall, keep=self._fed_from_below(i), pinned=self._kept(i))
             _extend(out, self._emission(i, closed))
         if self.base.sources_active(now):  # a slot waits for the slowest source, however quiet
             _extend(out, self._release_due())
@@ -205,13 +207,17 @@ class WindowOwner(Generic[Ack]):
         self._replaying = replaying
         self.defer_releases = bool(replaying)
 
-    def _held(self, level: int) -> set[tuple[str, int]]:
-        """Windows of ``level`` whose partition replays (``hold``)."""
-        if not self._replaying:
-            return set()
-        span = self.levels[level].span
-        return {(site, start) for (s, site, start), w in self._waiting.items()
-                if s == span and w and w[0][0] in self._replaying}  # fmt: skip
+    def _kept(self, level: int) -> Container[tuple[str, int]]:
+        """Windows of ``level`` not to close now: those only their closing record closes
+        (``_window_closed``), and those whose partition replays (``hold``). Asked only of the
+        windows otherwise due: a set of every held window, made at each partial read, cost a replay
+        of thousands of open windows several times its time (red-team round 15, F05)."""
+        pinned, replaying = self._pinned(level), self._replaying
+        if not replaying:
+            return pinned
+        span, waiting = self.levels[level].span, self._waiting
+        return _Kept(lambda w: w in pinned or ((held := waiting.get((span, *w))) is not None
+                                               and bool(held) and held[0][0] in replaying))  # fmt: skip
 
     def _pinned(self, level: int) -> set[tuple[str, int]]:
         """Windows of ``level`` only their closing record further on closes (``_window_closed``)."""
@@ -362,31 +368,34 @@ class WindowOwner(Generic[Ack]):
         fed |= {(site, start) for (s, site, start), n in self._in_flight.items() if s == span and n > 0}
         return fed
 
-    def _sent(self, forward: list[dict[str, Any]]) -> None:
+    def _sent(self, forward: list[dict[str, Any]], partition: int) -> None:
         for p in forward:
-            self._in_flight[(int(p["span"]), str(p["site"]), int(p["window"]))] += 1
+            key = (int(p["span"]), str(p["site"]), int(p["window"]))
+            self._in_flight[key] += 1
+            self._flight_partition[key] = partition
 
     def _arrived(self, key: tuple[int, str, int]) -> None:
         if self._in_flight.get(key, 0) > 1:
             self._in_flight[key] -= 1
         else:
             self._in_flight.pop(key, None)
+            self._flight_partition.pop(key, None)
 
     def due(self) -> Emission[Ack]:
         """The base windows the watermark has passed (drivers that add updates to ``base`` themselves),
         and what reached windows already out, for their rollups."""
         emission = self._emission(0, self.base.close_due())
-        emission.forward += self._onward(0, self.base.take_late())
+        emission.forward += self._onward(0, self.base.take_late(), 0)
         _extend(emission, self._release_due())
         return emission
 
-    def _onward(self, level: int, late: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    def _onward(self, level: int, late: list[dict[str, Any]], partition: int) -> list[dict[str, Any]]:
         """Partials too late for their window at ``level``, as partials of the next span's windows."""
         if level + 1 >= len(self.levels):
             return []
         span = self.levels[level + 1].span
         forward = [{**p, "span": span, "window": int(p["window"]) // span * span} for p in late]
-        self._sent(forward)
+        self._sent(forward, partition)
         return forward
 
     def finish(self, now: float, wall: float | None = None) -> Emission[Ack]:
@@ -401,12 +410,10 @@ class WindowOwner(Generic[Ack]):
         _extend(out, self._release_in_order(over, lambda: self.slots.days_idle(math.inf if wall is None else wall, lateness)))
         return out
 
-    def unpublished(self, emission: Emission[Ack]) -> None:
-        """``emission`` was not written (its partitions were taken away meanwhile): its windows are
-        not out after all. Given the partition back, this owner would otherwise take them for its
-        own, published, and drop their partials: the windows lost (red-team round 14, F05)."""
-        for level, site, start in emission.windows:
-            self.levels[level].reopen((site, start))
+    def handed(self, emission: Emission[Ack]) -> None:
+        """``emission``'s records are handed to the producer: its windows are out (``revoke``)."""
+        for key in emission.windows:
+            self._unwritten.pop(key, None)
 
     def revoke(self, partitions: set[int]) -> None:
         """Forget the windows of partitions another worker now owns: it rebuilds them from the
@@ -424,6 +431,19 @@ class WindowOwner(Generic[Ack]):
             self._read.pop(partition, None)
         for key in [key for key, (partition, _) in self._cut.items() if partition in partitions]:
             del self._cut[key]
+        # Windows closed in an emission not handed over yet: the emitter gives it up, its partitions
+        # gone. Counted out, given the partition back (Kafka's eager rebalance often gives the same
+        # one), this owner dropped their partials as in a first copy that never was: the windows
+        # lost (red-team round 14, F05; round 15, F03: reopened when the emission's turn came, they
+        # could be read again before).
+        for key in [key for key, partition in self._unwritten.items() if partition in partitions]:
+            del self._unwritten[key]
+            self.levels[key[0]].reopen(key[1:])
+        # Forwarded partials on their way there are the next owner's to read: counted here, they
+        # would keep a rollup rebuilt on the partition's return open for good (round 15, F02).
+        for key in [key for key, partition in self._flight_partition.items() if partition in partitions]:
+            del self._flight_partition[key]
+            self._in_flight.pop(key, None)
 
     def settle(self, emission: Emission[Ack], now: float) -> Emission[Ack]:
         """Without a topic in between (``scrub``): merge forwarded partials back at once, and return
@@ -451,13 +471,17 @@ class WindowOwner(Generic[Ack]):
         if not closed:
             return Emission()
         agg = self.levels[level]
+        # Each window's partials partition (its rollups' and marks' too: one key a site's day).
+        partition = {(c.site, c.start): waiting[0][0] for c in closed
+                     if (waiting := self._waiting.get((agg.span, c.site, c.start)))}  # fmt: skip
+        partition_of: Callable[[Closed], int] = lambda c: partition.get((c.site, c.start), 0)  # noqa: E731
         closings = []
-        if self.mark_releases and closing:
+        if self.mark_releases:
             for c in closed:
-                waiting = self._waiting.get((agg.span, c.site, c.start))
-                if waiting and waiting[0][0] in self._read:
+                self._unwritten[(level, c.site, c.start)] = partition_of(c)
+                if closing and partition_of(c) in self._read:
                     closings.append({"site": c.site, "span": agg.span, "window": c.start, "closing": True,
-                                     "upto": self._read[waiting[0][0]]})  # fmt: skip
+                                     "upto": self._read[partition_of(c)]})  # fmt: skip
         nxt = self.levels[level + 1] if level + 1 < len(self.levels) else None
         records: list[dict[str, Any]] = []
         stamps: list[int] = []
@@ -466,7 +490,8 @@ class WindowOwner(Generic[Ack]):
             records += published
             stamps += [c.start * 1000] * len(published)
         forward = [c.rolled_into(nxt.span) for c in closed] if nxt else []
-        self._sent(forward)
+        for c, p in zip(closed, forward, strict=False):
+            self._sent([p], partition_of(c))
         if self.mark_releases:  # after the forwarded partials: read back, the window is complete
             forward += [{"site": c.site, "span": agg.span, "window": c.start, "emitted": True} for c in closed]
         return Emission(
@@ -499,6 +524,16 @@ def _window_of(p: dict[str, Any]) -> tuple[str, int] | None:
 
 def _is_int(v: Any) -> bool:
     return isinstance(v, int) and not isinstance(v, bool)
+
+
+class _Kept:
+    """A container asked one window at a time (``WindowOwner._kept``)."""
+
+    def __init__(self, test: Callable[[tuple[str, int]], bool]) -> None:
+        self._test = test
+
+    def __contains__(self, window: object) -> bool:
+        return self._test(window)  # type: ignore[arg-type]
 
 
 def _extend(into: Emission[Ack], more: Emission[Ack]) -> None:
