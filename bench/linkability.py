@@ -81,7 +81,7 @@ def scrub(log: Log, env: Mapping[str, str] | None = None) -> Scrubbed:
             events.append(event)
 
     for (site, start), (made, clients, truths) in sorted(slots.items(), key=lambda kv: (kv[0][1], kv[0][0])):
-        publish(held.release_days(held.days_due(start // 1000))[0])
+        publish(held.release_days(held.days_due(lambda _, at=start // 1000: at))[0])
         for event, who in zip(made, truths, strict=True):
             event[_TRUTH] = who  # not a field the owner reads; copies made coarser keep it
         held.add({"site": site, "window": start // 1000, "events": made, "clients": clients}, None, 0, now)

@@ -524,6 +524,26 @@ def test_a_rollup_rebuilt_on_a_partition_given_back_closes_when_it_is_quiet():
     assert {r["span"] for r in owner.idle(1e6, 1e10).records} == {"1h"}
 
 
+def test_marks_read_on_one_partition_close_no_window_fed_from_another():
+    """The owner's watermark was one for all its partitions: marks read on one (its backlog, or a
+    fetch ahead) closed another's windows before the rest of their partials there, which came late
+    (red-team round 15, F01: a window of 6 clients withheld, 3 requests late). A window closes on
+    the marks heard on its own partition."""
+    owner = WindowOwner([agg(lateness=60)], 5.0, mark_releases=True)
+
+    def partial(site: str, window: int, clients: range, mark: int) -> dict:
+        w = agg(lateness=60)
+        for v in clients:
+            w.add(upd(window, v, site=site))
+        (p,) = w.drain_partials({"0": mark})
+        return p
+
+    assert owner.merge(partial("one", 0, range(3), 60), "a", 1, 0.0, 0).records == []
+    assert owner.merge(partial("zero", 300, range(5), 300), "b", 0, 0.0, 0).records == []
+    out = owner.merge(partial("one", 0, range(3, 6), 300), "c", 1, 0.0, 1)
+    assert by_dim(out.records, "total")[""]["requests"] == 6 and owner.base.late == 0
+
+
 def test_marks_read_back_do_not_make_windows_never_emitted_count_as_emitted(monkeypatch):
     """Read-back marks went into the emitted windows this owner remembers: past its bound they
     pushed out the newest and moved where forgotten windows end, and a new partition's windows

@@ -5,7 +5,7 @@ import random
 
 import orjson
 
-from logscrub.scrub.aggregate import AggUpdate, TrafficAggregator
+from logscrub.scrub.aggregate import AggUpdate, TrafficAggregator, mark_last
 from bench.privacy import linkability
 from logscrub.scrub.scrubber import LEVELS, coarsened
 from logscrub.scrub.slots import CHUNK, CLIENT_FIELDS, EVENTS, EventSlots, Groups, _described, event_json, event_partials, held_event
@@ -25,6 +25,34 @@ def events(n: int, start: int = 0) -> list[dict]:
 def distinct(n: int) -> tuple[list[dict], list[int]]:
     """``n`` events of as many clients: none is refused by the owner's check."""
     return events(n), list(range(n))
+
+
+def test_marks_read_on_one_partition_write_no_slot_fed_from_another():
+    """One raw batch's records reach each partials partition on its own: read on the site's
+    partition first, its marks wrote the (rare) slot of another partition before the rest of that
+    batch's events there, and those came late (red-team round 12: 10 of 20 dropped). A slot is
+    written on the marks heard on its own partition; a key with events only has them on its last."""
+    o = owner(lateness=60)
+    (first,) = event_partials({("(rare)", 0): (events(10), list(range(10)))})
+    (second,) = event_partials({("(rare)", 0): (events(10), list(range(10, 20)))})
+    assert o.merge({**first, "marks": {"0": 1800}}, "a", 1, 0.0, 0).events == []
+    site = TrafficAggregator(60, 5, ("path",), 60)
+    site.add(AggUpdate("s", HOUR + 60, 1, 1, 10, "2xx", (("path", "/"),)))
+    (traffic,) = site.drain_partials({"0": HOUR + 60})
+    assert o.merge(traffic, "b", 0, 0.0, 0).events == []  # the batch's marks, read on partition 0 first
+    out = o.merge({**second, "marks": {"0": HOUR + 60}}, "c", 1, 0.0, 1)
+    assert len(out.events) == 20 and o.slots.late == 0
+
+
+def test_a_batch_s_marks_ride_on_the_last_record_of_each_owner_key_events_only_keys_too():
+    """(rare)'s key gets events only: without marks on them its owner heard the batch on other
+    keys' partitions only, read ahead of it (red-team round 12)."""
+    site = TrafficAggregator(60, 5, ("path",), 60)
+    site.add(AggUpdate("s", 0, 1, 1, 10, "2xx", (("path", "/"),)))
+    records = [*event_partials({("s", 0): distinct(2), ("(rare)", 0): distinct(2)}), *site.drain_partials()]
+    mark_last(records, {"0": 60})
+    assert [(p["site"], p["span"], "marks" in p) for p in records] == [
+        ("s", EVENTS, False), ("(rare)", EVENTS, True), ("s", 60, True)]  # fmt: skip
 
 
 def test_partials_are_chunked_under_the_record_size():
@@ -77,7 +105,7 @@ def test_slots_are_kept_apart_by_site_and_start():
     slots: EventSlots[str] = EventSlots(HOUR)
     for site, start in (("s", 0), ("s", HOUR), ("t", 0)):
         slots.add({"site": site, "window": start, "events": events(1)}, site, 0, 0.0)
-    assert sorted(slots.due(HOUR)) == [("s", 0), ("t", 0)]
+    assert sorted(slots.due(lambda _: HOUR)) == [("s", 0), ("t", 0)]
 
 
 def test_a_pause_of_the_stream_does_not_write_the_hour_in_progress():

@@ -493,9 +493,13 @@ class EventSlots(Generic[Ack]):
         self.held += len(p["events"])
         return True
 
-    def due(self, watermark: int) -> list[tuple[str, int]]:
-        """The slots event time has passed."""
-        return [key for key in self._events if key[1] + self.span <= watermark]
+    def due(self, watermark_at: Callable[[int], int]) -> list[tuple[str, int]]:
+        """The slots event time has passed, on the partials partition each is fed from."""
+        return [key for key in self._events if key[1] + self.span <= watermark_at(self._partition_of(key))]
+
+    def _partition_of(self, key: tuple[str, int]) -> int:
+        acks = self._acks.get(key)
+        return acks[0][0] if acks else 0
 
     def idle(self, now: float, idle_s: float, wall: float, lateness: float) -> list[tuple[str, int]]:
         """The slots no partial reached for ``idle_s`` (a quiet site, the end of a stream), once they
@@ -603,9 +607,9 @@ class EventSlots(Generic[Ack]):
         while len(self._days_written) > 100_000:
             del self._days_written[next(iter(self._days_written))]
 
-    def days_due(self, watermark: int) -> list[tuple[str, int]]:
-        """The days' own slots event time has passed, once no slot of theirs is held."""
-        return self._days_over(lambda key: key[1] + DAY <= watermark)
+    def days_due(self, watermark_at: Callable[[int], int]) -> list[tuple[str, int]]:
+        """The days' own slots event time has passed (on their partition), once no slot of theirs is held."""
+        return self._days_over(lambda key: key[1] + DAY <= watermark_at(self._days[key][1]))
 
     def days_idle(self, wall: float, lateness: float) -> list[tuple[str, int]]:
         """The days' own slots over by the wall clock (plus the lateness), once no slot of theirs is held."""

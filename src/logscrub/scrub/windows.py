@@ -94,7 +94,10 @@ class WindowOwner(Generic[Ack]):
         if kind == _SLOT_CLOSING:
             return Emission(acks=[ack, *self._slot_closed(p, partition)])
         if kind == _EVENTS_PARTIAL:
-            if not self.slots.add(p, ack, partition, now, offset):
+            added = self.slots.add(p, ack, partition, now, offset)
+            if isinstance(p.get("marks"), dict):  # the last of a batch's records under its key: (rare)'s have no other
+                self.base.heard(p["marks"], now, partition)
+            if not added:
                 return Emission(acks=[ack])  # its slot is out: sealed, never published (counted late)
             return self._release_due()
         i = self._level_of(p)
@@ -118,7 +121,7 @@ class WindowOwner(Generic[Ack]):
             # Rollups publish no additive number, so the next span still takes it.
             agg.late += sum(b[2] for b in p["buckets"] if b[0] == "total")
             return Emission(forward=self._onward(i, [p], partition), acks=[ack])
-        agg.merge_partial(p, now)
+        agg.merge_partial(p, now, partition)
         self._waiting[key].append((partition, ack))
         emission = self._emission(i, agg.close_due(self._kept(i)))
         if i == 0:
@@ -279,7 +282,8 @@ class WindowOwner(Generic[Ack]):
 
     def _release_due(self) -> Emission[Ack]:
         """The slots, and the days' own slots, event time has passed."""
-        return self._release_in_order(self.slots.due(self.base.watermark), lambda: self.slots.days_due(self.base.watermark))
+        at = self.base.watermark_at
+        return self._release_in_order(self.slots.due(at), lambda: self.slots.days_due(at))
 
     def _release_in_order(
         self, keys: list[tuple[str, int]], days_over: Callable[[], list[tuple[str, int]]]
@@ -429,6 +433,8 @@ class WindowOwner(Generic[Ack]):
         for partition in partitions:
             self._writers.pop(partition, None)
             self._read.pop(partition, None)
+        for agg in self.levels:
+            agg.forget_partitions(partitions)
         for key in [key for key, (partition, _) in self._cut.items() if partition in partitions]:
             del self._cut[key]
         # Windows closed in an emission not handed over yet: the emitter gives it up, its partitions
