@@ -544,6 +544,25 @@ def test_marks_read_on_one_partition_close_no_window_fed_from_another():
     assert by_dim(out.records, "total")[""]["requests"] == 6 and owner.base.late == 0
 
 
+def test_a_batch_s_heartbeat_closes_windows_once_all_its_records_on_the_partition_are_read():
+    """Several sites' keys share a partials partition: the marks on one key's last record were read
+    before the batch's records under another key there, which came late (red-team round 16, F01: a
+    window of 6 clients withheld with 3, the other 3 late). Sent after them all, they are not."""
+    from logscrub.scrub.aggregate import heartbeat
+
+    owner = WindowOwner([agg(lateness=60)], 5.0, mark_releases=True)
+    batch = agg(lateness=60)
+    for v in range(6):
+        batch.add(upd(240, v, site="x"))
+        batch.add(upd(240, 10 + v, site="y"))
+    batch.add(upd(360, 99, site="x"))
+    records = [heartbeat({"0": 0}, 60), *batch.drain_partials(), heartbeat({"0": 360}, 60)]  # the last batch's, then this one's
+    out = [owner.merge(p, i, 0, 0.0, i) for i, p in enumerate(records)]
+    assert [e.records for e in out[:-1]] == [[], [], [], []]
+    totals = {r["site"]: r["requests"] for r in out[-1].records if r["dimension"] == "total"}
+    assert totals == {"x": 6, "y": 6} and owner.base.late == 0 and 4 in out[-1].acks
+
+
 def test_marks_read_back_do_not_make_windows_never_emitted_count_as_emitted(monkeypatch):
     """Read-back marks went into the emitted windows this owner remembers: past its bound they
     pushed out the newest and moved where forgotten windows end, and a new partition's windows

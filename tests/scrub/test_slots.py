@@ -5,7 +5,7 @@ import random
 
 import orjson
 
-from logscrub.scrub.aggregate import AggUpdate, TrafficAggregator, mark_last
+from logscrub.scrub.aggregate import AggUpdate, TrafficAggregator, heartbeat
 from bench.privacy import linkability
 from logscrub.scrub.scrubber import LEVELS, coarsened
 from logscrub.scrub.slots import CHUNK, CLIENT_FIELDS, EVENTS, EventSlots, Groups, _described, event_json, event_partials, held_event
@@ -31,28 +31,27 @@ def test_marks_read_on_one_partition_write_no_slot_fed_from_another():
     """One raw batch's records reach each partials partition on its own: read on the site's
     partition first, its marks wrote the (rare) slot of another partition before the rest of that
     batch's events there, and those came late (red-team round 12: 10 of 20 dropped). A slot is
-    written on the marks heard on its own partition; a key with events only has them on its last."""
+    written on the marks heard on its own partition, sent there after the batch's records."""
     o = owner(lateness=60)
     (first,) = event_partials({("(rare)", 0): (events(10), list(range(10)))})
     (second,) = event_partials({("(rare)", 0): (events(10), list(range(10, 20)))})
-    assert o.merge({**first, "marks": {"0": 1800}}, "a", 1, 0.0, 0).events == []
+    assert o.merge(first, "a", 1, 0.0, 0).events == []
+    assert o.merge(heartbeat({"0": 1800}, 60), "a'", 1, 0.0, 1).events == []
     site = TrafficAggregator(60, 5, ("path",), 60)
     site.add(AggUpdate("s", HOUR + 60, 1, 1, 10, "2xx", (("path", "/"),)))
-    (traffic,) = site.drain_partials({"0": HOUR + 60})
-    assert o.merge(traffic, "b", 0, 0.0, 0).events == []  # the batch's marks, read on partition 0 first
-    out = o.merge({**second, "marks": {"0": HOUR + 60}}, "c", 1, 0.0, 1)
-    assert len(out.events) == 20 and o.slots.late == 0
+    assert o.merge(site.drain_partials()[0], "b", 0, 0.0, 0).events == []
+    assert o.merge(heartbeat({"0": HOUR + 60}, 60), "b'", 0, 0.0, 1).events == []  # read on partition 0 first
+    assert o.merge(second, "c", 1, 0.0, 2).events == []
+    out = o.merge(heartbeat({"0": HOUR + 60}, 60), "c'", 1, 0.0, 3)
+    assert len(out.events) == 20 and o.slots.late == 0 and "c'" in out.acks
 
 
-def test_a_batch_s_marks_ride_on_the_last_record_of_each_owner_key_events_only_keys_too():
-    """(rare)'s key gets events only: without marks on them its owner heard the batch on other
-    keys' partitions only, read ahead of it (red-team round 12)."""
-    site = TrafficAggregator(60, 5, ("path",), 60)
-    site.add(AggUpdate("s", 0, 1, 1, 10, "2xx", (("path", "/"),)))
-    records = [*event_partials({("s", 0): distinct(2), ("(rare)", 0): distinct(2)}), *site.drain_partials()]
-    mark_last(records, {"0": 60})
-    assert [(p["site"], p["span"], "marks" in p) for p in records] == [
-        ("s", EVENTS, False), ("(rare)", EVENTS, True), ("s", 60, True)]  # fmt: skip
+def test_a_heartbeat_is_a_partial_an_owner_from_before_it_publishes_nothing_of():
+    """Sent to every partials partition after each batch: an owner not upgraded yet merges it as an
+    empty window of a site no host has, and takes its marks."""
+    old = TrafficAggregator(60, 5, ("path",), 60)
+    old.merge_partial(heartbeat({"0": 600, "1": 660}, 60), 0.0)
+    assert old.watermark == 540 and old.records(old.flush()) == []
 
 
 def test_partials_are_chunked_under_the_record_size():

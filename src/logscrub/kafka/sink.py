@@ -67,10 +67,7 @@ class KafkaSink:
         turn with each call. ``timestamps`` in milliseconds (None: the producer's clock)."""
         await self._started.wait()
         if partition is None:
-            try:
-                partitions = sorted(await self.producer.partitions_for(topic))
-            except KafkaError as e:
-                raise OutputFailed(topic, e) from None
+            partitions = await self.partitions(topic)
             partition = partitions[next(self._spread) % len(partitions)]
         sent: list[Delivery] = []
         batch = self.producer.create_batch()
@@ -86,6 +83,14 @@ class KafkaSink:
         if batch.record_count():
             sent.append((topic, await self._send_batch(batch, topic, partition)))
         return sent
+
+    async def partitions(self, topic: str) -> list[int]:
+        """``topic``'s partitions, in order."""
+        await self._started.wait()
+        try:
+            return sorted(await self.producer.partitions_for(topic))
+        except KafkaError as e:
+            raise OutputFailed(topic, e) from None
 
     async def send(
         self, topic: str, value: bytes | None, key: bytes | None = None, partition: int | None = None,

@@ -23,7 +23,7 @@ from logscrub.kafka.shared_keys import SharedKeys
 from logscrub.kafka.sink import Delivery, KafkaSink, delivered
 from logscrub.ops.metrics import Health, WorkerMetrics
 from logscrub.parsing.shipped import unwrap
-from logscrub.scrub.aggregate import TrafficAggregator, mark_last
+from logscrub.scrub.aggregate import TrafficAggregator, heartbeat
 from logscrub.scrub.build import Core
 from logscrub.scrub.routing import Routed
 from logscrub.scrub.windows import owner_key
@@ -139,18 +139,19 @@ class RawLoop:
                 deliveries += await self.sink.write(getattr(t, role).name, values)
         for sightings in core.vocabulary.take_sightings():  # what k counts, for the other workers
             deliveries.append((t.vocabulary.name, await self.sink.send(t.vocabulary.name, orjson.dumps(sightings))))
-        # Events before the aggregate partials: the last of those carries the marks that may close
-        # their slot, and one owner key's records stay in order on its partition. A key with events
-        # only ((rare)'s) has them on its last events: its owner hears the batch there too, as the
-        # owners of its partition hear it (red-team round 12: its slots were released on marks read
-        # on another partition first, and the rest of the batch's events came late).
+        # Events before the aggregate partials, and one owner key's records stay in order on its
+        # partition. Then the marks, to every partition, after all of the batch's records there:
+        # read first on one partition (or on one key of several sharing it), they made the rest of
+        # the batch late on the others (red-team rounds 12 and 16: 10 of 20 (rare) events).
         partials = held + self.partial_sums.drain_partials()
-        if marks := self._marks_to_send(batches):
-            mark_last(partials, marks)
         for partial in partials:
             deliveries.append(
                 (t.partials.name, await self.sink.send(t.partials.name, orjson.dumps(partial), owner_key(partial)))
             )
+        if marks := self._marks_to_send(batches):
+            beat = orjson.dumps(heartbeat(marks, self.partial_sums.span))
+            for partition in await self.sink.partitions(t.partials.name):
+                deliveries.append((t.partials.name, await self.sink.send(t.partials.name, beat, None, partition)))
         keys_started = time.thread_time()
         deliveries += await self._key_records()
         self.metrics.cpu.labels("keys").inc(time.thread_time() - keys_started + claiming)

@@ -243,12 +243,18 @@ def owner_key(p: dict[str, Any]) -> bytes:
     return f"{p['site']}|{int(p['window']) // 86400}".encode()
 
 
-def mark_last(records: list[dict[str, Any]], marks: dict[str, int]) -> None:
-    """Each source's latest window start (``marks``) on the last of a batch's records under each
-    owner key, events or partials: its owner has read the batch's others there by then, and its
-    watermark moves on what is read on its own partition (``TrafficAggregator.watermark_at``)."""
-    for last in {owner_key(p): p for p in records}.values():
-        last["marks"] = marks
+HEARTBEAT_SITE = "(marks)"  # no site's name: a host name has no parentheses
+
+
+def heartbeat(marks: dict[str, int], span: int) -> dict[str, Any]:
+    """Each source's latest window start (``marks``), sent to every partials partition after a
+    batch's records: its owner has read the batch's others there by then, whatever their keys, and
+    its watermark moves on what is read on its own partition (``TrafficAggregator.watermark_at``).
+    Shaped as an empty partial of a site no host has: an owner from before it merges an empty
+    window that publishes nothing, and takes the marks."""
+    start = min(marks.values()) // span * span
+    return {"site": HEARTBEAT_SITE, "span": span, "window": start, "upto": start + span, "buckets": [],
+            "marks": marks, "heartbeat": True}
 
 
 class TrafficAggregator:
@@ -377,8 +383,9 @@ class TrafficAggregator:
         crash can never lose a line's contribution (it may count it twice: at least once).
         """
         out = [partial(site, self.span, start, buckets, start + self.span) for (site, start), buckets in self._open.items()]
-        if marks:
-            mark_last(out, marks)
+        if marks:  # on each owner key's last partial (raw workers from before ``heartbeat``)
+            for last in {owner_key(p): p for p in out}.values():
+                last["marks"] = marks
         self._open.clear()
         return out
 

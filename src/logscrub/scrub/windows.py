@@ -93,9 +93,16 @@ class WindowOwner(Generic[Ack]):
             return Emission(acks=[ack, *self._mark(p, partition)])
         if kind == _SLOT_CLOSING:
             return Emission(acks=[ack, *self._slot_closed(p, partition)])
+        if kind == _HEARTBEAT:  # a raw batch's marks, after its records on this partition
+            if isinstance(p.get("marks"), dict):
+                self.base.heard(p["marks"], now, partition)
+            emission = self._emission(0, self.base.close_due(self._kept(0)))
+            emission.acks.append(ack)
+            _extend(emission, self._release_due())
+            return emission
         if kind == _EVENTS_PARTIAL:
             added = self.slots.add(p, ack, partition, now, offset)
-            if isinstance(p.get("marks"), dict):  # the last of a batch's records under its key: (rare)'s have no other
+            if isinstance(p.get("marks"), dict):  # a raw worker's from before heartbeats, on its last record of the key
                 self.base.heard(p["marks"], now, partition)
             if not added:
                 return Emission(acks=[ack])  # its slot is out: sealed, never published (counted late)
@@ -511,12 +518,14 @@ class WindowOwner(Generic[Ack]):
         )
 
 
-_SLOT_MARK, _SLOT_CLOSING, _EVENTS_PARTIAL, _WINDOW_MARK, _WINDOW_CLOSING, _PARTIAL = range(6)
+_SLOT_MARK, _SLOT_CLOSING, _EVENTS_PARTIAL, _WINDOW_MARK, _WINDOW_CLOSING, _PARTIAL, _HEARTBEAT = range(7)
 
 
 def _kind(p: dict[str, Any]) -> int:
     """What a record of the partials topic is: a slot's mark or closing record, a slot's events,
     a window's mark or closing record, or a partial aggregate."""
+    if p.get("heartbeat"):
+        return _HEARTBEAT
     if p.get("span") == EVENTS:
         return _SLOT_MARK if p.get("written") else _SLOT_CLOSING if p.get("closing") else _EVENTS_PARTIAL
     return _WINDOW_MARK if p.get("emitted") else _WINDOW_CLOSING if p.get("closing") else _PARTIAL
