@@ -556,11 +556,35 @@ def test_a_batch_s_heartbeat_closes_windows_once_all_its_records_on_the_partitio
         batch.add(upd(240, v, site="x"))
         batch.add(upd(240, 10 + v, site="y"))
     batch.add(upd(360, 99, site="x"))
-    records = [heartbeat({"0": 0}, 60), *batch.drain_partials(), heartbeat({"0": 360}, 60)]  # the last batch's, then this one's
+    records = [heartbeat({"0": 0}, 60, 0), *batch.drain_partials(), heartbeat({"0": 360}, 60, 0)]  # the last batch's, then this one's
     out = [owner.merge(p, i, 0, 0.0, i) for i, p in enumerate(records)]
     assert [e.records for e in out[:-1]] == [[], [], [], []]
     totals = {r["site"]: r["requests"] for r in out[-1].records if r["dimension"] == "total"}
-    assert totals == {"x": 6, "y": 6} and owner.base.late == 0 and 4 in out[-1].acks
+    assert totals == {"x": 6, "y": 6} and owner.base.late == 0 and sorted(out[-1].acks) == [1, 2]
+
+
+def test_a_partition_waits_for_its_own_heartbeat_after_a_pause_or_before_its_first():
+    """A source quiet past the idle time counted, on a partition, as heard anywhere: its first
+    heartbeat after the pause, read on one partition, made the batch's records on the other late
+    (red-team round 17, F03: a window of 6 clients withheld with 3, 3 late). A partition given
+    before its first heartbeat did the same."""
+    from logscrub.scrub.aggregate import heartbeat
+
+    def half(clients: range) -> dict:
+        w = agg(lateness=60)
+        for v in clients:
+            w.add(upd(600, v, site="x"))
+        return w.drain_partials()[0]
+
+    for given_late in (False, True):
+        owner = WindowOwner([agg(lateness=60)], 5.0, mark_releases=True)
+        owner.merge(heartbeat({"0": 0}, 60, 0), "h", 0, 0.0, 0)
+        if not given_late:
+            owner.merge(heartbeat({"0": 0}, 60, 1), "h", 1, 0.0, 0)
+        assert owner.merge(half(range(3)), "a", 1, 100.0, 1).records == []
+        assert owner.merge(heartbeat({"0": 720}, 60, 0), "h", 0, 100.0, 1).records == []  # after a pause
+        out = [owner.merge(half(range(3, 6)), "b", 1, 100.0, 2), owner.merge(heartbeat({"0": 720}, 60, 1), "h", 1, 100.0, 3)]
+        assert by_dim(out[-1].records, "total")[""]["requests"] == 6 and owner.base.late == 0
 
 
 def test_marks_read_back_do_not_make_windows_never_emitted_count_as_emitted(monkeypatch):

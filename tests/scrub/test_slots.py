@@ -36,22 +36,25 @@ def test_marks_read_on_one_partition_write_no_slot_fed_from_another():
     (first,) = event_partials({("(rare)", 0): (events(10), list(range(10)))})
     (second,) = event_partials({("(rare)", 0): (events(10), list(range(10, 20)))})
     assert o.merge(first, "a", 1, 0.0, 0).events == []
-    assert o.merge(heartbeat({"0": 1800}, 60), "a'", 1, 0.0, 1).events == []
+    assert o.merge(heartbeat({"0": 1800}, 60, 1), "a'", 1, 0.0, 1).events == []
     site = TrafficAggregator(60, 5, ("path",), 60)
     site.add(AggUpdate("s", HOUR + 60, 1, 1, 10, "2xx", (("path", "/"),)))
     assert o.merge(site.drain_partials()[0], "b", 0, 0.0, 0).events == []
-    assert o.merge(heartbeat({"0": HOUR + 60}, 60), "b'", 0, 0.0, 1).events == []  # read on partition 0 first
+    assert o.merge(heartbeat({"0": HOUR + 60}, 60, 0), "b'", 0, 0.0, 1).events == []  # read on partition 0 first
     assert o.merge(second, "c", 1, 0.0, 2).events == []
-    out = o.merge(heartbeat({"0": HOUR + 60}, 60), "c'", 1, 0.0, 3)
-    assert len(out.events) == 20 and o.slots.late == 0 and "c'" in out.acks
+    out = o.merge(heartbeat({"0": HOUR + 60}, 60, 1), "c'", 1, 0.0, 3)
+    assert len(out.events) == 20 and o.slots.late == 0 and out.acks == ["a", "c"]  # a heartbeat's: the driver's
 
 
 def test_a_heartbeat_is_a_partial_an_owner_from_before_it_publishes_nothing_of():
     """Sent to every partials partition after each batch: an owner not upgraded yet merges it as an
     empty window of a site no host has, and takes its marks."""
     old = TrafficAggregator(60, 5, ("path",), 60)
-    old.merge_partial(heartbeat({"0": 600, "1": 660}, 60), 0.0)
+    old.merge_partial(heartbeat({"0": 600, "1": 660}, 60, 3), 0.0)
     assert old.watermark == 540 and old.records(old.flush()) == []
+    # One site a partition: an old owner's window of one holds no other partition's acknowledgements,
+    # which a revocation of the first would drop with it (red-team round 17, F01).
+    assert heartbeat({"0": 600}, 60, 0)["site"] != heartbeat({"0": 600}, 60, 1)["site"]
 
 
 def test_partials_are_chunked_under_the_record_size():

@@ -74,6 +74,9 @@ class RawLoop:
         )
         self.next_offsets: dict[int, int] = {}  # raw partition -> next offset to process
         self.marks: dict[int, int] = {}  # raw partition -> latest window start of its events
+        # The marks last sent in heartbeats, and when: sent again once they move, or after a quarter
+        # of the lateness (a source no owner hears from for its idle time stops holding windows back).
+        self._beat: tuple[dict[str, int], float] = ({}, 0.0)
         self._idle = asyncio.Event()
         self._idle.set()
 
@@ -148,9 +151,12 @@ class RawLoop:
             deliveries.append(
                 (t.partials.name, await self.sink.send(t.partials.name, orjson.dumps(partial), owner_key(partial)))
             )
-        if marks := self._marks_to_send(batches):
-            beat = orjson.dumps(heartbeat(marks, self.partial_sums.span))
+        every = self.partial_sums.allowed_lateness / 4  # well within an owner's idle time (the lateness)
+        if (marks := self._marks_to_send(batches)) and (marks != self._beat[0] or now - self._beat[1] >= every):
+            self._beat = (marks, now)
+            span = self.partial_sums.span
             for partition in await self.sink.partitions(t.partials.name):
+                beat = orjson.dumps(heartbeat(marks, span, partition))
                 deliveries.append((t.partials.name, await self.sink.send(t.partials.name, beat, None, partition)))
         keys_started = time.thread_time()
         deliveries += await self._key_records()

@@ -296,9 +296,10 @@ def build_app(cfg: Config, master: MasterKey, metrics: WorkerMetrics, health: He
             cpu = time.thread_time()
             partial = orjson.loads(event.value)
             emission = owner.merge(partial, event, message.partition, time.monotonic(), message.offset)
-            if partial.get("span") not in (EVENTS, owner.base.span):
+            if partial.get("span") not in (EVENTS, owner.base.span) or partial.get("heartbeat"):
                 # A rollup's partial waits up to a day for its rollup: it must not hold the commit (and
                 # every partial after it in memory) that long. Its rollup is rebuilt from later ones only.
+                # A heartbeat is done once read; no commit of its own (faust's timer commits it).
                 for done in acks.done([event]):
                     done.ack()
             metrics.cpu.labels("windows").inc(time.thread_time() - cpu)

@@ -93,11 +93,10 @@ class WindowOwner(Generic[Ack]):
             return Emission(acks=[ack, *self._mark(p, partition)])
         if kind == _SLOT_CLOSING:
             return Emission(acks=[ack, *self._slot_closed(p, partition)])
-        if kind == _HEARTBEAT:  # a raw batch's marks, after its records on this partition
+        if kind == _HEARTBEAT:  # a raw batch's marks, after its records on this partition: acknowledged by the driver
             if isinstance(p.get("marks"), dict):
-                self.base.heard(p["marks"], now, partition)
+                self.base.heard(p["marks"], now, partition, beat=True)
             emission = self._emission(0, self.base.close_due(self._kept(0)))
-            emission.acks.append(ack)
             _extend(emission, self._release_due())
             return emission
         if kind == _EVENTS_PARTIAL:
