@@ -587,6 +587,33 @@ def test_a_partition_waits_for_its_own_heartbeat_after_a_pause_or_before_its_fir
         assert by_dim(out[-1].records, "total")[""]["requests"] == 6 and owner.base.late == 0
 
 
+def test_a_source_not_heard_yet_holds_windows_back_for_the_idle_time_only():
+    """Only the sources heard from held windows back: a worker whose first batch came seconds after
+    another's had its lines made late (CI, 1 December 2026: 82 of 4,000). Heartbeats say how many
+    raw partitions there are; one never heard from (an empty partition) waits the idle time only."""
+    from logscrub.scrub.aggregate import heartbeat
+
+    def part(clients: range) -> dict:
+        w = agg(lateness=60)
+        for v in clients:
+            w.add(upd(600, v, site="x"))
+        return w.drain_partials()[0]
+
+    owner = WindowOwner([agg(lateness=60)], 5.0, mark_releases=True)
+    assert owner.merge(part(range(3)), "a", 0, 0.0, 0).records == []
+    assert owner.merge(heartbeat({"0": 720}, 60, 0, sources=2), "h", 0, 1.0, 1).records == []  # "1" not heard yet
+    assert owner.merge(part(range(3, 6)), "b", 0, 2.0, 2).records == []
+    out = owner.merge(heartbeat({"1": 720}, 60, 0, sources=2), "h", 0, 2.0, 3)
+    assert by_dim(out.records, "total")[""]["requests"] == 6 and owner.base.late == 0
+
+    owner = WindowOwner([agg(lateness=60)], 5.0, mark_releases=True)
+    owner.merge(part(range(6)), "a", 0, 0.0, 0)
+    assert owner.merge(heartbeat({"0": 720}, 60, 0, sources=2), "h", 0, 0.0, 1).records == []
+    assert owner.idle(4.0, 1e10).records == []
+    out = owner.merge(heartbeat({"0": 720}, 60, 0, sources=2), "h", 0, 5.5, 2)  # "1" silent for the idle time
+    assert by_dim(out.records, "total")[""]["requests"] == 6
+
+
 def test_marks_read_back_do_not_make_windows_never_emitted_count_as_emitted(monkeypatch):
     """Read-back marks went into the emitted windows this owner remembers: past its bound they
     pushed out the newest and moved where forgotten windows end, and a new partition's windows

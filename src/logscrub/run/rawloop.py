@@ -155,8 +155,9 @@ class RawLoop:
         if (marks := self._marks_to_send(batches)) and (marks != self._beat[0] or now - self._beat[1] >= every):
             self._beat = (marks, now)
             span = self.partial_sums.span
+            sources = len(self.consumer.partitions_for_topic(t.raw.name) or ())
             for partition in await self.sink.partitions(t.partials.name):
-                beat = orjson.dumps(heartbeat(marks, span, partition))
+                beat = orjson.dumps(heartbeat(marks, span, partition, sources))
                 deliveries.append((t.partials.name, await self.sink.send(t.partials.name, beat, None, partition)))
         keys_started = time.thread_time()
         deliveries += await self._key_records()

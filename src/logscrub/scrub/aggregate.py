@@ -246,17 +246,21 @@ def owner_key(p: dict[str, Any]) -> bytes:
 NOT_HEARD = -(1 << 62)  # the watermark of a partition a heartbeat source was not heard on yet: it waits
 
 
-def heartbeat(marks: dict[str, int], span: int, partition: int) -> dict[str, Any]:
+def heartbeat(marks: dict[str, int], span: int, partition: int, sources: int = 0) -> dict[str, Any]:
     """Each source's latest window start (``marks``), sent to partials partition ``partition`` after
     a batch's records: its owner has read the batch's others there by then, whatever their keys,
     and its watermark moves on what is read on its own partition (``TrafficAggregator.watermark_at``).
-    Shaped as an empty partial of a site no host has, one a partition: an owner from before it
-    merges an empty window that publishes nothing, and takes the marks (one window for all
-    partitions would hold acknowledgements of several, and a revocation dropped them: red-team
-    round 17, F01)."""
+    ``sources``: how many there are (the raw topic's partitions), so that the owner waits for those
+    it has not heard from yet. Shaped as an empty partial of a site no host has, one a partition:
+    an owner from before it merges an empty window that publishes nothing, and takes the marks (one
+    window for all partitions would hold acknowledgements of several, and a revocation dropped
+    them: red-team round 17, F01)."""
     start = min(marks.values()) // span * span
-    return {"site": f"(marks){partition}", "span": span, "window": start, "upto": start + span, "buckets": [],
+    beat = {"site": f"(marks){partition}", "span": span, "window": start, "upto": start + span, "buckets": [],
             "marks": marks, "heartbeat": True}
+    if sources:
+        beat["sources"] = sources
+    return beat
 
 
 class TrafficAggregator:
@@ -428,9 +432,18 @@ class TrafficAggregator:
         elif not self._marks:  # partials without sources' marks (scrub, or the rest of a worker's batch)
             self._advance(wkey[1] - self.allowed_lateness, partition)
 
-    def heard(self, marks: dict[str, Any], now: float, partition: int | None = None, beat: bool = False) -> None:
+    def heard(
+        self, marks: dict[str, Any], now: float, partition: int | None = None, beat: bool = False, sources: int = 0
+    ) -> None:
         """Sources' marks (each raw partition's latest window) read on partials partition
-        ``partition``; ``beat``: in a heartbeat, which moves that partition's watermark only."""
+        ``partition``; ``beat``: in a heartbeat, which moves that partition's watermark only.
+        ``sources``: how many raw partitions there are. One not heard from yet holds every window
+        back for the idle time, as a silent one does: a worker whose first batch came a few seconds
+        after another's had its lines made late (CI, 1 December: 82 of 4,000)."""
+        for source in map(str, range(sources)):
+            if source not in self._marks:
+                self._marks[source] = (NOT_HEARD, now)
+                self._beating.add(source)
         here = self._heard.setdefault(partition, {}) if partition is not None else None
         for source, mark in marks.items():
             previous = self._marks.get(source, (mark, now))[0]

@@ -95,7 +95,9 @@ class WindowOwner(Generic[Ack]):
             return Emission(acks=[ack, *self._slot_closed(p, partition)])
         if kind == _HEARTBEAT:  # a raw batch's marks, after its records on this partition: acknowledged by the driver
             if isinstance(p.get("marks"), dict):
-                self.base.heard(p["marks"], now, partition, beat=True)
+                sources = p.get("sources")
+                sources = sources if _is_int(sources) and sources <= _MAX_SOURCES else 0
+                self.base.heard(p["marks"], now, partition, beat=True, sources=sources)
             emission = self._emission(0, self.base.close_due(self._kept(0)))
             _extend(emission, self._release_due())
             return emission
@@ -517,6 +519,7 @@ class WindowOwner(Generic[Ack]):
         )
 
 
+_MAX_SOURCES = 1 << 16  # raw partitions a heartbeat may announce (Kafka clusters stop far below)
 _SLOT_MARK, _SLOT_CLOSING, _EVENTS_PARTIAL, _WINDOW_MARK, _WINDOW_CLOSING, _PARTIAL, _HEARTBEAT = range(7)
 
 
