@@ -22,6 +22,14 @@ impl ShareCounts {
         self.counts.join(&mut slot.counts, &heads, &splits, client, self.max_pairs)
     }
 
+    /// `slots._Counts.join_alone`: `join`, capped within `alone` (the day's own slot) as well.
+    fn join_alone(
+        &mut self, mut slot: PyRefMut<'_, ShareCounts>, mut alone: PyRefMut<'_, ShareCounts>, heads: Vec<i64>,
+        splits: Vec<i64>, client: i64,
+    ) -> bool {
+        self.counts.join_alone(&mut slot.counts, &mut alone.counts, &heads, &splits, client, self.max_pairs)
+    }
+
     /// `slots._Counts.add`: a join a previous owner made, counted in the day unchecked.
     fn add(&mut self, heads: Vec<i64>, splits: Vec<i64>, client: i64) {
         self.counts.add(&heads, &splits, client)

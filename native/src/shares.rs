@@ -22,38 +22,62 @@ impl Counts {
     pub fn join(&mut self, slot: &mut Counts, heads: &[i64], splits: &[i64], client: i64, max_pairs: usize) -> bool {
         let groups = groups(heads, splits);
         let salt = (client as u64).wrapping_mul(SPREAD);
-        let fits = |counts: &Counts, g: u64| match counts.mine.get(&(g ^ salt)) {
-            None => true,
-            Some(&m) => 2 * m < counts.events.get(&g).copied().unwrap_or(0),
-        };
-        let day_groups = &groups[..day_len(heads, splits)];
+        self.join_groups(slot, &groups, day_len(heads, splits), salt, max_pairs)
+    }
+
+    /// `join`, and the cap within `alone` too (the day's own slot, whose `slot` goes on with its
+    /// first slot's counts: an analyst tells it apart by its span), over the slot's groups. Fits
+    /// all, or counts in none.
+    pub fn join_alone(
+        &mut self, slot: &mut Counts, alone: &mut Counts, heads: &[i64], splits: &[i64], client: i64, max_pairs: usize,
+    ) -> bool {
+        let groups = groups(heads, splits);
+        let salt = (client as u64).wrapping_mul(SPREAD);
+        if !groups.iter().all(|&g| alone.fits(g, salt))
+            || !self.join_groups(slot, &groups, day_len(heads, splits), salt, max_pairs)
+        {
+            return false;
+        }
+        alone.count(&groups, salt);
+        true
+    }
+
+    fn join_groups(&mut self, slot: &mut Counts, groups: &[u64], day_len: usize, salt: u64, max_pairs: usize) -> bool {
+        let day_groups = &groups[..day_len];
         for &g in day_groups {
             if !self.mine.contains_key(&(g ^ salt)) && self.mine.len() >= max_pairs {
                 return false;
             }
         }
-        if !day_groups.iter().all(|&g| fits(self, g)) || !groups.iter().all(|&g| fits(slot, g)) {
+        if !day_groups.iter().all(|&g| self.fits(g, salt)) || !groups.iter().all(|&g| slot.fits(g, salt)) {
             return false;
         }
-        for &g in day_groups {
+        self.count(day_groups, salt);
+        slot.count(groups, salt);
+        true
+    }
+
+    /// Whether one more event of the client `salt` stands for holds no more of group `g` than the
+    /// other clients together.
+    fn fits(&self, g: u64, salt: u64) -> bool {
+        match self.mine.get(&(g ^ salt)) {
+            None => true,
+            Some(&m) => 2 * m < self.events.get(&g).copied().unwrap_or(0),
+        }
+    }
+
+    fn count(&mut self, groups: &[u64], salt: u64) {
+        for &g in groups {
             *self.events.entry(g).or_insert(0) += 1;
             *self.mine.entry(g ^ salt).or_insert(0) += 1;
         }
-        for &g in &groups {
-            *slot.events.entry(g).or_insert(0) += 1;
-            *slot.mine.entry(g ^ salt).or_insert(0) += 1;
-        }
-        true
     }
 
     /// Count one event of `client` in its day's groups (as `join`), unchecked: a day's counts
     /// rebuilt from the joins a previous owner made (its slots' marks), in the order it made them.
     pub fn add(&mut self, heads: &[i64], splits: &[i64], client: i64) {
         let salt = (client as u64).wrapping_mul(SPREAD);
-        for &g in &groups(heads, splits)[..day_len(heads, splits)] {
-            *self.events.entry(g).or_insert(0) += 1;
-            *self.mine.entry(g ^ salt).or_insert(0) += 1;
-        }
+        self.count(&groups(heads, splits)[..day_len(heads, splits)], salt);
     }
 }
 
@@ -88,6 +112,17 @@ mod tests {
         assert!(day.join(&mut slot, &[1, 2], &[6], 7, 100)); // split by 6: 1 of 2; whole: 2 of 4
         let mut fresh_slot = Counts::default();
         assert!(!day.join(&mut fresh_slot, &[3], &[], 10, 2)); // the day holds its pairs' maximum
+    }
+
+    #[test]
+    fn the_day_s_own_slot_caps_within_itself_too() {
+        let (mut day, mut slot, mut alone) = (Counts::default(), Counts::default(), Counts::default());
+        assert!(day.join(&mut slot, &[1], &[], 7, 100)); // the first slot's: the own slot goes on with it
+        assert!(day.join(&mut slot, &[1], &[], 8, 100));
+        assert!(day.join_alone(&mut slot, &mut alone, &[1], &[], 9, 100));
+        assert!(!day.join_alone(&mut slot, &mut alone, &[1], &[], 9, 100)); // alone in `alone`: one
+        assert_eq!(day.events.get(&1), Some(&3)); // refused by `alone`: counted nowhere
+        assert!(day.join_alone(&mut slot, &mut alone, &[1], &[], 10, 100));
     }
 
     #[test]

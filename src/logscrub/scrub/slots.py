@@ -99,20 +99,6 @@ def event_partials(held: dict[tuple[str, int], tuple[list[dict[str, Any]], list[
     ]  # fmt: skip
 
 
-def _join(day: Any, slot: Any, alone: _Counts | None, heads: tuple[int, ...], splits: tuple[int, ...],
-          client: int) -> bool:
-    """``day.join(slot, ...)``; with ``alone`` (the day's own slot, whose ``slot`` goes on with its
-    first slot's counts), the cap within ``alone`` as well: an analyst tells that slot apart by its
-    span (red-team round 8: 3 events of one client alone there). Fits all, or counts in none."""
-    if alone is None:
-        return bool(day.join(slot, heads, splits, client))
-    groups, salt = _groups(heads, splits)[1], client * _SPREAD
-    if not alone.fits(groups, salt) or not day.join(slot, heads, splits, client):
-        return False
-    alone.count(groups, salt)
-    return True
-
-
 def _groups(heads: tuple[int, ...], splits: tuple[int, ...]) -> tuple[tuple[int, ...], tuple[int, ...]]:
     """An event's groups in the day (its heads, and the first's, the description's, split by each
     request field) and in a slot (its heads, each split by each request field)."""
@@ -147,6 +133,18 @@ class _Counts:
             return False
         self.count(daily, salt)
         slot.count(groups, salt)
+        return True
+
+    def join_alone(
+        self, slot: _Counts, alone: _Counts, heads: tuple[int, ...], splits: tuple[int, ...], client: int
+    ) -> bool:
+        """``join``, and the cap within ``alone`` as well, on the slot's groups: the day's own slot,
+        whose ``slot`` goes on with its first slot's counts, and which an analyst tells apart by its
+        span (red-team round 8: 3 events of one client alone there). Fits all, or counts in none."""
+        groups, salt = _groups(heads, splits)[1], client * _SPREAD
+        if not alone.fits(groups, salt) or not self.join(slot, heads, splits, client):
+            return False
+        alone.count(groups, salt)
         return True
 
     def add(self, heads: tuple[int, ...], splits: tuple[int, ...], client: int) -> None:
@@ -271,7 +269,7 @@ class Groups:
             slot = self._first.pop((site, start // DAY), None)
             slot = _counts() if slot is None else slot
         # The day's own slot is capped on its own as well: an analyst can tell it apart by its span.
-        alone = _Counts(MAX_PAIRS) if deferred is None and not start % DAY else None
+        alone = _counts() if deferred is None and not start % DAY else None
         todo: list[tuple[int, Any, tuple[Any, ...] | None]] = []  # (index, client, the fields it was refused with)
         ids: set[Any] = set()
         for i, (event, client) in enumerate(zip(events, clients, strict=True)):
@@ -292,7 +290,8 @@ class Groups:
                 base = described[i] if step is None else _masked(described[i], step)
                 if base == refused:  # this level changes nothing the event shows
                     over.append((i, client, refused))
-                elif _join(day, slot, alone, _heads(base), splits[i], hash(client)):
+                elif (day.join(slot, _heads(base), splits[i], hash(client)) if alone is None
+                      else day.join_alone(slot, alone, _heads(base), splits[i], hash(client))):
                     kept.append((i, events[i] if step is None else {**events[i], **dict(zip(CLIENT_FIELDS, base))}))
                     self.coarsened += step is not None
                     if joins is not None and isinstance(client, str | int):  # an old partial's client is none
