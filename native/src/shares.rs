@@ -81,6 +81,115 @@ impl Counts {
     }
 }
 
+/// A coarser form of an event's fields: (position, the hash of the value shown there instead).
+pub type Step = Vec<(usize, i64)>;
+
+/// How an event's field hashes make its groups (`slots._heads`, `slots._split_hashes`) and its
+/// coarser forms (`slots._COARSER`), given by the reference (`slots._native_rules`).
+pub struct Rules {
+    pub projections: Vec<Step>, // the levels' views of an event, the site alone last
+    pub coarser: Vec<Step>,     // the owner's coarser steps for an event over the cap
+}
+
+const TAG_EQ: u64 = 0x243F_6A88_85A3_08D3;
+const TAG_PROJECTION: u64 = 0x1319_8A2E_0370_7344;
+const TAG_SPLIT: u64 = 0xA409_3822_299F_31D0;
+
+fn mix(tag: u64, values: &[i64]) -> i64 {
+    let mut h = tag;
+    for &v in values {
+        h = (h.rotate_left(5) ^ v as u64).wrapping_mul(SPREAD);
+    }
+    // splitmix64's finalizer: every input bit moves every output bit
+    h ^= h >> 30;
+    h = h.wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    h ^= h >> 27;
+    h = h.wrapping_mul(0x94D0_49BB_1331_11EB);
+    (h ^ (h >> 31)) as i64
+}
+
+fn masked(fields: &[i64], step: &Step) -> Vec<i64> {
+    let mut out = fields.to_vec();
+    for &(j, v) in step {
+        if j < out.len() {
+            out[j] = v;
+        }
+    }
+    out
+}
+
+impl Rules {
+    /// The groups of an event's client fields: its description's, then each projection's, tagged
+    /// with the projection (a field a level drops may show as another level's does).
+    pub fn heads(&self, fields: &[i64]) -> Vec<i64> {
+        let mut heads = Vec::with_capacity(1 + self.projections.len());
+        heads.push(mix(TAG_EQ, fields));
+        for (l, step) in self.projections.iter().enumerate() {
+            heads.push(mix(TAG_PROJECTION.wrapping_add(l as u64), &masked(fields, step)));
+        }
+        heads
+    }
+
+    /// Each request field's hash, apart by position.
+    pub fn splits(&self, request: &[i64]) -> Vec<i64> {
+        request.iter().enumerate().map(|(j, &v)| mix(TAG_SPLIT.wrapping_add(j as u64), &[v])).collect()
+    }
+}
+
+/// Each client's first event, then each one's second, and so on, those with fewest first
+/// (`slots._turns`): the positions in `left`, in that order.
+fn turns(left: &[(usize, i64, Option<Vec<i64>>)]) -> Vec<usize> {
+    let mut made: U64Map<u32> = U64Map::default();
+    let mut rank = Vec::with_capacity(left.len());
+    for &(_, client, _) in left {
+        let n = made.entry(client as u64).or_insert(0);
+        rank.push(*n);
+        *n += 1;
+    }
+    let mut order: Vec<usize> = (0..left.len()).collect();
+    order.sort_by_key(|&j| (rank[j], made[&(left[j].1 as u64)])); // stable, as Python's sorted
+    order
+}
+
+impl Counts {
+    /// `slots._Counts.choose`: the events of `todo` ((index, client)) that join this day's and
+    /// `slot`'s counts (and `alone`'s), in turns, as described and then, with `coarsen`, at each
+    /// coarser step for those over the cap: (index, step; -1 as described) in the order joined,
+    /// and the indexes of those that fit nowhere.
+    #[allow(clippy::too_many_arguments)]
+    pub fn choose(
+        &mut self, slot: &mut Counts, mut alone: Option<&mut Counts>, rules: &Rules, described: &[Vec<i64>],
+        splits: &[Vec<i64>], todo: &[(usize, i64)], coarsen: bool, max_pairs: usize,
+    ) -> (Vec<(usize, i64)>, Vec<usize>) {
+        let mut kept = Vec::new();
+        let mut left: Vec<(usize, i64, Option<Vec<i64>>)> = todo.iter().map(|&(i, c)| (i, c, None)).collect();
+        let steps = if coarsen { 1 + rules.coarser.len() } else { 1 };
+        for s in 0..steps {
+            let mut over = Vec::with_capacity(left.len());
+            for j in turns(&left) {
+                let (i, client) = (left[j].0, left[j].1);
+                let base = if s == 0 { described[i].clone() } else { masked(&described[i], &rules.coarser[s - 1]) };
+                if left[j].2.as_ref() == Some(&base) {
+                    over.push((i, client, left[j].2.take()));
+                    continue;
+                }
+                let heads = rules.heads(&base);
+                let joined = match alone.as_deref_mut() {
+                    None => self.join(slot, &heads, &splits[i], client, max_pairs),
+                    Some(a) => self.join_alone(slot, a, &heads, &splits[i], client, max_pairs),
+                };
+                if joined {
+                    kept.push((i, s as i64 - 1));
+                } else {
+                    over.push((i, client, Some(base)));
+                }
+            }
+            left = over;
+        }
+        (kept, left.into_iter().map(|(i, _, _)| i).collect())
+    }
+}
+
 /// The heads, then each head split by each split, the first head's first.
 fn groups(heads: &[i64], splits: &[i64]) -> Vec<u64> {
     let mut groups: Vec<u64> = heads.iter().map(|&h| h as u64).collect();

@@ -21,6 +21,7 @@ from __future__ import annotations
 import os
 import random
 from collections.abc import Callable, Iterable
+from functools import cache
 from operator import itemgetter
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -152,6 +153,42 @@ class _Counts:
         rebuilt from the joins a previous owner made (its slots' marks), in the order it made them."""
         self.count(_groups(heads, splits)[0], client * _SPREAD)
 
+    # What ``Groups`` calls, on an event's fields rather than their hashes: each implementation
+    # hashes them its own way (``logscrub._native.ShareCounts`` has the same methods).
+
+    def add_fields(self, fields: tuple[Any, ...], request: tuple[Any, ...] | None, client: Any) -> None:
+        """``add`` of an event showing client ``fields`` with ``request`` fields (``_splits``)."""
+        self.add(_heads(fields), _split_hashes(request) if request else (), hash(client))
+
+    def join_fields(self, slot: _Counts, fields: tuple[Any, ...], request: tuple[Any, ...] | None, client: Any) -> bool:
+        """``join`` of an event showing client ``fields`` with ``request`` fields (``_splits``)."""
+        return self.join(slot, _heads(fields), _split_hashes(request) if request else (), hash(client))
+
+    def choose(
+        self, slot: _Counts, alone: _Counts | None, described: list[tuple[Any, ...]], request: list[tuple[Any, ...]],
+        todo: list[tuple[int, Any]], coarsen: bool,
+    ) -> tuple[list[tuple[int, int]], list[int]]:
+        """The events of ``todo`` ((index, client)) that join this day's and ``slot``'s counts (and
+        ``alone``'s), each client's first events first (``_turns``), as described and then, with
+        ``coarsen``, at each of ``_COARSER`` for those over the cap: ``(index, step)`` in the order
+        joined (step -1: as described), and the indexes of those that fit nowhere."""
+        splits = [_split_hashes(r) for r in request]
+        kept: list[tuple[int, int]] = []
+        left: list[tuple[int, Any, tuple[Any, ...] | None]] = [(i, client, None) for i, client in todo]
+        for s, step in enumerate((None, *_COARSER) if coarsen else (None,)):
+            over: list[tuple[int, Any, tuple[Any, ...] | None]] = []
+            for i, client, refused in _turns(left):
+                base = described[i] if step is None else _masked(described[i], step)
+                if base == refused:  # this level changes nothing the event shows
+                    over.append((i, client, refused))
+                elif (self.join(slot, _heads(base), splits[i], hash(client)) if alone is None
+                      else self.join_alone(slot, alone, _heads(base), splits[i], hash(client))):  # fmt: skip
+                    kept.append((i, s - 1))
+                else:
+                    over.append((i, client, base))
+            left = over
+        return kept, [i for i, _, _ in left]
+
     def fits(self, groups: tuple[int, ...], salt: int) -> bool:
         """Whether one more event of the client ``salt`` stands for holds no more of any of ``groups``
         than the other clients together."""
@@ -170,7 +207,18 @@ _SPREAD = 0x9E3779B97F4A7C15  # odd: (group, client) pairs as one int
 
 def _counts() -> Any:
     """A slot's or a day's counts: compiled when the compiled core is loaded (the same choices)."""
-    return native.module().ShareCounts(MAX_PAIRS) if native.available() else _Counts(MAX_PAIRS)
+    return native.module().ShareCounts(MAX_PAIRS, *_native_rules()) if native.available() else _Counts(MAX_PAIRS)
+
+
+@cache
+def _native_rules() -> tuple[list[list[tuple[int, int]]], list[list[tuple[int, int]]]]:
+    """``_projections`` and ``_COARSER`` for the compiled counts, each a list of (position, hash of
+    the value shown there instead): they hash an event's fields as Python does (``hash``)."""
+
+    def hashed(step: tuple[tuple[int, Any], ...]) -> list[tuple[int, int]]:
+        return [(j, hash(value)) for j, value in step]
+
+    return [hashed(()), *(hashed(step) for step in _COARSER[:-1]), hashed(_SITE_ONLY)], [hashed(s) for s in _COARSER]
 
 
 class Groups:
@@ -229,16 +277,15 @@ class Groups:
         self._partitions[(site, start // DAY)] = partition
         # The request fields: a list once through JSON (the referrer pair too); none in an old mark.
         request = [(tuple(r[0]), *r[1:]) for r in splits] if splits else [None] * len(joins)
-        made = [(_heads(tuple(join[:-1])), _split_hashes(r) if r else (), hash(join[-1]))
-                for join, r in zip(joins, request, strict=True)]
-        for heads, split, client in made:
-            day.add(heads, split, client)
+        made = [(tuple(join[:-1]), r, join[-1]) for join, r in zip(joins, request, strict=True)]
+        for fields, r, client in made:
+            day.add_fields(fields, r, client)
         if first and splits:
             # The first slot's joins all fit a day holding nothing before them: made again on fresh
             # day counts, in order, they rebuild the slot's counts as the writer had them.
             slot, scratch = self._first_slot(site, start // DAY), _counts()
-            for heads, split, client in made:
-                scratch.join(slot, heads, split, client)
+            for fields, r, client in made:
+                scratch.join_fields(slot, fields, r, client)
 
     def forget(self, partitions: set[int]) -> None:
         """Drop the days of partials partitions another worker now owns: a worker given one again
@@ -270,7 +317,7 @@ class Groups:
             slot = _counts() if slot is None else slot
         # The day's own slot is capped on its own as well: an analyst can tell it apart by its span.
         alone = _counts() if deferred is None and not start % DAY else None
-        todo: list[tuple[int, Any, tuple[Any, ...] | None]] = []  # (index, client, the fields it was refused with)
+        todo: list[tuple[int, Any]] = []  # (index, client)
         ids: set[Any] = set()
         for i, (event, client) in enumerate(zip(events, clients, strict=True)):
             eid = event.get("id")
@@ -279,32 +326,24 @@ class Groups:
                     self.refused += 1  # a replayed line's second copy
                     continue
                 ids.add(eid)
-            todo.append((i, client, None))
+            todo.append((i, client))
         described = [_described(e) for e in events]
         request = [_splits(e) for e in events]
-        splits = [_split_hashes(r) for r in request]
+        made, left = day.choose(slot, alone, described, request, todo, deferred is None)
         kept: list[tuple[int, dict[str, Any]]] = []
-        for step in (None,) if deferred is not None else (None, *_COARSER):
-            over: list[tuple[int, Any, tuple[Any, ...] | None]] = []
-            for i, client, refused in _turns(todo):
-                base = described[i] if step is None else _masked(described[i], step)
-                if base == refused:  # this level changes nothing the event shows
-                    over.append((i, client, refused))
-                elif (day.join(slot, _heads(base), splits[i], hash(client)) if alone is None
-                      else day.join_alone(slot, alone, _heads(base), splits[i], hash(client))):
-                    kept.append((i, events[i] if step is None else {**events[i], **dict(zip(CLIENT_FIELDS, base))}))
-                    self.coarsened += step is not None
-                    if joins is not None and isinstance(client, str | int):  # an old partial's client is none
-                        joins.append([*base, client])
-                        if splits_made is not None:
-                            splits_made.append(request[i])
-                else:
-                    over.append((i, client, base))
-            todo = over
+        for i, step in made:
+            base = described[i] if step < 0 else _masked(described[i], _COARSER[step])
+            kept.append((i, events[i] if step < 0 else {**events[i], **dict(zip(CLIENT_FIELDS, base))}))
+            self.coarsened += step >= 0
+            client = clients[i]
+            if joins is not None and isinstance(client, str | int):  # an old partial's client is none
+                joins.append([*base, client])
+                if splits_made is not None:
+                    splits_made.append(request[i])
         if deferred is not None:
-            deferred += sorted(i for i, _, _ in todo)
+            deferred += sorted(left)
         else:
-            self.refused += len(todo)
+            self.refused += len(left)
         return kept
 
     def _first_slot(self, site: str, day: int) -> Any:
