@@ -95,7 +95,8 @@ def test_records_open_inside_the_window_and_never_after_and_kafka_deletes_them(s
         # window), so a slow poll may read the rejected line's topic emptied and not yet the
         # events', or nothing at all: what is still there must not open.
         _, said[0] = found(p)
-        read = re.search(rf"^(\d+) records read, 0 matched(?:; (\d+) not opened: {re.escape(KEY_GONE)})?$", said[0], re.M)
+        summary = rf"^(\d+) records read, 0 matched(?:; (\d+) not opened: {re.escape(KEY_GONE)})?$"
+        read = re.search(summary, said[0], re.M)
         return read is not None and int(read[1]) == int(read[2] or 0)
 
     try:
