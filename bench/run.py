@@ -49,8 +49,14 @@ TARGETS = (
 
 
 def _figure(name: str, cmd: list[str], stdin: Path | None, lines: int, runs: int,
-            env: dict[str, str] | None = None) -> dict:
-    samples = [measured_run(cmd, stdin, env) for _ in range(runs)]
+            env: dict[str, str] | None = None, fresh: Path | None = None) -> dict:
+    """The median of ``runs`` runs; ``fresh``, a state folder emptied before each run, so that every
+    run starts as a first run (a keys file kept from the run before grows and slows the next)."""
+    samples = []
+    for _ in range(runs):
+        if fresh is not None:
+            shutil.rmtree(fresh, ignore_errors=True)
+        samples.append(measured_run(cmd, stdin, env))
     seconds = statistics.median(s for s, _ in samples)
     return {
         "name": name,
@@ -178,13 +184,13 @@ def main(argv: list[str] | None = None) -> int:
     anonip = shutil.which("anonip", path=str(Path(PY).parent))
     if anonip:
         figures.append(_figure(ANONIP, [anonip, "--ipv4mask", "8", "--ipv6mask", "80"], log, a.lines, a.runs))
-    figures.append(_figure(SCRUB, [str(Path(PY).parent / "logscrub"), "scrub", str(log), "--out", str(work / "out"),
-                                   "--keys", str(work / "keys" / "keys.json")], None, a.lines, a.runs))
+    scrub = [str(Path(PY).parent / "logscrub"), "scrub", str(log), "--out", str(work / "out"),
+             "--keys", str(work / "keys" / "keys.json")]
+    figures.append(_figure(SCRUB, scrub, None, a.lines, a.runs, fresh=work / "keys"))
     shutil.rmtree(work / "out")  # ~1 KB per line; what is left on a failure below is the workers' logs
     if native.available():  # both cores side by side (issue 17): the reference too, in the same run
-        figures.append(_figure(SCRUB_PY, [str(Path(PY).parent / "logscrub"), "scrub", str(log), "--out",
-                                          str(work / "out"), "--keys", str(work / "keys" / "keys.json")], None,
-                               a.lines, a.runs, env={**os.environ, native.ENV: "0"}))
+        figures.append(_figure(SCRUB_PY, scrub, None, a.lines, a.runs, env={**os.environ, native.ENV: "0"},
+                               fresh=work / "keys"))
         shutil.rmtree(work / "out")
     figures.append(_figure(MASK, [str(Path(PY).parent / "logscrub"), "mask", str(log), "--quiet"], None, a.lines,
                            a.runs))
