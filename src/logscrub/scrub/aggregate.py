@@ -302,6 +302,7 @@ class TrafficAggregator:
         self._watermarks: dict[int, int] = {}
         self._partition: dict[tuple[str, int], int] = {}  # open window -> the partials partition feeding it
         self._beating: set[str] = set()  # sources heard in heartbeats: a partition waits for its own word
+        self._counted = 0  # raw partitions 0.. below this are in ``_marks`` (heartbeats' ``sources``)
         self._late: dict[tuple[str, int], dict[tuple[str, str], Bucket]] = {}  # added to emitted windows
         self.idle_s = float("inf")  # a source silent this long no longer holds the watermark back
 
@@ -440,10 +441,11 @@ class TrafficAggregator:
         ``sources``: how many raw partitions there are. One not heard from yet holds every window
         back for the idle time, as a silent one does: a worker whose first batch came a few seconds
         after another's had its lines made late (CI, 1 December: 82 of 4,000)."""
-        for source in map(str, range(sources)):
+        for source in map(str, range(self._counted, sources)):  # a source once in ``_marks`` stays
             if source not in self._marks:
                 self._marks[source] = (NOT_HEARD, now)
                 self._beating.add(source)
+        self._counted = max(self._counted, sources)
         here = self._heard.setdefault(partition, {}) if partition is not None else None
         for source, mark in marks.items():
             previous = self._marks.get(source, (mark, now))[0]
