@@ -5,7 +5,7 @@
 use pyo3::prelude::*;
 use pyo3::types::PyTuple;
 
-use crate::shares::{Counts, Rules, Step};
+use crate::shares::{Chosen, Counts, Rules, Step};
 
 #[pyclass(unsendable, module = "logscrub._native")]
 pub struct ShareCounts {
@@ -52,14 +52,13 @@ impl ShareCounts {
 
     /// `slots._Counts.choose`: `(kept (index, step), left over indexes)`.
     fn choose(
-        &mut self, mut slot: PyRefMut<'_, ShareCounts>, alone: Option<PyRefMut<'_, ShareCounts>>,
+        &mut self, mut slot: PyRefMut<'_, ShareCounts>, mut alone: Option<PyRefMut<'_, ShareCounts>>,
         described: Vec<Bound<'_, PyAny>>, request: Vec<Bound<'_, PyAny>>, todo: Vec<(usize, Bound<'_, PyAny>)>,
         coarsen: bool,
-    ) -> PyResult<(Vec<(usize, i64)>, Vec<usize>)> {
+    ) -> PyResult<Chosen> {
         let described = described.iter().map(fields_of).collect::<PyResult<Vec<_>>>()?;
         let splits = request.iter().map(|r| request_of(r).map(|r| self.rules.splits(&r))).collect::<PyResult<Vec<_>>>()?;
         let todo = todo.iter().map(|(i, c)| c.hash().map(|h| (*i, h as i64))).collect::<PyResult<Vec<_>>>()?;
-        let mut alone = alone;
         Ok(self.counts.choose(
             &mut slot.counts, alone.as_deref_mut().map(|a| &mut a.counts), &self.rules, &described, &splits, &todo,
             coarsen, self.max_pairs,

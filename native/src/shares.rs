@@ -3,6 +3,8 @@
 //! fits a group only while it then holds no more of it than all the other clients together (one,
 //! when it is alone). Groups and clients arrive as Python's hashes of them; a pair is one u64.
 
+use std::borrow::Cow;
+
 use crate::vocabulary::U64Map;
 
 const SPREAD: u64 = 0x9E37_79B9_7F4A_7C15; // odd: (group, client) as one u64
@@ -81,6 +83,10 @@ impl Counts {
     }
 }
 
+/// What `Counts::choose` gives: (index, step; -1 as described) in the order joined, and the
+/// indexes of those that fit nowhere.
+pub type Chosen = (Vec<(usize, i64)>, Vec<usize>);
+
 /// A coarser form of an event's fields: (position, the hash of the value shown there instead).
 pub type Step = Vec<(usize, i64)>;
 
@@ -110,12 +116,16 @@ fn mix(tag: u64, values: &[i64]) -> i64 {
 
 fn masked(fields: &[i64], step: &Step) -> Vec<i64> {
     let mut out = fields.to_vec();
+    mask(&mut out, step);
+    out
+}
+
+fn mask(out: &mut [i64], step: &Step) {
     for &(j, v) in step {
         if j < out.len() {
             out[j] = v;
         }
     }
-    out
 }
 
 impl Rules {
@@ -124,8 +134,11 @@ impl Rules {
     pub fn heads(&self, fields: &[i64]) -> Vec<i64> {
         let mut heads = Vec::with_capacity(1 + self.projections.len());
         heads.push(mix(TAG_EQ, fields));
+        let mut view = fields.to_vec(); // one buffer for every projection's view
         for (l, step) in self.projections.iter().enumerate() {
-            heads.push(mix(TAG_PROJECTION.wrapping_add(l as u64), &masked(fields, step)));
+            view.copy_from_slice(fields);
+            mask(&mut view, step);
+            heads.push(mix(TAG_PROJECTION.wrapping_add(l as u64), &view));
         }
         heads
     }
@@ -160,7 +173,7 @@ impl Counts {
     pub fn choose(
         &mut self, slot: &mut Counts, mut alone: Option<&mut Counts>, rules: &Rules, described: &[Vec<i64>],
         splits: &[Vec<i64>], todo: &[(usize, i64)], coarsen: bool, max_pairs: usize,
-    ) -> (Vec<(usize, i64)>, Vec<usize>) {
+    ) -> Chosen {
         let mut kept = Vec::new();
         let mut left: Vec<(usize, i64, Option<Vec<i64>>)> = todo.iter().map(|&(i, c)| (i, c, None)).collect();
         let steps = if coarsen { 1 + rules.coarser.len() } else { 1 };
@@ -168,8 +181,12 @@ impl Counts {
             let mut over = Vec::with_capacity(left.len());
             for j in turns(&left) {
                 let (i, client) = (left[j].0, left[j].1);
-                let base = if s == 0 { described[i].clone() } else { masked(&described[i], &rules.coarser[s - 1]) };
-                if left[j].2.as_ref() == Some(&base) {
+                let base = if s == 0 {
+                    Cow::Borrowed(&described[i]) // nothing tried before it: no copy unless it is over
+                } else {
+                    Cow::Owned(masked(&described[i], &rules.coarser[s - 1]))
+                };
+                if left[j].2.as_ref() == Some(&*base) {
                     over.push((i, client, left[j].2.take()));
                     continue;
                 }
@@ -181,7 +198,7 @@ impl Counts {
                 if joined {
                     kept.push((i, s as i64 - 1));
                 } else {
-                    over.push((i, client, Some(base)));
+                    over.push((i, client, Some(base.into_owned())));
                 }
             }
             left = over;
