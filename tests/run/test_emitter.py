@@ -153,3 +153,22 @@ def test_an_emission_of_partitions_given_up_meanwhile_stops_after_its_closing_re
     assert written is None and [(topic, r.get("closing")) for topic, r in sent] == [("partials", True)]
     written, sent = asyncio.run(run([True]))  # revoked before its turn came: nothing at all
     assert written is None and sent == []
+
+
+def test_a_window_handed_on_for_its_rollup_goes_to_the_partials_topic_as_lists():
+    """The owner hands a closed window's buckets on themselves (``Closed.rolled_into``); the topic
+    carries them as ``Bucket.to_list`` gives them, which an owner reading them merges."""
+    from logscrub.scrub.aggregate import Bucket, Closed
+
+    bucket = Bucket()
+    bucket.requests, bucket.clients, bucket.seen = 3, {7}, {7, 8}
+
+    async def run() -> list[tuple[str, Any]]:
+        sink = _Sink()
+        rolled = Closed("s", 60, 120, {("total", ""): bucket}).rolled_into(3600)
+        await Emitter(sink, "partials", "traffic", "events", _Cpu()).send(Emission(forward=[rolled]))
+        return sink.sent
+
+    ((topic, sent),) = asyncio.run(run())
+    assert topic == "partials" and sent["window"] == 0 and sent["upto"] == 180
+    assert sent["buckets"] == [["total", "", *orjson.loads(orjson.dumps(bucket.to_list()))]]

@@ -23,6 +23,7 @@ from typing import Any, Protocol
 import orjson
 
 from logscrub.kafka.sink import Delivery, delivered
+from logscrub.scrub.aggregate import wire
 from logscrub.scrub.windows import Emission, owner_key
 
 
@@ -80,7 +81,7 @@ class Emitter:
         marks = [p for p in emission.forward if p.get("emitted") or p.get("written")]
         for p in emission.forward:
             if not (p.get("emitted") or p.get("written")):
-                written.append((partials, await sink.send(partials, orjson.dumps(p), owner_key(p))))
+                written.append((partials, await sink.send(partials, orjson.dumps(wire(p)), owner_key(p))))
         if marks:
             marking = self._marking = asyncio.ensure_future(self._mark(list(written), marks, self._marking))
             done = asyncio.ensure_future(_all_delivered(marking))

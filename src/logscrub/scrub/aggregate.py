@@ -110,8 +110,10 @@ class Bucket:
         return b
 
     def cover(self) -> None:
-        """This bucket was published with all its visitors: the next span counts them as shown."""
-        self.covered = self.seen if self.seen is not None else self.sketch
+        """This bucket was published with all its visitors: the next span counts them as shown. A
+        copy of the set: the bucket itself goes on into the next span (``Closed.rolled_into``),
+        where merges grow its visitors and not what was shown."""
+        self.covered = set(self.seen) if self.seen is not None else self.sketch
         self.fresh = set()
 
     def fresh_clients(self) -> set[int]:
@@ -222,8 +224,17 @@ class Closed:
         return self.start + self.span
 
     def rolled_into(self, span: int) -> dict[str, Any]:
-        """This window as a partial of the window of ``span`` holding it (the next rollup)."""
-        return partial(self.site, span, self.start // span * span, self.buckets, upto=self.end)
+        """This window as a partial of the window of ``span`` holding it (the next rollup), with its
+        buckets themselves, ``[dimension, value, Bucket]``: the window is over and nothing else
+        holds them, so an owner in this process (``scrub``) merges them without a copy, and a driver
+        sends ``wire(p)``. Lists there and back were 10% of a ``scrub`` run (issue 17)."""
+        return {
+            "site": self.site,
+            "span": span,
+            "window": self.start // span * span,
+            "upto": self.end,
+            "buckets": [[d, v, b] for (d, v), b in self.buckets.items()],
+        }
 
 
 def partial(site: str, span: int, start: int, buckets: dict[tuple[str, str], Bucket], upto: int) -> dict[str, Any]:
@@ -235,6 +246,21 @@ def partial(site: str, span: int, start: int, buckets: dict[tuple[str, str], Buc
         "upto": upto,
         "buckets": [[d, v, *b.to_list()] for (d, v), b in buckets.items()],
     }
+
+
+def wire(p: dict[str, Any]) -> dict[str, Any]:
+    """A record for the partials topic: a partial's buckets as lists (``Bucket.to_list``) where it
+    holds them themselves (``Closed.rolled_into``); any other record as it is."""
+    buckets = p.get("buckets")
+    if not buckets or type(buckets[0][2]) is not Bucket:
+        return p
+    return {**p, "buckets": [[d, v, *b.to_list()] for d, v, b in buckets]}
+
+
+def requests_in(entry: list[Any]) -> int:
+    """A partial's bucket's requests, whether it holds the bucket or its list."""
+    count = entry[2]
+    return count.requests if type(count) is Bucket else int(count)
 
 
 def owner_key(p: dict[str, Any]) -> bytes:
@@ -416,7 +442,7 @@ class TrafficAggregator:
         if buckets is None:
             buckets = self._open[wkey] = {}
         for d, v, *data in p["buckets"]:
-            incoming = Bucket.from_list(data)
+            incoming = data[0] if type(data[0]) is Bucket else Bucket.from_list(data)
             b = buckets.get((d, v))
             if b is None:
                 buckets[(d, v)] = incoming

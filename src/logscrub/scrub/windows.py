@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from itertools import groupby
 from typing import Any, Generic, TypeVar
 
-from logscrub.scrub.aggregate import Closed, TrafficAggregator, owner_key
+from logscrub.scrub.aggregate import Closed, TrafficAggregator, owner_key, requests_in
 from logscrub.scrub.slots import CHUNK, DAY, DEFERRED_CHUNK, EVENTS, EventSlots, Written
 
 __all__ = ["Emission", "WindowOwner", "owner_key"]
@@ -127,7 +127,7 @@ class WindowOwner(Generic[Ack]):
                 return Emission(acks=[ack])
             # Late: its window is out already, and a second record for it would publish a difference.
             # Rollups publish no additive number, so the next span still takes it.
-            agg.late += sum(b[2] for b in p["buckets"] if b[0] == "total")
+            agg.late += sum(requests_in(b) for b in p["buckets"] if b[0] == "total")
             return Emission(forward=self._onward(i, [p], partition), acks=[ack])
         agg.merge_partial(p, now, partition)
         self._waiting[key].append((partition, ack))
