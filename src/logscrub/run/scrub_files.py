@@ -161,12 +161,16 @@ def _json_lines(records: list[dict]) -> list[bytes]:
 
 @contextmanager
 def _few_collections() -> Iterator[None]:
-    """Rule tables and caches are long-lived: rescanning them in every full collection cost ~5% of a run."""
+    """Rule tables and caches are long-lived: rescanning them in every full collection cost ~5% of a
+    run. A batch's events, buckets and counts live until its slots and windows are written, and
+    almost none of what a run allocates is cyclic garbage (~1,400 objects in 100k lines): each
+    young collection traversed them anyway, 10% of a run at 10,000 allocations a collection, 2% at
+    200,000 (gc callbacks, 200k lines). Cycles are still collected, a few batches later."""
     threshold = gc.get_threshold()
     ours = gc.get_freeze_count() == 0  # never thaw what a caller froze
     if ours:
         gc.freeze()
-    gc.set_threshold(10_000, *threshold[1:])
+    gc.set_threshold(200_000, *threshold[1:])
     try:
         yield
     finally:
