@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import gc
 import time
 from collections import Counter
-from collections.abc import Callable, Iterator
-from contextlib import ExitStack, contextmanager
+from collections.abc import Callable
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 from itertools import chain, islice
 from pathlib import Path
@@ -18,6 +17,7 @@ from logscrub.config import Config
 from logscrub.crypto.keyfile import KeyFile, default_path
 from logscrub.files.read import read_lines
 from logscrub.parsing.shipped import unwrap
+from logscrub.run.collector import few_collections
 from logscrub.run.progress import Progress
 from logscrub.scrub import build
 from logscrub.scrub.routing import EVENTS, ROLES, Routed
@@ -100,7 +100,7 @@ def scrub(
     started = time.perf_counter()
     paths = {role: out / f"{getattr(cfg.topics, role).name}.jsonl" for role in (*ROLES, "traffic")}
 
-    with _few_collections(), ExitStack() as stack:
+    with few_collections(), ExitStack() as stack:
         files = {role: stack.enter_context(open(path, "wb", buffering=_WRITE_BUFFER)) for role, path in paths.items()}
         now = clock()
         read = chain(head, lines)
@@ -157,23 +157,3 @@ def _publish(files: dict[str, BinaryIO], owner: WindowOwner[None], routed: Route
 
 def _json_lines(records: list[dict]) -> list[bytes]:
     return [orjson.dumps(rec, option=orjson.OPT_APPEND_NEWLINE) for rec in records]
-
-
-@contextmanager
-def _few_collections() -> Iterator[None]:
-    """Rule tables and caches are long-lived: rescanning them in every full collection cost ~5% of a
-    run. A batch's events, buckets and counts live until its slots and windows are written, and
-    almost none of what a run allocates is cyclic garbage (~1,400 objects in 100k lines): each
-    young collection traversed them anyway, 10% of a run at 10,000 allocations a collection, 2% at
-    200,000 (gc callbacks, 200k lines). Cycles are still collected, a few batches later."""
-    threshold = gc.get_threshold()
-    ours = gc.get_freeze_count() == 0  # never thaw what a caller froze
-    if ours:
-        gc.freeze()
-    gc.set_threshold(200_000, *threshold[1:])
-    try:
-        yield
-    finally:
-        gc.set_threshold(*threshold)
-        if ours:
-            gc.unfreeze()

@@ -41,6 +41,7 @@ from logscrub.kafka.sink import KafkaSink, OutputFailed, delivered
 from logscrub.ops import logsetup as logs
 from logscrub.ops.metrics import Health, WorkerMetrics, serving
 from logscrub.run.acks import InFlight, InOrderAcks, Replaying
+from logscrub.run.collector import few_collections
 from logscrub.run.emitter import Emitter
 from logscrub.run.rawloop import RawLoop
 from logscrub.scrub.slots import EVENTS
@@ -399,5 +400,6 @@ def run(cfg: Config, log_level: str | None = None) -> int:
     with serving(cfg.metrics, metrics.registry, health):
         app = build_app(cfg, master, metrics, health, fail)
         worker = faust.Worker(app, loglevel=level, quiet=True, redirect_stdouts=False, override_logging=False)
-        worker.execute_from_commandline()  # exits: 1 after fail(), 0 after a signal
+        with few_collections():
+            worker.execute_from_commandline()  # exits: 1 after fail(), 0 after a signal
     return 0

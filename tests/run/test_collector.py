@@ -1,0 +1,41 @@
+"""The garbage collector's setting for a driver's run (``run/collector.py``)."""
+
+from __future__ import annotations
+
+import gc
+
+import pytest
+
+from logscrub.run.collector import YOUNG, few_collections
+
+
+def test_a_run_collects_young_objects_less_often_and_leaves_the_collector_as_it_found_it():
+    before = gc.get_threshold()
+    with few_collections():
+        assert gc.get_threshold() == (YOUNG, *before[1:])
+        assert gc.get_freeze_count() > 0  # what was loaded before the run
+    assert gc.get_threshold() == before and gc.get_freeze_count() == 0
+
+
+def test_what_a_caller_froze_stays_frozen_and_an_error_restores_the_threshold():
+    before = gc.get_threshold()
+    gc.freeze()
+    try:
+        frozen = gc.get_freeze_count()
+        with pytest.raises(SystemExit), few_collections():
+            raise SystemExit(1)  # as the worker's faust exits
+        assert gc.get_freeze_count() == frozen and gc.get_threshold() == before
+    finally:
+        gc.unfreeze()
+
+
+def test_cycles_are_still_collected():
+    class Node:
+        pass
+
+    with few_collections():
+        gc.collect()
+        a, b = Node(), Node()
+        a.other, b.other = b, a
+        del a, b
+        assert gc.collect() >= 2
