@@ -231,24 +231,18 @@ class Closed:
         buckets themselves, ``[dimension, value, Bucket]``: the window is over and nothing else
         holds them, so an owner in this process (``scrub``) merges them without a copy, and a driver
         sends ``wire(p)``. Lists there and back were 10% of a ``scrub`` run (issue 17)."""
-        return {
-            "site": self.site,
-            "span": span,
-            "window": self.start // span * span,
-            "upto": self.end,
-            "buckets": [[d, v, b] for (d, v), b in self.buckets.items()],
-        }
+        return _handed(self.site, span, self.start // span * span, self.buckets, upto=self.end)
 
 
 def partial(site: str, span: int, start: int, buckets: dict[tuple[str, str], Bucket], upto: int) -> dict[str, Any]:
     """A mergeable record of unsuppressed buckets; ``upto``: event time it covers, for watermarks."""
-    return {
-        "site": site,
-        "span": span,
-        "window": start,
-        "upto": upto,
-        "buckets": [[d, v, *b.to_list()] for (d, v), b in buckets.items()],
-    }
+    return wire(_handed(site, span, start, buckets, upto))
+
+
+def _handed(site: str, span: int, start: int, buckets: dict[tuple[str, str], Bucket], upto: int) -> dict[str, Any]:
+    """``partial`` holding the buckets themselves."""
+    return {"site": site, "span": span, "window": start, "upto": upto,
+            "buckets": [[d, v, b] for (d, v), b in buckets.items()]}  # fmt: skip
 
 
 def wire(p: dict[str, Any]) -> dict[str, Any]:
