@@ -21,16 +21,17 @@ YOUNG = 200_000  # allocations between young collections
 @contextmanager
 def few_collections() -> Iterator[None]:
     """Freeze what is loaded so far and collect young objects every ``YOUNG`` allocations, until
-    the block ends (then the threshold as before, and thawed unless something was frozen before:
-    a caller's, or Python 3.12's own 375 objects at start-up, which ``freeze_count == 0`` as the
-    test to freeze at all had taken for a caller's, so 3.12 never froze)."""
+    the block ends (then as before)."""
     threshold = gc.get_threshold()
-    thaw = gc.get_freeze_count() == 0  # never thaw what was frozen before
-    gc.freeze()
+    # Never thaw what was frozen before: a caller's, or Python 3.12's own objects at start-up, which
+    # then stay as they are and nothing more is frozen (the settings are given back as found).
+    ours = gc.get_freeze_count() == 0
+    if ours:
+        gc.freeze()
     gc.set_threshold(YOUNG, *threshold[1:])
     try:
         yield
     finally:
         gc.set_threshold(*threshold)
-        if thaw:
+        if ours:
             gc.unfreeze()
