@@ -59,9 +59,6 @@ READ_BACK_EVERY = 5.0  # seconds between looks for partials partitions given wit
 Fail = Callable[[BaseException], None]
 # What the client reports when it finds no leader for a partition, as for a deleted topic.
 _NO_LEADER = (LeaderNotAvailableError, NotLeaderForPartitionError, UnknownTopicOrPartitionError)
-_MARK = b'"written":true'  # in a slot's mark as orjson writes it
-_CLOSING = b'"closing":true'  # in a slot's or a window's closing record
-_EMITTED = b'"emitted":true'  # in a window's mark
 
 
 class OutputError(RuntimeError):
@@ -250,7 +247,7 @@ def build_app(cfg: Config, master: MasterKey, metrics: WorkerMetrics, health: He
                                              f"{cfg.kafka.app_id}-rewind", gone):
                 if gone():
                     break  # the rest is the next owner's to read
-                if _MARK in value or _CLOSING in value or _EMITTED in value:  # most records are partials: not parsed
+                if owner.takes_back(value, ahead=at >= offset):  # most records are partials: not parsed
                     owner.restore(orjson.loads(value), partition, ahead=at >= offset)
                     marks += at < offset
         finally:
@@ -258,10 +255,12 @@ def build_app(cfg: Config, master: MasterKey, metrics: WorkerMetrics, health: He
             owner.hold(replay.partitions())
         if gone():  # ``forget_revoked`` forgot what it read
             return False
+        rebuilt = owner.rebuild(partition, time.monotonic())
         if offset:
             owner.caught_up(partition, offset - 1)
         restored.add(partition)
-        log.info("partials partition %d: %d marks before offset %d read back", partition, marks, offset)
+        log.info("partials partition %d: %d marks before offset %d read back, %d rollups rebuilt from its partials",
+                 partition, marks, offset, rebuilt)
         return True
 
     @app.timer(READ_BACK_EVERY)
