@@ -242,6 +242,7 @@ def build_app(cfg: Config, master: MasterKey, metrics: WorkerMetrics, health: He
         gone = lambda: revocations[partition] != given  # noqa: E731 - taken away meanwhile
         replay.restoring.add(token)
         owner.hold(replay.partitions())  # no slot is written on part of a day's marks
+        owner.read_back_starts(partition)
         try:
             async for at, value in read_back(cfg.kafka, t.partials.name, partition, None,
                                              f"{cfg.kafka.app_id}-rewind", gone):
