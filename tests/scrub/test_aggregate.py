@@ -2,6 +2,7 @@
 rests on at least k distinct clients (invariant 7)."""
 
 import base64
+import time
 from itertools import combinations
 
 import datasketches
@@ -663,10 +664,11 @@ def test_an_hour_whose_mark_the_read_back_finds_is_not_rebuilt():
     assert second.levels[1].open_windows() == [] and second.idle(1e9, 1e10).records == []
 
 
-def _published_hour_then_late_minutes(sites: tuple[str, ...] = ("s",)) -> tuple[list[dict], list[dict]]:
+def _published_hour_then_late_minutes(sites: tuple[str, ...] = ("s",), late_minute: int = 0) -> tuple[list[dict], list[dict]]:
     """Three minutes of 6 visitors a site, their hours published (closing records, records, marks),
-    then six late lines of minute 0 of the first site: a partial late for its minute, forwarded to
-    the hour, where it is late too."""
+    then six late lines of the first site's ``late_minute``: a partial late for its minute, forwarded to
+    the hour, where it is late too (or, for a minute without lines before, a minute of its own,
+    published and handed to the hour)."""
     w = agg(lateness=60)
     for site in sites:
         for minute in range(3):
@@ -677,10 +679,15 @@ def _published_hour_then_late_minutes(sites: tuple[str, ...] = ("s",)) -> tuple[
     _run(first, topic, 0, acked, records, 0.0)
     _quiet(first, topic, acked, records)
     for v in range(6):
-        w.add(upd(0, v, site=sites[0]))
+        w.add(upd(late_minute * 60, v, site=sites[0]))
     start = len(topic)
     topic += w.drain_partials()
     _run(first, topic, start, acked, records, 4e9)
+    for now in (5e9, 6e9, 7e9):  # a minute of its own closes on idle
+        out = first.idle(now, 1e10)
+        records += out.records
+        topic += [*out.closing, *(wire(f) for f in out.forward)]
+        _run(first, topic, len(topic) - len(out.closing) - len(out.forward), acked, records, now)
     late = [q for q in topic[start:] if q.get("span") == 3600 and not (q.get("closing") or q.get("emitted"))]
     assert late and all(q["late"] is True for q in late)
     assert [r["visitors"] for r in records if r["span"] == "1h" and r["dimension"] == "total"] == [18] * len(sites)
@@ -691,11 +698,13 @@ def _hours_published(owner: WindowOwner) -> list[dict]:
     return [r for now in (1e9, 2e9, 3e9) for r in owner.idle(now, 1e10).records if r["span"] == "1h"]
 
 
-def test_late_partials_left_of_a_published_hour_whose_mark_is_gone_do_not_rebuild_it():
+@pytest.mark.parametrize("minute", [0, 10])
+def test_late_partials_left_of_a_published_hour_whose_mark_is_gone_do_not_rebuild_it(minute):
     """Retention took the segments up to the hour's mark and left the late partials after it: rebuilt
     from those alone, the hour came out a second time, 6 visitors beside the first copy's 18, a
-    difference of fewer than k (red-team round 18). A partial late for a window out is marked so."""
-    topic, _ = _published_hour_then_late_minutes()
+    difference of fewer than k (red-team round 18). A partial late for a window out is marked so,
+    forwarded from a minute out (minute 0) or handed on by a minute first opened late (minute 10)."""
+    topic, _ = _published_hour_then_late_minutes(late_minute=minute)
     mark = max(i for i, q in enumerate(topic) if q.get("span") == 3600 and q.get("emitted"))
     second = WindowOwner(_rollup_levels(), 5.0, mark_releases=True)
     _given(second, topic[mark + 1 :], len(topic) - mark - 1)
@@ -704,17 +713,38 @@ def test_late_partials_left_of_a_published_hour_whose_mark_is_gone_do_not_rebuil
 
 def test_a_window_over_before_a_later_one_found_out_is_not_rebuilt(monkeypatch):
     """An owner remembers a bounded number of marks (``_CLOSED_KEPT``): one forgotten in a long
-    read-back, an hour out looked open. A later hour of its span found out on the partition says it
-    was out too. Here the late partials pass for fresh ones (their writer did not know the hour out)."""
+    read-back, an hour out looked open. A later hour of its span and site found out on the partition
+    says it was out too. Here the late partials pass for fresh ones (their writer did not know the
+    hour out)."""
     monkeypatch.setattr(aggregate, "_CLOSED_KEPT", 1)
     topic, _ = _published_hour_then_late_minutes(("s", "t"))
     for q in topic:
         q.pop("late", None)
     later = [q for q in topic if q.get("span") == 3600 and q.get("emitted") and q["site"] == "t"]
-    later[0]["window"] = 3600  # site t's hour is the next one: hour 0 of s ended before it
+    later[0] |= {"site": "s", "window": 3600}  # stands for site s's next hour, published
     second = WindowOwner(_rollup_levels(), 5.0, mark_releases=True)
     _given(second, topic, len(topic))
     assert _hours_published(second) == []
+
+
+def test_another_sites_window_found_out_does_not_stop_a_rebuild():
+    """A line dated next year closes its hour at once on idle: counted for every site, its mark kept
+    every hour on the partition from being rebuilt for a day (red-team round 18)."""
+    w = agg(lateness=60)
+    topic = [{"site": "f", "span": 3600, "window": 10**10, "closing": True, "upto": 0},
+             {"site": "f", "span": 3600, "window": 10**10, "emitted": True}]
+    first, acked, records = WindowOwner(_rollup_levels(), 5.0, mark_releases=True), {0, 1}, []
+    for minute in range(10):
+        for v in range(6):
+            w.add(upd(minute * 60, minute * 10 + v))
+        topic += w.drain_partials()
+        _run(first, topic, len(topic) - 1, acked, records, 0.0)
+    committed = next(offset for offset in range(len(topic) + 1) if offset not in acked)
+    second = WindowOwner(_rollup_levels(), 5.0, mark_releases=True)
+    _given(second, topic, committed)
+    _run(second, topic, committed, acked, records, 0.0)
+    _quiet(second, topic, acked, records)
+    assert [r["visitors"] for r in records if r["span"] == "1h" and r["dimension"] == "total"] == [60]
 
 
 def test_a_read_back_tried_again_counts_each_partial_once():
@@ -737,6 +767,29 @@ def test_a_read_back_tried_again_counts_each_partial_once():
     (hour,) = once.levels[1].open_windows()
     assert once.levels[1]._open[hour][("total", "")].requests > 0
     assert twice.levels[1]._open[hour][("total", "")].requests == once.levels[1]._open[hour][("total", "")].requests
+
+
+def test_a_minute_dated_next_year_leaves_the_hours_after_it_whole():
+    """It closes on idle and hands its hour a partial up to next year: an hour's watermark that far
+    ahead closed every hour after it at its first minute (red-team round 18: 6 of 60 visitors, 54
+    requests late). Never ahead of the clock, as the minutes' own."""
+    now = int(time.time()) // 3600 * 3600 + 3600  # the next hour: not over by the clock while this runs
+    w, topic, acked, records = agg(lateness=60), [], set(), []
+    owner = WindowOwner(_rollup_levels(), 5.0, mark_releases=True)
+    w.add(upd(now + 365 * 86400, 999, site="f"))
+    topic += w.drain_partials()
+    _run(owner, topic, 0, acked, records, 0.0)
+    out = owner.idle(10.0, 1e10)  # the minute closes, quiet
+    topic += [*out.closing, *(wire(f) for f in out.forward)]
+    _run(owner, topic, len(topic) - len(out.closing) - len(out.forward), acked, records, 10.0)
+    for minute in range(10):
+        for v in range(6):
+            w.add(upd(now + minute * 60, minute * 10 + v, site="t"))
+        topic += w.drain_partials()
+        _run(owner, topic, len(topic) - 1, acked, records, 20.0 + minute)
+    _quiet(owner, topic, acked, records)
+    hours = [r["visitors"] for r in records if r["span"] == "1h" and r["dimension"] == "total" and r["site"] == "t"]
+    assert hours == [60] and owner.levels[1].late == 0
 
 
 def test_marks_read_on_one_partition_close_no_window_fed_from_another():

@@ -81,9 +81,10 @@ class WindowOwner(Generic[Ack]):
         # at once by the owner before, they rebuild its rollups not out yet (``rebuild``).
         self._read_back: dict[int, dict[tuple[int, str, int], list[dict[str, Any]]]] = {}
         self._home: dict[tuple[int, str, int], int] = {}  # rollup windows rebuilt so: their partition
-        # By partition and span: the latest start of a window a closing record or mark in the read-back
-        # says is out. A window ending by then was out too, whatever the read-back lacks (``rebuild``).
-        self._passed: dict[int, dict[int, int]] = {}
+        # By partition, then span and site: the latest start of a window a closing record or mark in the
+        # read-back says is out. The site's window ending by then was out too, whatever the read-back
+        # lacks (``rebuild``). Per site: one line dated next year would otherwise pass every site's.
+        self._passed: dict[int, dict[tuple[int, str], int]] = {}
         self._rollup_bytes = [b'"span":%d,' % agg.span for agg in self.levels[1:]]  # in a rollup's partial
 
     @property
@@ -191,7 +192,7 @@ class WindowOwner(Generic[Ack]):
                     span = self.levels[i].span
                     self._read_back.get(partition, {}).pop((span, *wkey), None)
                     passed = self._passed.setdefault(partition, {})
-                    passed[span] = max(passed.get(span, wkey[1]), wkey[1])
+                    passed[(span, wkey[0])] = max(passed.get((span, wkey[0]), wkey[1]), wkey[1])
             elif ahead and (wkey := _window_of(p)) is not None and _is_int(p.get("upto")):
                 self._cut[(self.levels[i].span, *wkey)] = (partition, p["upto"])
 
@@ -207,14 +208,14 @@ class WindowOwner(Generic[Ack]):
         at once (a rollup waits up to a day), the replay holds only the later ones: an hour or a day
         open at a crash or a rebalance was published from those alone, or not at all (red-team round
         15: 34 hours and 7 days lost in 60 runs). Not a window over before a later one of its span
-        that the read-back finds out (its own mark gone with retention, or forgotten past
+        and site that the read-back finds out (its own mark gone with retention, or forgotten past
         ``_CLOSED_KEPT``), nor from partials that came late for a window out already (``late``): either
         would publish it again from part (red-team round 18). Returns how many."""
         rebuilt = 0
         passed = self._passed.pop(partition, {})
         for (span, site, start), parts in self._read_back.pop(partition, {}).items():
             agg = self.levels[self._level[span]]
-            if agg.is_emitted(site, start) or start + span <= passed.get(span, -1):
+            if agg.is_emitted(site, start) or start + span <= passed.get((span, site), -1):
                 continue
             for p in parts:
                 agg.merge_partial(p, now, partition)
@@ -464,9 +465,7 @@ class WindowOwner(Generic[Ack]):
         for p in late:
             q = {**p, "span": span, "window": int(p["window"]) // span * span}
             q.pop("late", None)
-            if above.is_emitted(str(q["site"]), q["window"]):  # late there too: never a rebuild's (``restore``)
-                q["late"] = True
-            forward.append(q)
+            forward.append(_tagged(above, q))
         self._sent(forward, partition)
         return forward
 
@@ -573,7 +572,7 @@ class WindowOwner(Generic[Ack]):
             published = agg.records((c,))
             records += published
             stamps += [c.start * 1000] * len(published)
-        forward = [c.rolled_into(nxt.span) for c in closed] if nxt else []
+        forward = [_tagged(nxt, c.rolled_into(nxt.span)) for c in closed] if nxt else []
         for c, p in zip(closed, forward, strict=False):
             self._sent([p], partition_of(c))
         if self.mark_releases:  # after the forwarded partials: read back, the window is complete
@@ -587,6 +586,15 @@ class WindowOwner(Generic[Ack]):
             window_ends=[c.end for c in closed] if level == 0 else [],
             windows=[(level, c.site, c.start) for c in closed],
         )
+
+
+def _tagged(above: TrafficAggregator, p: dict[str, Any]) -> dict[str, Any]:
+    """``p``, a partial on its way to a window of ``above``, marked late if that window is out: a
+    read-back never rebuilds a window from such (``restore``), whatever else of it is gone. A minute
+    first opened after its hour was out hands its hour one too (red-team round 18)."""
+    if above.is_emitted(str(p["site"]), int(p["window"])):
+        p["late"] = True
+    return p
 
 
 _MARK_BYTES = b'"written":true'  # in a slot's mark
