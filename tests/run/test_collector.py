@@ -25,7 +25,9 @@ def test_what_a_caller_froze_stays_frozen_and_an_error_restores_the_threshold():
         frozen = gc.get_freeze_count()
         with pytest.raises(SystemExit), few_collections():
             raise SystemExit(1)  # as the worker's faust exits
-        assert gc.get_freeze_count() == frozen and gc.get_threshold() == before
+        # Thawed, the count would be 0; frozen again, higher. A frozen object freed meanwhile (another
+        # test's thread, the exception's frames) leaves it a little lower (CI, 1 December: by 2 of 272,137).
+        assert frozen - 100 <= gc.get_freeze_count() <= frozen and gc.get_threshold() == before
     finally:
         gc.unfreeze()
 
