@@ -792,6 +792,41 @@ def test_a_minute_dated_next_year_leaves_the_hours_after_it_whole():
     assert hours == [60] and owner.levels[1].late == 0
 
 
+def test_one_sites_last_minute_closes_no_other_sites_hour_before_its_own():
+    """Two sites on one partition close their last minute of an hour together: the first one's, read
+    first, moved the hour's watermark and closed the other's hour with its last minute on its way,
+    late there, in the day only (red-team round 18: 354 of 360)."""
+    w, topic, acked, records = agg(lateness=60), [], set(), []
+    owner = WindowOwner(_rollup_levels(), 5.0, mark_releases=True)
+    for minute in range(61):
+        for site in ("s", "t"):
+            for v in range(6):
+                w.add(upd(minute * 60, minute * 10 + v, site=site))
+        topic += w.drain_partials()
+        _run(owner, topic, len(topic) - 2, acked, records, 0.0)
+    _quiet(owner, topic, acked, records)
+    hours = {r["site"]: r["visitors"] for r in records
+             if r["span"] == "1h" and r["dimension"] == "total" and r["window_start"] == "1970-01-01T00:00:00Z"}
+    assert hours == {"s": 360, "t": 360} and owner.levels[1].late == 0
+
+
+def test_a_partial_dated_next_year_without_marks_makes_no_line_late():
+    """Partials without sources' marks (``scrub``, a raw worker's from before heartbeats) move the
+    watermark by their window: never past the clock, as the lines' own."""
+    now = int(time.time()) // 60 * 60 + 3600  # a minute an hour ahead: not over by the clock
+    w, owner = agg(lateness=60), WindowOwner(_rollup_levels(), 5.0, mark_releases=True)
+    for v in range(6):
+        w.add(upd(now + 365 * 86400, v, site="f"))
+        w.add(upd(now, v))
+    for offset, p in enumerate(w.drain_partials()):
+        owner.merge(p, offset, 0, 0.0, offset)
+    for v in range(6, 12):
+        w.add(upd(now, v))
+    (p,) = w.drain_partials()
+    owner.merge(p, 9, 0, 0.0, 9)
+    assert owner.base.late == 0 and owner.base.watermark <= time.time()
+
+
 def test_marks_read_on_one_partition_close_no_window_fed_from_another():
     """The owner's watermark was one for all its partitions: marks read on one (its backlog, or a
     fetch ahead) closed another's windows before the rest of their partials there, which came late

@@ -456,7 +456,7 @@ class TrafficAggregator:
         elif "marks" in p:
             self.heard(p["marks"], now, partition)
         elif not self._marks:  # partials without sources' marks (scrub, or the rest of a worker's batch)
-            self._advance(wkey[1] - self.allowed_lateness, partition)
+            self._advance(min(wkey[1], int(time.time())) - self.allowed_lateness, partition)
 
     def heard(
         self, marks: dict[str, Any], now: float, partition: int | None = None, beat: bool = False, sources: int = 0
