@@ -24,9 +24,11 @@ def _slot_end(time_text: str, span: int) -> float:
 
 
 def test_a_growing_log_is_written_in_whole_slots_and_windows_never_revised(tmp_path):
-    now = datetime.now(UTC)
-    start = max(now - timedelta(hours=2), now.replace(hour=0, minute=0, second=0, microsecond=0))
-    n = int((now - start).total_seconds() / 0.4) - 10  # a line each 0.4 s, up to ~4 s ago
+    # Two hours of yesterday morning, the runs' clock then: from the last two hours of today, the log
+    # held a minute just after midnight, nothing over (CI, 2 December, 00:01).
+    now = datetime.now(UTC).replace(hour=12, minute=0, second=0, microsecond=0) - timedelta(days=1)
+    start = now - timedelta(hours=2)
+    n = int((now - start).total_seconds() / 0.4) - 10  # a line each 0.4 s, up to ~4 s before ``now``
     lines = generate(n, clients=400, user_agents=20, start=start)
     cfg, keys, log = load(None, env={}), tmp_path / "state" / "keys.json", tmp_path / "access.log"
     runs = []

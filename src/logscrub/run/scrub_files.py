@@ -79,17 +79,19 @@ def scrub(
     """Run the whole pipeline over ``inputs``; every line ends in exactly one output file.
 
     The keys go to ``keys`` (default ``keyfile.default_path()``), never into ``out_dir``. ``clock``
-    says when the run ends, and so which slots and windows are over (a test runs a cron job's day).
+    says when the run ends, and so which slots and windows are over and which day's keys are
+    current (a test runs a cron job's day).
     """
     out = Path(out_dir)
     # Visitor keys of days already over served this run only: they are not kept (docs/security.md).
-    keyfile = KeyFile(keys or default_path(), outputs=out, past_not_kept={"visitor": cfg.keys.visitor_rotation})
+    keyfile = KeyFile(keys or default_path(), outputs=out, past_not_kept={"visitor": cfg.keys.visitor_rotation},
+                      clock=clock)
     keyfile.expire()
     out.mkdir(parents=True, exist_ok=True)
     lines = read_lines(inputs)
     head = list(islice(lines, 1))  # a missing first input stops the run before any output is written
     summary = Summary(format=cfg.input.format)
-    visitor, data = build.key_rings(cfg, keyfile)
+    visitor, data = build.key_rings(cfg, keyfile, clock)
     core = build.core(cfg, cfg.input.format, visitor, data, subjects=True)
     subjects = core.subjects
     assert subjects is not None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -31,10 +32,13 @@ def parser(cfg: InputConfig, fmt: str | None = None) -> Parser:
     return make_parser(fmt or cfg.format, nginx_log_format=cfg.nginx_log_format, json_fields=cfg.json_fields or None)
 
 
-def key_rings(cfg: Config, store: KeyStore | None) -> tuple[KeyRing, KeyRing]:
-    """(visitor keys, data keys) with the lifetimes the privacy invariants require."""
-    visitor = KeyRing("visitor", cfg.keys.visitor_rotation, cfg.keys.visitor_rotation + VISITOR_KEY_GRACE, store)
-    data = KeyRing("data", cfg.keys.data_rotation, cfg.security.window, store)
+def key_rings(
+    cfg: Config, store: KeyStore | None, clock: Callable[[], float] = time.time
+) -> tuple[KeyRing, KeyRing]:
+    """(visitor keys, data keys) with the lifetimes the privacy invariants require; ``clock``: when
+    now is, for which period is current and when a key dies."""
+    visitor = KeyRing("visitor", cfg.keys.visitor_rotation, cfg.keys.visitor_rotation + VISITOR_KEY_GRACE, store, clock)
+    data = KeyRing("data", cfg.keys.data_rotation, cfg.security.window, store, clock)
     return visitor, data
 
 
