@@ -596,13 +596,31 @@ def _run(owner: WindowOwner, topic: list[dict], start: int, acked: set[int], rec
         offset += 1
 
 
-def _quiet(owner: WindowOwner, topic: list[dict], acked: set[int], records: list[dict]) -> None:
-    """The stream ends: the minutes, then the hour, close on idle."""
-    for now in (1e9, 2e9, 3e9):
-        out = owner.idle(now, 1e10)
+def _quiet(
+    owner: WindowOwner, topic: list[dict], acked: set[int], records: list[dict],
+    times: tuple[float, ...] = (1e9, 2e9, 3e9), wall: float = 1e10,
+) -> None:
+    """The stream ends: the minutes, then the hour, close on idle (at each of ``times``; a rollup
+    only once over by the clock ``wall``)."""
+    for now in times:
+        out = owner.idle(now, wall)
         records += out.records
         topic += [*out.closing, *(wire(f) for f in out.forward)]
         _run(owner, topic, len(topic) - len(out.closing) - len(out.forward), acked, records, now)
+
+
+def _minutes(
+    owner: WindowOwner, w: TrafficAggregator, topic: list[dict], acked: set[int], records: list[dict],
+    minutes: range = range(10), start: int = 0, site: str = "s", now: float = 0.0, tick: float = 0.0,
+) -> int:
+    """``minutes`` of ``site`` from ``start``, 6 visitors each, through ``owner`` as they come (at
+    ``now``, ``tick`` seconds apart), the hour left open; the committed offset then."""
+    for minute in minutes:
+        for v in range(6):
+            w.add(upd(start + minute * 60, minute * 10 + v, site=site))
+        topic += w.drain_partials()
+        _run(owner, topic, len(topic) - 1, acked, records, now + minute * tick)
+    return next(offset for offset in range(len(topic) + 1) if offset not in acked)
 
 
 def _given(owner: WindowOwner, topic: list[dict], committed: int) -> None:
@@ -625,13 +643,8 @@ def test_an_hour_open_when_its_partition_moves_is_rebuilt_from_its_partials_read
     w = agg(lateness=60)
     topic: list[dict] = []
     first, acked, records = WindowOwner(_rollup_levels(), 5.0, mark_releases=True), set(), []
-    for minute in range(10):
-        for v in range(6):
-            w.add(upd(minute * 60, minute * 10 + v))
-        topic += w.drain_partials()
-        _run(first, topic, len(topic) - 1, acked, records, 0.0)
+    committed = _minutes(first, w, topic, acked, records)
     assert [r for r in records if r["span"] == "1h"] == []  # the hour is open
-    committed = next(offset for offset in range(len(topic) + 1) if offset not in acked)
     assert sum(p.get("span") == 3600 for p in topic[:committed]) >= 5  # minutes 0-4 at least, acknowledged
     if crash:
         second = WindowOwner(_rollup_levels(), 5.0, mark_releases=True)
@@ -683,11 +696,7 @@ def _published_hour_then_late_minutes(sites: tuple[str, ...] = ("s",), late_minu
     start = len(topic)
     topic += w.drain_partials()
     _run(first, topic, start, acked, records, 4e9)
-    for now in (5e9, 6e9, 7e9):  # a minute of its own closes on idle
-        out = first.idle(now, 1e10)
-        records += out.records
-        topic += [*out.closing, *(wire(f) for f in out.forward)]
-        _run(first, topic, len(topic) - len(out.closing) - len(out.forward), acked, records, now)
+    _quiet(first, topic, acked, records, (5e9, 6e9, 7e9))  # a minute of its own closes on idle
     late = [q for q in topic[start:] if q.get("span") == 3600 and not (q.get("closing") or q.get("emitted"))]
     assert late and all(q["late"] is True for q in late)
     assert [r["visitors"] for r in records if r["span"] == "1h" and r["dimension"] == "total"] == [18] * len(sites)
@@ -734,12 +743,7 @@ def test_another_sites_window_found_out_does_not_stop_a_rebuild():
     topic = [{"site": "f", "span": 3600, "window": 10**10, "closing": True, "upto": 0},
              {"site": "f", "span": 3600, "window": 10**10, "emitted": True}]
     first, acked, records = WindowOwner(_rollup_levels(), 5.0, mark_releases=True), {0, 1}, []
-    for minute in range(10):
-        for v in range(6):
-            w.add(upd(minute * 60, minute * 10 + v))
-        topic += w.drain_partials()
-        _run(first, topic, len(topic) - 1, acked, records, 0.0)
-    committed = next(offset for offset in range(len(topic) + 1) if offset not in acked)
+    committed = _minutes(first, w, topic, acked, records)
     second = WindowOwner(_rollup_levels(), 5.0, mark_releases=True)
     _given(second, topic, committed)
     _run(second, topic, committed, acked, records, 0.0)
@@ -753,12 +757,7 @@ def test_a_read_back_tried_again_counts_each_partial_once():
     w = agg(lateness=60)
     topic, acked, records = [], set(), []
     first = WindowOwner(_rollup_levels(), 5.0, mark_releases=True)
-    for minute in range(10):
-        for v in range(6):
-            w.add(upd(minute * 60, minute * 10 + v))
-        topic += w.drain_partials()
-        _run(first, topic, len(topic) - 1, acked, records, 0.0)
-    committed = next(offset for offset in range(len(topic) + 1) if offset not in acked)
+    committed = _minutes(first, w, topic, acked, records)
     once, twice = (WindowOwner(_rollup_levels(), 5.0, mark_releases=True) for _ in range(2))
     _given(once, topic, committed)
     for q in topic[: committed // 2]:  # the first try stops half-way
@@ -772,21 +771,18 @@ def test_a_read_back_tried_again_counts_each_partial_once():
 def test_a_minute_dated_next_year_leaves_the_hours_after_it_whole():
     """It closes on idle and hands its hour a partial up to next year: an hour's watermark that far
     ahead closed every hour after it at its first minute (red-team round 18: 6 of 60 visitors, 54
-    requests late). Never ahead of the clock, as the minutes' own."""
+    requests late), or, since an hour waits for its minutes, at the first pause that closed them on
+    idle. Never ahead of the clock, as the minutes' own."""
     now = int(time.time()) // 3600 * 3600 + 3600  # the next hour: not over by the clock while this runs
     w, topic, acked, records = agg(lateness=60), [], set(), []
     owner = WindowOwner(_rollup_levels(), 5.0, mark_releases=True)
     w.add(upd(now + 365 * 86400, 999, site="f"))
     topic += w.drain_partials()
     _run(owner, topic, 0, acked, records, 0.0)
-    out = owner.idle(10.0, 1e10)  # the minute closes, quiet
-    topic += [*out.closing, *(wire(f) for f in out.forward)]
-    _run(owner, topic, len(topic) - len(out.closing) - len(out.forward), acked, records, 10.0)
-    for minute in range(10):
-        for v in range(6):
-            w.add(upd(now + minute * 60, minute * 10 + v, site="t"))
-        topic += w.drain_partials()
-        _run(owner, topic, len(topic) - 1, acked, records, 20.0 + minute)
+    _quiet(owner, topic, acked, records, (10.0,))  # the minute closes, quiet
+    _minutes(owner, w, topic, acked, records, range(5), start=now, site="t", now=20.0, tick=1.0)
+    _quiet(owner, topic, acked, records, (40.0,), wall=time.time())  # a pause: minutes 0-4 close on idle
+    _minutes(owner, w, topic, acked, records, range(5, 10), start=now, site="t", now=50.0, tick=1.0)
     _quiet(owner, topic, acked, records)
     hours = [r["visitors"] for r in records if r["span"] == "1h" and r["dimension"] == "total" and r["site"] == "t"]
     assert hours == [60] and owner.levels[1].late == 0

@@ -469,11 +469,7 @@ class WindowOwner(Generic[Ack]):
             return []
         above = self.levels[level + 1]
         span = above.span
-        forward = []
-        for p in late:
-            q = {**p, "span": span, "window": int(p["window"]) // span * span}
-            q.pop("late", None)
-            forward.append(_tagged(above, q))
+        forward = [_tagged(above, {**p, "span": span, "window": int(p["window"]) // span * span}) for p in late]
         self._sent(forward, partition)
         return forward
 
@@ -597,11 +593,14 @@ class WindowOwner(Generic[Ack]):
 
 
 def _tagged(above: TrafficAggregator, p: dict[str, Any]) -> dict[str, Any]:
-    """``p``, a partial on its way to a window of ``above``, marked late if that window is out: a
-    read-back never rebuilds a window from such (``restore``), whatever else of it is gone. A minute
-    first opened after its hour was out hands its hour one too (red-team round 18)."""
+    """``p``, a partial on its way to a window of ``above``, marked late if that window is out (and
+    not if it is not: a partial late one span below may be on time here): a read-back never rebuilds
+    a window from such (``restore``), whatever else of it is gone. A minute first opened after its
+    hour was out hands its hour one too (red-team round 18)."""
     if above.is_emitted(str(p["site"]), int(p["window"])):
         p["late"] = True
+    else:
+        p.pop("late", None)
     return p
 
 
