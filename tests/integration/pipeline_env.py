@@ -155,6 +155,16 @@ def request_totals(traffic: list[dict[str, Any]]) -> int:
     return sum(r["requests"] for r in traffic if r["dimension"] == "total" and r["span"] == "1m")
 
 
+def published(traffic: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """One record per ``id``, as analysts keep them (docs/delivery.md): a window is published once,
+    or, after a crash between its records and its mark, twice the same. A second copy that differs
+    would let its difference rest on fewer than k clients: it fails here."""
+    first: dict[str, dict[str, Any]] = {}
+    for r in traffic:
+        assert first.setdefault(r["id"], r) == r, f"two different copies of {r['span']} {r['window_start']}"
+    return list(first.values())
+
+
 def scrubbed_traffic(env: dict[str, str], lines: list[bytes], tmp: Path) -> list[dict[str, Any]]:
     """What ``logscrub scrub`` publishes for these lines with this config: a worker that reads them
     in the same order must publish the same windows (invariant 9)."""
