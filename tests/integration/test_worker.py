@@ -15,7 +15,6 @@ import pytest
 
 import canaries
 from logscrub.kafka.rewind import nothing_left
-from logscrub.run.rawloop import BATCH
 from bench.sample import generate
 from pipeline_env import PAUSES, Pipeline, published, request_totals, scrubbed_traffic, sources
 from record_schemas import assert_valid
@@ -192,6 +191,7 @@ def test_sigkill_mid_stream_then_restart_loses_nothing(pipeline):
     # between an emission's records and its marks publishes its windows again, the same (``published``
     # fails on a copy that differs), and one record per id is kept: a CI run counted 5,095 requests
     # twice that way, 34 windows of 150, more than a batch (an emission closes the windows a batch
-    # ends as well as those the one before left open).
+    # ends as well as those the one before left open). What is left counts replayed lines only (in
+    # 7 runs: 4,950 requests in copies, and 0 once kept one per id; 3,797 of 5,000 lines replayed).
     excess = request_totals(published(pipeline.read("traffic"))) - expected
-    assert 0 <= excess <= duplicates + BATCH
+    assert 0 <= excess <= duplicates
