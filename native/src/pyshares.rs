@@ -2,17 +2,22 @@
 //! as Python objects and are hashed with Python's `hash` (as the reference does), then grouped
 //! here (`shares::Rules`): the window owner's choice of which events to write runs in one call.
 
+use pyo3::intern;
 use pyo3::prelude::*;
-use pyo3::types::PyTuple;
+use pyo3::types::{PyDict, PyString, PyTuple};
 
-use crate::shares::{Chosen, Counts, Rules, Step};
+use crate::shares::{Counts, Rules, Step};
 
 #[pyclass(unsendable, module = "logscrub._native")]
 pub struct ShareCounts {
     counts: Counts,
     max_pairs: usize,
     rules: Rules,
+    fields: Vec<Py<PyString>>, // `slots.CLIENT_FIELDS`, in order
 }
+
+/// What `choose_events` gives: `shares::Chosen`, and each event's client and request fields.
+type Described<'py> = (Vec<(usize, i64)>, Vec<usize>, Vec<Bound<'py, PyTuple>>, Vec<Bound<'py, PyTuple>>);
 
 fn fields_of(t: &Bound<'_, PyAny>) -> PyResult<Vec<i64>> {
     let t = t.downcast::<PyTuple>()?;
@@ -28,10 +33,10 @@ fn request_of(r: &Bound<'_, PyAny>) -> PyResult<Vec<i64>> {
 
 #[pymethods]
 impl ShareCounts {
-    /// `max_pairs` as `slots.MAX_PAIRS`; `projections` and `coarser` as `slots._native_rules`.
+    /// `max_pairs` as `slots.MAX_PAIRS`; `projections`, `coarser` and `fields` as `slots._native_rules`.
     #[new]
-    fn new(max_pairs: usize, projections: Vec<Step>, coarser: Vec<Step>) -> Self {
-        ShareCounts { counts: Counts::default(), max_pairs, rules: Rules { projections, coarser } }
+    fn new(max_pairs: usize, projections: Vec<Step>, coarser: Vec<Step>, fields: Vec<Py<PyString>>) -> Self {
+        ShareCounts { counts: Counts::default(), max_pairs, rules: Rules { projections, coarser }, fields }
     }
 
     /// `slots._Counts.add_fields`: a join a previous owner made, counted in the day unchecked.
@@ -50,18 +55,56 @@ impl ShareCounts {
         Ok(self.counts.join(&mut slot.counts, &heads, &splits, client.hash()? as i64, self.max_pairs))
     }
 
-    /// `slots._Counts.choose`: `(kept (index, step), left over indexes)`.
-    fn choose(
-        &mut self, mut slot: PyRefMut<'_, ShareCounts>, mut alone: Option<PyRefMut<'_, ShareCounts>>,
-        described: Vec<Bound<'_, PyAny>>, request: Vec<Bound<'_, PyAny>>, todo: Vec<(usize, Bound<'_, PyAny>)>,
-        coarsen: bool,
-    ) -> PyResult<Chosen> {
-        let described = described.iter().map(fields_of).collect::<PyResult<Vec<_>>>()?;
-        let splits = request.iter().map(|r| request_of(r).map(|r| self.rules.splits(&r))).collect::<PyResult<Vec<_>>>()?;
+    /// `slots._Counts.choose_events`: `(kept (index, step), left over indexes, each event's client
+    /// fields, each one's request fields)`, the fields read from the events here and hashed once.
+    fn choose_events<'py>(
+        &mut self, py: Python<'py>, mut slot: PyRefMut<'_, ShareCounts>, mut alone: Option<PyRefMut<'_, ShareCounts>>,
+        events: Vec<Bound<'py, PyDict>>, todo: Vec<(usize, Bound<'py, PyAny>)>, coarsen: bool,
+    ) -> PyResult<Described<'py>> {
+        let fields: Vec<&Bound<'py, PyString>> = self.fields.iter().map(|f| f.bind(py)).collect();
+        let (mut described, mut request) = (Vec::with_capacity(events.len()), Vec::with_capacity(events.len()));
+        let (mut hashes, mut splits) = (Vec::with_capacity(events.len()), Vec::with_capacity(events.len()));
+        for event in &events {
+            let shown = PyTuple::new(py, fields.iter().map(|&f| field(event, f)).collect::<PyResult<Vec<_>>>()?)?;
+            let asked = splits_of(py, event)?;
+            hashes.push(fields_of(shown.as_any())?);
+            splits.push(self.rules.splits(&fields_of(asked.as_any())?));
+            described.push(shown);
+            request.push(asked);
+        }
         let todo = todo.iter().map(|(i, c)| c.hash().map(|h| (*i, h as i64))).collect::<PyResult<Vec<_>>>()?;
-        Ok(self.counts.choose(
-            &mut slot.counts, alone.as_deref_mut().map(|a| &mut a.counts), &self.rules, &described, &splits, &todo,
+        let (kept, left) = self.counts.choose(
+            &mut slot.counts, alone.as_deref_mut().map(|a| &mut a.counts), &self.rules, &hashes, &splits, &todo,
             coarsen, self.max_pairs,
-        ))
+        );
+        Ok((kept, left, described, request))
     }
+}
+
+/// `event.get(name)`: None for a field the event lacks.
+fn field<'py>(event: &Bound<'py, PyDict>, name: &Bound<'py, PyString>) -> PyResult<Bound<'py, PyAny>> {
+    Ok(event.get_item(name)?.unwrap_or_else(|| event.py().None().into_bound(event.py())))
+}
+
+/// `slots._splits`: the referrer (domain and class), the status class, the method, and the section
+/// (a path's first segment; any other path as it is).
+fn splits_of<'py>(py: Python<'py>, event: &Bound<'py, PyDict>) -> PyResult<Bound<'py, PyTuple>> {
+    let path = field(event, intern!(py, "path"))?;
+    let section = match path.downcast::<PyString>() {
+        Ok(s) => match s.to_str() {
+            Ok(text) => match text.strip_prefix('/') {
+                Some(rest) => PyString::new(py, rest.split('/').next().unwrap_or("")).into_any(),
+                None => path,
+            },
+            // Not UTF-8 (a lone surrogate): as Python splits it.
+            Err(_) if s.call_method1("startswith", ("/",))?.is_truthy()? => {
+                s.call_method1("split", ("/", 2))?.get_item(1)? // path[1:].split("/", 1)[0]
+            }
+            Err(_) => path,
+        },
+        Err(_) => path,
+    };
+    let referrer =
+        PyTuple::new(py, [field(event, intern!(py, "referrer_domain"))?, field(event, intern!(py, "referrer_class"))?])?;
+    PyTuple::new(py, [referrer.into_any(), field(event, intern!(py, "status_class"))?, field(event, intern!(py, "method"))?, section])
 }

@@ -164,6 +164,16 @@ class _Counts:
         """``join`` of an event showing client ``fields`` with ``request`` fields (``_splits``)."""
         return self.join(slot, _heads(fields), _split_hashes(request) if request else (), hash(client))
 
+    def choose_events(
+        self, slot: _Counts, alone: _Counts | None, events: list[dict[str, Any]], todo: list[tuple[int, Any]],
+        coarsen: bool,
+    ) -> tuple[list[tuple[int, int]], list[int], list[tuple[Any, ...]], list[tuple[Any, ...]]]:
+        """``choose`` on ``events``' own fields: also each one's client fields (``_described``) and
+        request fields (``_splits``), read once (the compiled counts read them in the same call)."""
+        described = [_described(e) for e in events]
+        request = [_splits(e) for e in events]
+        return (*self.choose(slot, alone, described, request, todo, coarsen), described, request)
+
     def choose(
         self, slot: _Counts, alone: _Counts | None, described: list[tuple[Any, ...]], request: list[tuple[Any, ...]],
         todo: list[tuple[int, Any]], coarsen: bool,
@@ -211,14 +221,16 @@ def _counts() -> Any:
 
 
 @cache
-def _native_rules() -> tuple[list[list[tuple[int, int]]], list[list[tuple[int, int]]]]:
+def _native_rules() -> tuple[list[list[tuple[int, int]]], list[list[tuple[int, int]]], tuple[str, ...]]:
     """``_projections`` and ``_COARSER`` for the compiled counts, each a list of (position, hash of
-    the value shown there instead): they hash an event's fields as Python does (``hash``)."""
+    the value shown there instead): they hash an event's fields as Python does (``hash``); and the
+    fields they read from an event (``_described``)."""
 
     def hashed(step: tuple[tuple[int, Any], ...]) -> list[tuple[int, int]]:
         return [(j, hash(value)) for j, value in step]
 
-    return [hashed(()), *(hashed(step) for step in _COARSER[:-1]), hashed(_SITE_ONLY)], [hashed(s) for s in _COARSER]
+    projections = [hashed(()), *(hashed(step) for step in _COARSER[:-1]), hashed(_SITE_ONLY)]
+    return projections, [hashed(s) for s in _COARSER], CLIENT_FIELDS
 
 
 class Groups:
@@ -327,9 +339,7 @@ class Groups:
                     continue
                 ids.add(eid)
             todo.append((i, client))
-        described = [_described(e) for e in events]
-        request = [_splits(e) for e in events]
-        made, left = day.choose(slot, alone, described, request, todo, deferred is None)
+        made, left, described, request = day.choose_events(slot, alone, events, todo, deferred is None)
         kept: list[tuple[int, dict[str, Any]]] = []
         for i, step in made:
             base = described[i] if step < 0 else _masked(described[i], _COARSER[step])
@@ -422,7 +432,7 @@ def _splits(event: dict[str, Any]) -> tuple[Any, ...]:
     """The request fields an analyst could split a group by: the referrer, the status class, the
     method and the section (the path's first segment: page or asset, blog or shop). A trail plus
     one decoy, split so, was one client's alone (red-team round 3); with the cap in every split,
-    bench/privacy.py finds none."""
+    bench/privacy.py finds none. The compiled counts read them alike (``native/src/pyshares.rs``)."""
     path = event.get("path")
     section = path[1:].split("/", 1)[0] if isinstance(path, str) and path.startswith("/") else path
     return (event.get("referrer_domain"), event.get("referrer_class")), event.get("status_class"), \
