@@ -17,6 +17,7 @@ import ipaddress
 import json
 import os
 import platform
+import tempfile
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -25,7 +26,7 @@ from typing import Any
 import orjson
 
 from bench.sample import generate
-from logscrub import native
+from logscrub import config, native
 from logscrub.crypto import envelope
 from logscrub.crypto.keyring import Key
 from logscrub.crypto.subjects import subject_id
@@ -33,6 +34,8 @@ from logscrub.parsing.formats import make_parser
 from logscrub.privacy import ip as ip_module
 from logscrub.privacy.ip import IPGeneralizer, client_ip, networks, parse_ip
 from logscrub.privacy.url import PathGeneralizer
+from logscrub.run.scrub_files import scrub
+from logscrub.scrub import slots
 from logscrub.scrub.scrubber import _visitor_hash
 
 OUT = Path(__file__).resolve().parent
@@ -162,7 +165,52 @@ def measure(lines: list[str]) -> list[dict[str, Any]]:
                "referrer_class": "none"} for r in requests]
     row("write event JSON (from a dict)", per_call(orjson.dumps, events), None, per_call(nat.dumps, events),
         "orjson is compiled too; phase 2 writes from Rust values, no dict")
+
+    # The window owner's share cap, per event through it: the slots ``scrub`` writes, again.
+    calls = _owner_writes(lines)
+    through = sum(len(args[2]) for args, _ in calls)
+    row("share cap (window owner), per event", _replayed(calls, lambda: slots._Counts(slots.MAX_PAIRS)) / through * 1e6,
+        None, _replayed(calls, slots._counts) / through * 1e6,
+        f"{through} events through it; the day's own slot takes again those over the cap in theirs")
     return rows
+
+
+def _owner_writes(lines: list[str]) -> list[tuple[tuple[Any, ...], dict[str, Any]]]:
+    """The ``Groups.write`` calls ``scrub`` makes over ``lines`` (each slot's events and clients)."""
+    calls: list[tuple[tuple[Any, ...], dict[str, Any]]] = []
+    write = slots.Groups.write
+
+    def recorded(self: slots.Groups, *args: Any, **kwargs: Any) -> slots.Written:
+        calls.append((args, kwargs))
+        return write(self, *args, **kwargs)
+
+    with tempfile.TemporaryDirectory() as tmp:
+        home = Path(tmp)
+        (home / "keys").mkdir(mode=0o700)
+        (home / "in.log").write_text("".join(line + "\n" for line in lines))
+        slots.Groups.write = recorded  # type: ignore[method-assign]
+        try:
+            scrub(config.load(None, env={}), [str(home / "in.log")], home / "out", progress=False,
+                  keys=home / "keys" / "keys.json")
+        finally:
+            slots.Groups.write = write  # type: ignore[method-assign]
+    return calls
+
+
+def _replayed(calls: list[tuple[tuple[Any, ...], dict[str, Any]]], counts: Callable[[], Any]) -> float:
+    """Best seconds of 3 to make ``calls`` again on a fresh ``Groups`` counting with ``counts``."""
+    best, saved = float("inf"), slots._counts
+    slots._counts = counts  # type: ignore[assignment]
+    try:
+        for _ in range(3):
+            groups = slots.Groups()
+            t = time.perf_counter()
+            for args, kwargs in calls:
+                groups.write(*args, **kwargs)
+            best = min(best, time.perf_counter() - t)
+    finally:
+        slots._counts = saved  # type: ignore[assignment]
+    return best
 
 
 def render(rows: list[dict[str, Any]], meta: dict[str, Any]) -> str:
