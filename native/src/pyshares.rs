@@ -63,14 +63,19 @@ impl ShareCounts {
     ) -> PyResult<Described<'py>> {
         let fields: Vec<&Bound<'py, PyString>> = self.fields.iter().map(|f| f.bind(py)).collect();
         let (mut described, mut request) = (Vec::with_capacity(events.len()), Vec::with_capacity(events.len()));
-        let (mut hashes, mut splits) = (Vec::with_capacity(events.len()), Vec::with_capacity(events.len()));
+        let mut splits = Vec::with_capacity(events.len());
         for event in &events {
             let shown = PyTuple::new(py, fields.iter().map(|&f| field(event, f)).collect::<PyResult<Vec<_>>>()?)?;
             let asked = splits_of(py, event)?;
-            hashes.push(fields_of(shown.as_any())?);
             splits.push(self.rules.splits(&fields_of(asked.as_any())?));
             described.push(shown);
             request.push(asked);
+        }
+        // Client fields hashed for the events tried only, as the reference: a replayed line's second
+        // copy is never tried, whatever it holds (red-team of a737c92, F1).
+        let mut hashes = vec![Vec::new(); events.len()];
+        for (i, _) in &todo {
+            hashes[*i] = fields_of(described[*i].as_any())?;
         }
         let todo = todo.iter().map(|(i, c)| c.hash().map(|h| (*i, h as i64))).collect::<PyResult<Vec<_>>>()?;
         let (kept, left) = self.counts.choose(

@@ -184,18 +184,18 @@ class _Counts:
         joined (step -1: as described), and the indexes of those that fit nowhere."""
         splits = [_split_hashes(r) for r in request]
         kept: list[tuple[int, int]] = []
-        left: list[tuple[int, Any, tuple[Any, ...] | None]] = [(i, client, None) for i, client in todo]
+        left: list[tuple[int, Any, tuple[int, ...] | None]] = [(i, client, None) for i, client in todo]
         for s, step in enumerate((None, *_COARSER) if coarsen else (None,)):
-            over: list[tuple[int, Any, tuple[Any, ...] | None]] = []
+            over: list[tuple[int, Any, tuple[int, ...] | None]] = []
             for i, client, refused in _turns(left):
-                base = described[i] if step is None else _masked(described[i], step)
-                if base == refused:  # this level changes nothing the event shows
+                heads = _heads(described[i] if step is None else _masked(described[i], step))
+                if heads == refused:  # this level changes no group the event counts in
                     over.append((i, client, refused))
-                elif (self.join(slot, _heads(base), splits[i], hash(client)) if alone is None
-                      else self.join_alone(slot, alone, _heads(base), splits[i], hash(client))):  # fmt: skip
+                elif (self.join(slot, heads, splits[i], hash(client)) if alone is None
+                      else self.join_alone(slot, alone, heads, splits[i], hash(client))):  # fmt: skip
                     kept.append((i, s - 1))
                 else:
-                    over.append((i, client, base))
+                    over.append((i, client, heads))
             left = over
         return kept, [i for i, _, _ in left]
 
@@ -484,13 +484,15 @@ def _day_time(start: int) -> str:
 
 def _turns(todo: list[tuple[int, Any, Any]]) -> list[tuple[int, Any, Any]]:
     """Each client's first event, then each one's second, and so on, those with fewest first: the
-    cap then lets a client's trail grow only as far as the others' events go."""
-    made: dict[Any, int] = {}
+    cap then lets a client's trail grow only as far as the others' events go. Clients told apart by
+    their hash, as the counts tell them (and the compiled ones, which have only that)."""
+    made: dict[int, int] = {}
     rank = []
-    for item in todo:
-        rank.append(made.get(item[1], 0))
-        made[item[1]] = rank[-1] + 1
-    order = sorted(range(len(todo)), key=lambda j: (rank[j], made[todo[j][1]]))
+    clients = [hash(item[1]) for item in todo]
+    for client in clients:
+        rank.append(made.get(client, 0))
+        made[client] = rank[-1] + 1
+    order = sorted(range(len(todo)), key=lambda j: (rank[j], made[clients[j]]))
     return [todo[j] for j in order]
 
 
