@@ -184,15 +184,16 @@ class _Counts:
         joined (step -1: as described), and the indexes of those that fit nowhere."""
         splits = [_split_hashes(r) for r in request]
         kept: list[tuple[int, int]] = []
-        left: list[tuple[int, Any, tuple[int, ...] | None]] = [(i, client, None) for i, client in todo]
+        # Each client as its hash, once: the counts and the turns tell clients apart by it.
+        left: list[tuple[int, int, tuple[int, ...] | None]] = [(i, hash(client), None) for i, client in todo]
         for s, step in enumerate((None, *_COARSER) if coarsen else (None,)):
-            over: list[tuple[int, Any, tuple[int, ...] | None]] = []
+            over: list[tuple[int, int, tuple[int, ...] | None]] = []
             for i, client, refused in _turns(left):
                 heads = _heads(described[i] if step is None else _masked(described[i], step))
                 if heads == refused:  # this level changes no group the event counts in
                     over.append((i, client, refused))
-                elif (self.join(slot, heads, splits[i], hash(client)) if alone is None
-                      else self.join_alone(slot, alone, heads, splits[i], hash(client))):  # fmt: skip
+                elif (self.join(slot, heads, splits[i], client) if alone is None
+                      else self.join_alone(slot, alone, heads, splits[i], client)):  # fmt: skip
                     kept.append((i, s - 1))
                 else:
                     over.append((i, client, heads))
@@ -482,17 +483,16 @@ def _day_time(start: int) -> str:
     return datetime.fromtimestamp(start, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def _turns(todo: list[tuple[int, Any, Any]]) -> list[tuple[int, Any, Any]]:
+def _turns(todo: list[tuple[int, int, Any]]) -> list[tuple[int, int, Any]]:
     """Each client's first event, then each one's second, and so on, those with fewest first: the
-    cap then lets a client's trail grow only as far as the others' events go. Clients told apart by
-    their hash, as the counts tell them (and the compiled ones, which have only that)."""
+    cap then lets a client's trail grow only as far as the others' events go. Clients are their
+    hashes (``_Counts.choose``), as the counts, and the compiled ones, tell them apart."""
     made: dict[int, int] = {}
     rank = []
-    clients = [hash(item[1]) for item in todo]
-    for client in clients:
-        rank.append(made.get(client, 0))
-        made[client] = rank[-1] + 1
-    order = sorted(range(len(todo)), key=lambda j: (rank[j], made[clients[j]]))
+    for item in todo:
+        rank.append(made.get(item[1], 0))
+        made[item[1]] = rank[-1] + 1
+    order = sorted(range(len(todo)), key=lambda j: (rank[j], made[todo[j][1]]))
     return [todo[j] for j in order]
 
 
