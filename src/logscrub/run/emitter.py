@@ -24,6 +24,7 @@ import orjson
 
 from logscrub.kafka.sink import Delivery, delivered
 from logscrub.scrub.aggregate import wire
+from logscrub.scrub.json_bytes import json_bytes
 from logscrub.scrub.windows import Emission, owner_key
 
 
@@ -72,11 +73,11 @@ class Emitter:
         written: list[Delivery] = []
         if emission.records:
             cpu = time.thread_time()
-            values = [orjson.dumps(rec) for rec in emission.records]
+            values = [json_bytes(rec) for rec in emission.records]
             self._cpu.inc(time.thread_time() - cpu)
             written += await sink.write(self._traffic, values, timestamps=emission.stamps)
         if emission.events:  # a slot's events, shuffled, each stamped with its slot's start
-            values = [orjson.dumps(event) for event in emission.events]
+            values = [json_bytes(event) for event in emission.events]
             written += await sink.write(self._events, values, timestamps=emission.event_stamps)
         marks = [p for p in emission.forward if p.get("emitted") or p.get("written")]
         for p in emission.forward:

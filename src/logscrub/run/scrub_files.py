@@ -20,6 +20,7 @@ from logscrub.parsing.shipped import unwrap
 from logscrub.run.collector import few_collections
 from logscrub.run.progress import Progress
 from logscrub.scrub import build
+from logscrub.scrub.json_bytes import json_bytes
 from logscrub.scrub.routing import EVENTS, ROLES, Routed
 from logscrub.scrub.slots import event_json
 from logscrub.scrub.windows import Emission, WindowOwner
@@ -158,4 +159,4 @@ def _publish(files: dict[str, BinaryIO], owner: WindowOwner[None], routed: Route
 
 
 def _json_lines(records: list[dict]) -> list[bytes]:
-    return [orjson.dumps(rec, option=orjson.OPT_APPEND_NEWLINE) for rec in records]
+    return [json_bytes(rec, orjson.OPT_APPEND_NEWLINE) for rec in records]

@@ -18,6 +18,7 @@ from typing import Any
 import orjson
 
 from logscrub.scrub.aggregate import TrafficAggregator
+from logscrub.scrub.json_bytes import json_bytes
 from logscrub.scrub.scrubber import Outcome
 from logscrub.scrub.slots import event_partials, held_event
 
@@ -53,7 +54,7 @@ class Routed:
 
     def add(self, o: Outcome) -> None:
         self.lines += 1
-        dumps, option = orjson.dumps, self._option
+        dumps, option = json_bytes, self._option
         if o.event is not None:
             u = o.update
             assert u is not None and o.timestamp_ms is not None

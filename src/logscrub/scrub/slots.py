@@ -30,6 +30,7 @@ from typing import Any, Generic, TypeVar
 import orjson
 
 from logscrub import native
+from logscrub.scrub.json_bytes import json_bytes
 from logscrub.scrub.scrubber import LEVELS, coarsened
 from logscrub.scrub.vocabulary import DAYS_KEPT
 
@@ -86,7 +87,7 @@ def event_json(event: dict[str, Any], option: int | None = None) -> bytes:
     """An event's JSON, as written: a held one's own (the same bytes as ``orjson.dumps`` of its fields)."""
     if type(event) is HeldEvent:
         return event.json + b"\n" if option else event.json
-    return orjson.dumps(event, option=option)
+    return json_bytes(event, option)
 
 
 def event_partials(held: dict[tuple[str, int], tuple[list[dict[str, Any]], list[int]]]) -> list[dict[str, Any]]:
