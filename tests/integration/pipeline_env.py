@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import orjson
-from kafka import KafkaProducer
+from kafka import KafkaProducer, TopicPartition
 from kafka.errors import KafkaError
 
 from logscrub.config import Config, load
@@ -109,6 +109,15 @@ class Pipeline:
             return group["group_state"] == "Stable" and len(group["members"]) == members == len(owners)
 
         self.wait_for(f"a stable group of {members} workers", stable)
+
+    def committed_raw(self) -> dict[int, int]:
+        """The raw group's committed offset by raw partition (0 where none): a worker killed now
+        may have processed lines past it, and a restarted one processes them again."""
+        group = raw_group(self.cfg.kafka.app_id)
+        partitions = [TopicPartition(self.topic("raw"), p) for p in range(self.raw_partitions)]
+        with admin_client(self.cfg.kafka) as admin:
+            committed = admin.list_group_offsets({group: partitions}).get(group, {})
+        return {tp.partition: committed[tp].offset if tp in committed else 0 for tp in partitions}
 
     def produce(self, lines: Iterable[bytes]) -> int:
         producer = KafkaProducer(bootstrap_servers=self.bootstrap, acks="all", linger_ms=5)
