@@ -1,7 +1,8 @@
 """Measure logscrub against its baselines on one generated log, in one run.
 
-Every figure is the median of several runs of a fresh process, with its peak RSS; ratios are
-taken between figures of the same run, so they mean something on any machine. End to end
+Every figure is the median of several runs of a fresh process, with its peak RSS; the commands
+run in turn, round by round, and ratios are taken between figures of the same run, so they mean
+something on any machine. End to end
 figures go through a local broker (bench.e2e). Results go to bench/results.json and
 bench/results.md.
 """
@@ -16,6 +17,7 @@ import statistics
 import sys
 import tempfile
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 from bench import e2e, linkability
@@ -48,23 +50,42 @@ TARGETS = (
 
 
 
-def _figure(name: str, cmd: list[str], stdin: Path | None, lines: int, runs: int,
-            env: dict[str, str] | None = None, fresh: Path | None = None) -> dict:
-    """The median of ``runs`` runs; ``fresh``, a state folder emptied before each run, so that every
-    run starts as a first run (a keys file kept from the run before grows and slows the next)."""
-    samples = []
+@dataclass
+class Command:
+    """One figure's command; ``fresh``, folders emptied before each run, so that every run starts
+    as a first run (a keys file kept from the run before grows and slows the next)."""
+
+    name: str
+    cmd: list[str]
+    stdin: Path | None = None
+    env: dict[str, str] | None = None
+    fresh: tuple[Path, ...] = ()
+
+
+def figures_of(commands: list[Command], lines: int, runs: int) -> list[dict]:
+    """The median of ``runs`` runs of each command, run in rounds of one run each: a spell of load
+    on this shared machine then slows one run of every command, not every run of one (anonip ran at
+    19.5k lines/s in one bench and 47.8k in the next, run one command after another)."""
+    samples: dict[str, list[tuple[float, int]]] = {c.name: [] for c in commands}
     for _ in range(runs):
-        if fresh is not None:
-            shutil.rmtree(fresh, ignore_errors=True)
-        samples.append(measured_run(cmd, stdin, env))
-    seconds = statistics.median(s for s, _ in samples)
-    return {
-        "name": name,
-        "seconds": round(seconds, 3),
-        "lines_per_s": round(lines / seconds),
-        "peak_rss_mib": max(r for _, r in samples),
-        "runs": runs,
-    }
+        for c in commands:
+            for folder in c.fresh:
+                shutil.rmtree(folder, ignore_errors=True)
+            samples[c.name].append(measured_run(c.cmd, c.stdin, c.env))
+    for c in commands:
+        for folder in c.fresh:
+            shutil.rmtree(folder, ignore_errors=True)
+    out = []
+    for c in commands:
+        seconds = statistics.median(s for s, _ in samples[c.name])
+        out.append({
+            "name": c.name,
+            "seconds": round(seconds, 3),
+            "lines_per_s": round(lines / seconds),
+            "peak_rss_mib": max(r for _, r in samples[c.name]),
+            "runs": runs,
+        })
+    return out
 
 
 def ratios(by: dict[str, dict]) -> dict[str, float]:
@@ -177,23 +198,18 @@ def main(argv: list[str] | None = None) -> int:
 
     log = combined_log(a.lines, a.seed)
     work = Path(tempfile.mkdtemp(prefix="logscrub-bench-"))
-    figures = [
-        _figure(READ_ONLY, [PY, "-m", "bench.read_only"], log, a.lines, a.runs),
-        _figure(FLOOR, [PY, "-m", "bench.floor"], log, a.lines, a.runs),
-    ]
+    commands = [Command(READ_ONLY, [PY, "-m", "bench.read_only"], log), Command(FLOOR, [PY, "-m", "bench.floor"], log)]
     anonip = shutil.which("anonip", path=str(Path(PY).parent))
     if anonip:
-        figures.append(_figure(ANONIP, [anonip, "--ipv4mask", "8", "--ipv6mask", "80"], log, a.lines, a.runs))
+        commands.append(Command(ANONIP, [anonip, "--ipv4mask", "8", "--ipv6mask", "80"], log))
     scrub = [str(Path(PY).parent / "logscrub"), "scrub", str(log), "--out", str(work / "out"),
              "--keys", str(work / "keys" / "keys.json")]
-    figures.append(_figure(SCRUB, scrub, None, a.lines, a.runs, fresh=work / "keys"))
-    shutil.rmtree(work / "out")  # ~1 KB per line; what is left on a failure below is the workers' logs
+    scrub_state = (work / "keys", work / "out")  # the outputs, ~1 KB a line, go with each run
+    commands.append(Command(SCRUB, scrub, fresh=scrub_state))
     if native.available():  # both cores side by side (issue 17): the reference too, in the same run
-        figures.append(_figure(SCRUB_PY, scrub, None, a.lines, a.runs, env={**os.environ, native.ENV: "0"},
-                               fresh=work / "keys"))
-        shutil.rmtree(work / "out")
-    figures.append(_figure(MASK, [str(Path(PY).parent / "logscrub"), "mask", str(log), "--quiet"], None, a.lines,
-                           a.runs))
+        commands.append(Command(SCRUB_PY, scrub, env={**os.environ, native.ENV: "0"}, fresh=scrub_state))
+    commands.append(Command(MASK, [str(Path(PY).parent / "logscrub"), "mask", str(log), "--quiet"]))
+    figures = figures_of(commands, a.lines, a.runs)
     if a.e2e_lines:
         with broker() as bootstrap:
             figures += e2e.measure(bootstrap, combined_log(a.e2e_lines, a.seed), a.e2e_lines, a.runs, work)
