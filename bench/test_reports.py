@@ -53,3 +53,24 @@ def test_mask_is_compared_with_scrub_and_anonip() -> None:
     assert (r["mask / scrub"], r["mask / anonip"]) == (0.8, 2.0)
     verdict = {t["target"]: t for t in targets(by, r)}["mask at least as fast as scrub (issue 15)"]
     assert verdict["met"] is False and verdict["factor_to_target"] == 1.2
+
+
+def test_commands_run_in_rounds_and_each_figure_is_its_own_median(tmp_path) -> None:
+    """One run of every command per round, so a spell of load slows one run of each, not all of one;
+    ``fresh`` folders are emptied before every run and after the last."""
+    import sys
+
+    from bench.run import Command, figures_of
+
+    order, state = tmp_path / "order", tmp_path / "state"
+
+    def command(name: str) -> Command:
+        script = (f"import pathlib; s = pathlib.Path({str(state)!r}); assert not s.exists(); s.mkdir(); "
+                  f"open({str(order)!r}, 'a').write({name!r})")
+        return Command(name, [sys.executable, "-c", script], fresh=(state,))
+
+    figures = figures_of([command("a"), command("b")], lines=1000, runs=3)
+    assert order.read_text() == "ababab"
+    assert not state.exists()
+    assert [f["name"] for f in figures] == ["a", "b"]
+    assert all(f["runs"] == 3 and f["lines_per_s"] > 0 for f in figures)
