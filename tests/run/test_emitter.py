@@ -172,3 +172,31 @@ def test_a_window_handed_on_for_its_rollup_goes_to_the_partials_topic_as_lists()
     ((topic, sent),) = asyncio.run(run())
     assert topic == "partials" and sent["window"] == 0 and sent["upto"] == 180
     assert sent["buckets"] == [["total", "", *orjson.loads(orjson.dumps(bucket.to_list()))]]
+
+
+def test_a_forwarded_partial_over_the_record_size_goes_as_records_under_it_to_its_owner():
+    """A busy hour rolled into its day passed Kafka's 1 MB record size, and the worker stopped on it
+    at every restart (bench-rss, 1M visitors a day): it now goes in parts, each with the owner key."""
+    from logscrub.scrub.record_size import MAX_RECORD_BYTES
+    from logscrub.scrub.windows import owner_key
+
+    buckets = [["path", f"/p{i}", 1, 10, [1, 0, 0, 0, 0, 0], None, [i], [i], None, []] for i in range(200)]
+    rolled = {"site": "s", "span": 86400, "window": 0, "upto": 3600,
+              "buckets": [[d, v, *rest[:-2], "x" * 8000, *rest[-1:]] for d, v, *rest in buckets]}
+    keys: list[bytes | None] = []
+
+    class Keyed(_Sink):
+        async def send(self, topic: str, value: bytes | None, key: bytes | None = None) -> asyncio.Future[Any]:
+            assert value is not None and len(value) <= MAX_RECORD_BYTES
+            keys.append(key)
+            return await super().send(topic, value, key)
+
+    async def run() -> list[tuple[str, Any]]:
+        sink = Keyed()
+        await delivered(await Emitter(sink, "partials", "traffic", "events", _Cpu()).send(Emission(forward=[rolled])))
+        return sink.sent
+
+    sent = asyncio.run(run())
+    assert len(sent) >= 4 and {topic for topic, _ in sent} == {"partials"}
+    assert [b for _, r in sent for b in r["buckets"]] == rolled["buckets"]
+    assert set(keys) == {owner_key(rolled)}

@@ -25,6 +25,7 @@ import orjson
 from logscrub.kafka.sink import Delivery, delivered
 from logscrub.scrub.aggregate import wire
 from logscrub.scrub.json_bytes import json_bytes
+from logscrub.scrub.record_size import partial_records
 from logscrub.scrub.windows import Emission, owner_key
 
 
@@ -82,7 +83,9 @@ class Emitter:
         marks = [p for p in emission.forward if p.get("emitted") or p.get("written")]
         for p in emission.forward:
             if not (p.get("emitted") or p.get("written")):
-                written.append((partials, await sink.send(partials, orjson.dumps(wire(p)), owner_key(p))))
+                key = owner_key(p)
+                for record in partial_records(wire(p)):
+                    written.append((partials, await sink.send(partials, record, key)))
         if marks:
             marking = self._marking = asyncio.ensure_future(self._mark(list(written), marks, self._marking))
             done = asyncio.ensure_future(_all_delivered(marking))

@@ -25,6 +25,7 @@ from logscrub.ops.metrics import Health, WorkerMetrics
 from logscrub.parsing.shipped import unwrap
 from logscrub.scrub.aggregate import TrafficAggregator, heartbeat
 from logscrub.scrub.build import Core
+from logscrub.scrub.record_size import partial_records, sightings_records
 from logscrub.scrub.routing import Routed
 from logscrub.scrub.windows import owner_key
 
@@ -141,16 +142,17 @@ class RawLoop:
             if values:
                 deliveries += await self.sink.write(getattr(t, role).name, values)
         for sightings in core.vocabulary.take_sightings():  # what k counts, for the other workers
-            deliveries.append((t.vocabulary.name, await self.sink.send(t.vocabulary.name, orjson.dumps(sightings))))
+            for record in sightings_records(sightings):
+                deliveries.append((t.vocabulary.name, await self.sink.send(t.vocabulary.name, record)))
         # Events before the aggregate partials, and one owner key's records stay in order on its
         # partition. Then the marks, to every partition, after all of the batch's records there:
         # read first on one partition (or on one key of several sharing it), they made the rest of
         # the batch late on the others (red-team rounds 12 and 16: 10 of 20 (rare) events).
         partials = held + self.partial_sums.drain_partials()
         for partial in partials:
-            deliveries.append(
-                (t.partials.name, await self.sink.send(t.partials.name, orjson.dumps(partial), owner_key(partial)))
-            )
+            key = owner_key(partial)
+            for record in partial_records(partial):
+                deliveries.append((t.partials.name, await self.sink.send(t.partials.name, record, key)))
         every = self.partial_sums.allowed_lateness / 4  # well within an owner's idle time (the lateness)
         if (marks := self._marks_to_send(batches)) and (marks != self._beat[0] or now - self._beat[1] >= every):
             self._beat = (marks, now)

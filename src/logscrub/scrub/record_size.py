@@ -1,0 +1,46 @@
+"""Records for the workers' own topics (partials, vocabulary), each under Kafka's record size.
+
+A window owner merges partials bucket by bucket and takes a slot's events record by record, and a
+worker merges sightings pair by pair, so a record split over several merges to the same state as
+the whole. Unsplit, a busy hour's roll-up into its day (180 buckets of two HLL sketches each,
+1.25 MB) passed the producer's and the broker's 1 MB default, and the worker stopped on it at
+every restart; a batch of 5,000 new clients each showing values nobody else had could do the
+same with its sightings.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+
+MAX_RECORD_BYTES = 512 * 1024  # half of Kafka's default (producer max.request.size, broker message.max.bytes)
+_PARTIAL_LISTS = (("buckets",), ("events", "clients"))  # what a partial may be split along, lists in step
+
+
+def partial_records(p: dict[str, Any], limit: int = MAX_RECORD_BYTES) -> list[bytes]:
+    """``p`` (``wire`` form: buckets as lists) as one record, or over several, each with part of its
+    buckets or of its events, and all its other fields."""
+    along = next((f for f in _PARTIAL_LISTS if isinstance(p.get(f[0]), list)), ())
+    return _split(p, along, 1, limit)
+
+
+def sightings_records(s: dict[str, Any], limit: int = MAX_RECORD_BYTES) -> list[bytes]:
+    """A ``Vocabulary.take_sightings`` record as one record, or as several, each with part of its
+    value sightings or of its group joins (pairs kept whole)."""
+    whole = orjson.dumps(s)
+    if len(whole) <= limit:
+        return [whole]
+    rest = {k: v for k, v in s.items() if k not in ("s", "g")}
+    return _split({**rest, "s": s.get("s") or []}, ("s",), 2, limit) + _split({**rest, "g": s.get("g") or []}, ("g",), 2, limit)
+
+
+def _split(record: dict[str, Any], along: tuple[str, ...], unit: int, limit: int) -> list[bytes]:
+    """``record``, halved along the lists ``along`` (cut in step, at a multiple of ``unit``) until
+    each part is under ``limit`` or holds one unit."""
+    whole = orjson.dumps(record)
+    if len(whole) <= limit or not along or len(record[along[0]]) < 2 * unit:
+        return [whole]  # nothing to split: should the broker refuse it, the worker names the topic and stops
+    half = len(record[along[0]]) // (2 * unit) * unit
+    return (_split({**record, **{f: record[f][:half] for f in along}}, along, unit, limit)
+            + _split({**record, **{f: record[f][half:] for f in along}}, along, unit, limit))  # fmt: skip
