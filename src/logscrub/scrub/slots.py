@@ -35,7 +35,7 @@ from logscrub.scrub.scrubber import LEVELS, coarsened
 from logscrub.scrub.vocabulary import DAYS_KEPT
 
 EVENTS = "events"  # the ``span`` of a partial carrying events rather than aggregate buckets
-CHUNK = 1000  # events per partial record: well under Kafka's 1 MB default record size
+CHUNK = 1000  # events per partial record; record_size splits one still over its size (long fields)
 DAY = 86400
 # Events a (site, day) holds for its own slot (~1 KB each): past it, withheld. Per day, as MAX_PAIRS:
 # one bound for the whole owner made a day's own slot written again after a crash (by an owner
