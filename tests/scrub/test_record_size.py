@@ -34,8 +34,9 @@ def test_a_busy_hours_roll_up_into_its_day_goes_in_records_that_merge_to_the_who
     records = partial_records(rolled)
     assert len(records) > 2 and all(len(r) <= MAX_RECORD_BYTES for r in records)
     parts = [orjson.loads(r) for r in records]
-    assert all({k: v for k, v in p.items() if k != "buckets"} == {k: v for k, v in rolled.items() if k != "buckets"}
-               for p in parts)
+    fields = {k: v for k, v in rolled.items() if k != "buckets"}
+    assert all({k: v for k, v in p.items() if k != "buckets"} == {**fields, "upto": 0} for p in parts[:-1])
+    assert {k: v for k, v in parts[-1].items() if k != "buckets"} == fields
     assert sorted(tuple(b[:2]) for p in parts for b in p["buckets"]) == sorted(tuple(b[:2]) for b in rolled["buckets"])
     assert _day_of(records) == _day_of([whole])
 
@@ -72,3 +73,19 @@ def test_sightings_split_into_whole_pairs_and_merge_to_the_same_counts():
     (w,), (s,) = whole._days.values(), split._days.values()
     assert (s.published, s.counting, s.alone, s.shared) == (w.published, w.counting, w.alone, w.shared)
     assert len(w.published) == 20_000 and len(w.shared) == 10_000
+
+
+def test_a_rollup_in_parts_closes_its_window_with_the_last_part_not_the_first():
+    """A rollup's owner closes the window its partial's ``upto`` reaches when it merges it: the day's
+    last hour, in parts that each said so, closed the day with the first and made the rest late."""
+    buckets = {("path", f"/p{i}"): bucket_of(range(i * 2000, (i + 1) * 2000)) for i in range(100)}
+    last_hour = wire(Closed("s", 3600, 82800, buckets).rolled_into(86400))
+    assert last_hour["upto"] == 86400
+    parts = [orjson.loads(r) for r in partial_records(last_hour)]
+    day = TrafficAggregator(86400, 5, ("path",), 0, rollup=True)
+    for p in parts[:-1]:
+        day.merge_partial(p, 0.0)
+        assert day.close_due() == []
+    day.merge_partial(parts[-1], 0.0)
+    (closed,) = day.close_due()
+    assert len(closed.buckets) == len(buckets)

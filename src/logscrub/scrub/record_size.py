@@ -20,9 +20,17 @@ _PARTIAL_LISTS = (("buckets",), ("events", "clients"))  # what a partial may be 
 
 def partial_records(p: dict[str, Any], limit: int = MAX_RECORD_BYTES) -> list[bytes]:
     """``p`` (``wire`` form: buckets as lists) as one record, or over several, each with part of its
-    buckets or of its events, and all its other fields."""
+    buckets or of its events, and its other fields."""
+    whole = orjson.dumps(p)
+    if len(whole) <= limit:
+        return [whole]
     along = next((f for f in _PARTIAL_LISTS if isinstance(p.get(f[0]), list)), ())
-    return _split(p, along, 1, limit)
+    parts = _parts(p, along, 1, limit)
+    if "upto" in p:
+        # Only the last part says how far event time got: a rollup's owner closes the window its
+        # ``upto`` reaches as soon as it merges it, and the parts after would come late for it.
+        parts = [{**part, "upto": p["window"]} for part in parts[:-1]] + parts[-1:]
+    return [orjson.dumps(part) for part in parts]
 
 
 def sightings_records(s: dict[str, Any], limit: int = MAX_RECORD_BYTES) -> list[bytes]:
@@ -32,15 +40,15 @@ def sightings_records(s: dict[str, Any], limit: int = MAX_RECORD_BYTES) -> list[
     if len(whole) <= limit:
         return [whole]
     rest = {k: v for k, v in s.items() if k not in ("s", "g")}
-    return _split({**rest, "s": s.get("s") or []}, ("s",), 2, limit) + _split({**rest, "g": s.get("g") or []}, ("g",), 2, limit)
+    parts = _parts({**rest, "s": s.get("s") or []}, ("s",), 2, limit) + _parts({**rest, "g": s.get("g") or []}, ("g",), 2, limit)
+    return [orjson.dumps(part) for part in parts]
 
 
-def _split(record: dict[str, Any], along: tuple[str, ...], unit: int, limit: int) -> list[bytes]:
+def _parts(record: dict[str, Any], along: tuple[str, ...], unit: int, limit: int) -> list[dict[str, Any]]:
     """``record``, halved along the lists ``along`` (cut in step, at a multiple of ``unit``) until
     each part is under ``limit`` or holds one unit."""
-    whole = orjson.dumps(record)
-    if len(whole) <= limit or not along or len(record[along[0]]) < 2 * unit:
-        return [whole]  # nothing to split: should the broker refuse it, the worker names the topic and stops
+    if not along or len(record[along[0]]) < 2 * unit or len(orjson.dumps(record)) <= limit:
+        return [record]  # nothing to split: should the broker refuse it, the worker names the topic and stops
     half = len(record[along[0]]) // (2 * unit) * unit
-    return (_split({**record, **{f: record[f][:half] for f in along}}, along, unit, limit)
-            + _split({**record, **{f: record[f][half:] for f in along}}, along, unit, limit))  # fmt: skip
+    return (_parts({**record, **{f: record[f][:half] for f in along}}, along, unit, limit)
+            + _parts({**record, **{f: record[f][half:] for f in along}}, along, unit, limit))  # fmt: skip
