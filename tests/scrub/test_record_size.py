@@ -35,7 +35,7 @@ def test_a_busy_hours_roll_up_into_its_day_goes_in_records_that_merge_to_the_who
     assert len(records) > 2 and all(len(r) <= MAX_RECORD_BYTES for r in records)
     parts = [orjson.loads(r) for r in records]
     fields = {k: v for k, v in rolled.items() if k != "buckets"}
-    assert all({k: v for k, v in p.items() if k != "buckets"} == {**fields, "upto": 0} for p in parts[:-1])
+    assert all({k: v for k, v in p.items() if k != "buckets"} == {**fields, "upto": 0, "more": True} for p in parts[:-1])
     assert {k: v for k, v in parts[-1].items() if k != "buckets"} == fields
     assert sorted(tuple(b[:2]) for p in parts for b in p["buckets"]) == sorted(tuple(b[:2]) for b in rolled["buckets"])
     assert _day_of(records) == _day_of([whole])
@@ -89,3 +89,26 @@ def test_a_rollup_in_parts_closes_its_window_with_the_last_part_not_the_first():
     day.merge_partial(parts[-1], 0.0)
     (closed,) = day.close_due()
     assert len(closed.buckets) == len(buckets)
+
+
+def test_an_owner_whose_watermark_is_past_a_window_publishes_it_from_every_part_of_a_partial():
+    """Helper's review of 66dc60f: site a's day moved the partition's watermark past the day's end, so
+    site x's day closed on the first part of its last hour (15 of 31 records) and the rest was late."""
+    from logscrub.scrub.windows import WindowOwner
+
+    owner = WindowOwner([TrafficAggregator(60, 5, ("path",), 0), TrafficAggregator(3600, 5, ("path",), 0, rollup=True),
+                         TrafficAggregator(86400, 5, ("path",), 0, rollup=True)], 5.0)
+    a = {("total", ""): bucket_of(range(100)), ("path", "/a"): bucket_of(range(100))}
+    x = {("total", ""): bucket_of(range(5000)), **{("path", f"/x{i}"): bucket_of(range(i * 100, (i + 1) * 100))
+                                                  for i in range(50)}}
+    out = owner.merge(wire(Closed("a", 3600, 82800, a).rolled_into(86400)), "a", 0, 0.0, 1)
+    assert out.windows == [(2, "a", 0)]  # a's day is out: the watermark is past the day's end
+
+    parts = [orjson.loads(r) for r in partial_records(wire(Closed("x", 3600, 82800, x).rolled_into(86400)), 20_000)]
+    assert len(parts) > 2
+    records = []
+    for offset, p in enumerate(parts, start=2):
+        e = owner.merge(p, f"x{offset}", 0, 0.0, offset)
+        assert e.forward == [] and e.windows == ([(2, "x", 0)] if p is parts[-1] else [])
+        records += e.records
+    assert {r["value"] for r in records if r["dimension"] == "path"} == {f"/x{i}" for i in range(50)}

@@ -2,10 +2,15 @@
 
 A window owner merges partials bucket by bucket and takes a slot's events record by record, and a
 worker merges sightings pair by pair, so a record split over several merges to the same state as
-the whole. Unsplit, a busy hour's roll-up into its day (180 buckets of two HLL sketches each,
-1.25 MB) passed the producer's and the broker's 1 MB default, and the worker stopped on it at
-every restart; a batch of 5,000 new clients each showing values nobody else had could do the
-same with its sightings.
+the whole; the parts of a window's partial but the last say ``more``, and the owner closes no
+window on those (a window closed between two parts would publish part of one). Unsplit, a busy
+hour's roll-up into its day (180 buckets of two HLL sketches each, 1.25 MB) passed the producer's
+and the broker's 1 MB default, and the worker stopped on it at every restart; a batch of 5,000 new
+clients each showing values nobody else had could do the same with its sightings.
+
+A raw batch's sums for a minute are not split: a crash between two parts could leave the minute
+published with some of the batch's values and not its total, a difference resting on fewer than k
+clients (rollups publish distinct visitors only, which no such difference gives away).
 """
 
 from __future__ import annotations
@@ -26,10 +31,10 @@ def partial_records(p: dict[str, Any], limit: int = MAX_RECORD_BYTES) -> list[by
         return [whole]
     along = next((f for f in _PARTIAL_LISTS if isinstance(p.get(f[0]), list)), ())
     parts = _parts(p, along, 1, limit)
-    if "upto" in p:
-        # Only the last part says how far event time got: a rollup's owner closes the window its
-        # ``upto`` reaches as soon as it merges it, and the parts after would come late for it.
-        parts = [{**part, "upto": p["window"]} for part in parts[:-1]] + parts[-1:]
+    if "buckets" in p:
+        # A window's owner closes no window on a part that says ``more``, and only the last part
+        # says how far event time got (a rollup's ``upto``): the window waits for the whole.
+        parts = [{**part, "upto": p["window"], "more": True} for part in parts[:-1]] + parts[-1:]
     return [orjson.dumps(part) for part in parts]
 
 

@@ -127,7 +127,8 @@ class WindowOwner(Generic[Ack]):
         agg = self.levels[i]
         site, start = str(p["site"]), int(p["window"])
         key = (agg.span, site, start)
-        if i > 0:
+        more = p.get("more") is True  # a part of a partial split for its size, not its last (``record_size``)
+        if i > 0 and not more:
             self._arrived(key)
         cut = self._cut.get(key)
         past_cut = cut is not None and offset is not None and offset > cut[1]
@@ -140,6 +141,8 @@ class WindowOwner(Generic[Ack]):
             return Emission(forward=self._onward(i, [p], partition), acks=[ack])
         agg.merge_partial(p, now, partition)
         self._waiting[key].append((partition, ack))
+        if more:  # the window waits for the rest of the partial: closed now, it would publish part of it
+            return Emission()
         emission = self._emission(i, agg.close_due(self._kept(i) if i == 0 else self._kept_fed(i)))
         if i == 0:
             _extend(emission, self._release_due())
