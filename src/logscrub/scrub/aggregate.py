@@ -420,6 +420,16 @@ class TrafficAggregator:
         self._open.clear()
         return out
 
+    def wire_size(self) -> int:
+        """About how many bytes ``drain_partials`` would make now (an upper bound for most buckets):
+        a raw batch drains early past a size, so that each partial fits a record whole."""
+        size = 0
+        for buckets in self._open.values():
+            for (d, v), b in buckets.items():
+                held = len(b.clients) + (len(b.seen) if b.seen is not None else 0)
+                size += 72 + len(d) + len(v.encode()) + 21 * held + (5600 if b.sketch is not None else 0)
+        return size
+
     def take_late(self) -> list[dict[str, Any]]:
         """What ``add`` gave to windows already emitted, as partials of their windows: the owner
         passes them on to the rollups."""

@@ -10,7 +10,8 @@ clients each showing values nobody else had could do the same with its sightings
 
 A raw batch's sums for a minute are not split: a crash between two parts could leave the minute
 published with some of the batch's values and not its total, a difference resting on fewer than k
-clients (rollups publish distinct visitors only, which no such difference gives away).
+clients (rollups publish distinct visitors only, which no such difference gives away). The raw loop
+takes them early instead, whole, once they pass half a record (``TrafficAggregator.wire_size``).
 """
 
 from __future__ import annotations

@@ -447,6 +447,8 @@ class WindowOwner(Generic[Ack]):
 
     def _sent(self, forward: list[dict[str, Any]], partition: int) -> None:
         for p in forward:
+            if p.get("more") is True:  # a late part passed on: counted, as it arrives, with its last part
+                continue
             key = (int(p["span"]), str(p["site"]), int(p["window"]))
             self._in_flight[key] += 1
             self._flight_partition[key] = partition
