@@ -121,7 +121,10 @@ def test_the_size_a_raw_batch_drains_at_is_not_below_what_its_sums_serialize_to(
 
     cases = {
         "scanner": [AggUpdate("s", 0, i, i, 100, "4xx", (("path", f"/{i:05d}" + "a" * 114),)) for i in range(5000)],
+        "quotes": [AggUpdate("s", 0, i, i, 100, "4xx", (("path", f'/{i:05d}' + '"\\' * 80),)) for i in range(2000)],
         "sketches": [AggUpdate("s", 0, i, i % 300, 100, "2xx", (("path", f"/p{i % 10}"),)) for i in range(5000)],
+        "one-line windows of a long site": [AggUpdate("s" * 253, 60 * i, i, i, 100, "2xx", (("path", "/"),))
+                                             for i in range(250)],
     }
     for name, updates in cases.items():
         sums = TrafficAggregator(60, 5, ("path",), 0)

@@ -23,6 +23,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import datasketches
+import orjson
 
 SCHEMA = "logscrub.traffic/2"
 OTHER = "(other)"
@@ -421,13 +422,15 @@ class TrafficAggregator:
         return out
 
     def wire_size(self) -> int:
-        """About how many bytes ``drain_partials`` would make now (an upper bound for most buckets):
-        a raw batch drains early past a size, so that each partial fits a record whole."""
+        """At least the bytes ``drain_partials`` would make now, within a few tens of percent: a raw
+        batch takes its sums early past a size, so that each partial fits a record whole."""
         size = 0
-        for buckets in self._open.values():
+        for (site, _), buckets in self._open.items():
+            size += 96 + len(orjson.dumps(site))
             for (d, v), b in buckets.items():
                 held = len(b.clients) + (len(b.seen) if b.seen is not None else 0)
-                size += 72 + len(d) + len(v.encode()) + 21 * held + (5600 if b.sketch is not None else 0)
+                sketch = 0 if b.sketch is None else b.sketch.get_compact_serialization_bytes() * 4 // 3 + 4
+                size += 72 + len(d) + len(orjson.dumps(v)) + 21 * held + sketch
         return size
 
     def take_late(self) -> list[dict[str, Any]]:
