@@ -927,3 +927,25 @@ def test_marks_read_back_do_not_make_windows_never_emitted_count_as_emitted(monk
     for p in worker.drain_partials():
         owner.merge(p, "a", 1, 0.0, 0)
     assert by_dim(owner.idle(1e9, 1e9).records, "total")[""]["requests"] == 6 and owner.base.late == 0
+
+
+def test_bytes_stop_at_the_64_bit_limit_that_json_writers_take():
+    """Two hostile lines of 19-digit byte counts in one minute passed 2**64: orjson refused the
+    record, scrub stopped with a stack trace and the worker at every restart (review of 18cab05)."""
+    from logscrub.scrub.aggregate import MAX_BYTES
+
+    huge = 9_999_999_999_999_999_999  # the most a line's byte count may have: 19 digits
+    a = agg(k=2)
+    for c in range(3):
+        a.add(upd(0, c, nbytes=huge))
+    total = by_dim(published(a), "total")[""]
+    assert total["bytes"] == MAX_BYTES == 2**63 - 1
+    orjson.dumps(total)
+
+    sums = agg(k=2)
+    sums.add_sums([("s", 0, 3, [("total", "", 3, 3 * huge, [3, 0, 0, 0, 0, 0], [0, 1, 2], [0, 1, 2])])])
+    (p,) = sums.drain_partials()
+    merged = agg(k=2)
+    for _ in range(2):
+        merged.merge_partial(orjson.loads(orjson.dumps(p)), 0.0)
+    assert by_dim(published(merged), "total")[""]["bytes"] == MAX_BYTES

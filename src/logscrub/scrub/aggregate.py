@@ -31,6 +31,9 @@ TOTAL = "total"
 STATUS_CLASSES = ("1xx", "2xx", "3xx", "4xx", "5xx", "other")
 LG_K = 12  # ~1.6% relative error
 SMALL = 64  # distinct visitors a bucket holds as an exact set before it takes a sketch
+# A bucket's bytes stop here: JSON readers and orjson take 64-bit integers, and two hostile lines of
+# 19 digits each passed them, which stopped scrub with a stack trace and the worker at every restart.
+MAX_BYTES = 2**63 - 1
 _HLL_8 = datasketches.tgt_hll_type.HLL_8
 _STATUS_INDEX = {c: i for i, c in enumerate(STATUS_CLASSES)}
 _TOTAL_KEY = (TOTAL, "")
@@ -145,7 +148,7 @@ class Bucket:
             if len(fresh) < k:
                 fresh.update(other.fresh_clients())
             self.requests += other.requests
-            self.bytes += other.bytes
+            self.bytes = min(self.bytes + other.bytes, MAX_BYTES)
             self.status = [a + b for a, b in zip(self.status, other.status, strict=True)]
             if len(self.clients) < k:
                 self.clients.update(other.clients)
@@ -350,7 +353,7 @@ class TrafficAggregator:
             if b is None:
                 b = buckets[dim] = Bucket()
             b.requests += 1
-            b.bytes += nbytes
+            b.bytes = min(b.bytes + nbytes, MAX_BYTES)
             b.status[si] += 1
             seen = b.seen
             if seen is None:
@@ -387,7 +390,7 @@ class TrafficAggregator:
                 if b is None:
                     b = buckets[key] = Bucket()
                 b.requests += requests
-                b.bytes += nbytes
+                b.bytes = min(b.bytes + nbytes, MAX_BYTES)
                 b.status = [a + n for a, n in zip(b.status, status, strict=True)]
                 seen = b.seen
                 if seen is not None and len(seen) + len(visitors) <= small:
