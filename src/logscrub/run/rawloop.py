@@ -25,7 +25,7 @@ from logscrub.ops.metrics import Health, WorkerMetrics
 from logscrub.parsing.shipped import unwrap
 from logscrub.scrub.aggregate import TrafficAggregator, heartbeat
 from logscrub.scrub.build import Core
-from logscrub.scrub.record_size import MAX_RECORD_BYTES, partial_records, sightings_records
+from logscrub.scrub.record_size import partial_records, sightings_records
 from logscrub.scrub.routing import Routed
 from logscrub.scrub.windows import owner_key
 
@@ -33,7 +33,6 @@ log = logging.getLogger("logscrub.worker")
 
 BATCH = 5000
 BATCH_WITHIN_MS = 250  # latency bound for a quiet stream
-SLICE = 250  # lines scrubbed between looks at the size of the batch's sums (~1.1 KB a line at most)
 
 
 def raw_group(app_id: str) -> str:
@@ -111,7 +110,6 @@ class RawLoop:
         cpu = time.thread_time()
         claiming = 0.0  # CPU spent claiming keys, inside the loop
         max_line = core.max_line
-        drained: list[dict[str, Any]] = []  # sums taken early, when they grew large
         for tp, records in batches.items():
             routed.latest = -1
             lines = [unwrap(r.value, max_line) for r in records]
@@ -119,11 +117,8 @@ class RawLoop:
             sources = [prefix + str(r.offset) for r in records]
             done = 0
             while done < len(lines):
-                end = min(done + SLICE, len(lines))
-                run = core.run(lines[done:end], now, sources[done:end], routed)
+                run = core.run(lines[done:] if done else lines, now, sources[done:] if done else sources, routed)
                 done += run.lines
-                if self.partial_sums.wire_size() > MAX_RECORD_BYTES // 2:
-                    drained += self.partial_sums.drain_partials()  # each whole: a record's size at most
                 if run.need is not None:
                     claim_started = time.thread_time()
                     # A line can need two keys, one of each ring: the core stops again for the second.
@@ -153,15 +148,14 @@ class RawLoop:
         # partition. Then the marks, to every partition, after all of the batch's records there:
         # read first on one partition (or on one key of several sharing it), they made the rest of
         # the batch late on the others (red-team rounds 12 and 16: 10 of 20 (rare) events).
-        sums = drained + self.partial_sums.drain_partials()
+        sums = self.partial_sums.drain_partials()
         partials = held + sums
         for partial in held:  # a slot takes events record by record: a large chunk may go in parts
             key = owner_key(partial)
             for record in partial_records(partial):
                 deliveries.append((t.partials.name, await self.sink.send(t.partials.name, record, key)))
-        # A minute's sums go whole, each of the lines it covers: split by its buckets, a crash between
-        # the parts could have the minute published with some of the batch's values and not its
-        # total, a difference under k. Taken early when they grow large, each stays under a record.
+        # A minute's sums go whole: split by its buckets, a crash between the parts could have the
+        # minute published with some of the batch's values and not its total, a difference under k.
         for partial in sums:
             deliveries.append((t.partials.name, await self.sink.send(t.partials.name, orjson.dumps(partial), owner_key(partial))))
         every = self.partial_sums.allowed_lateness / 4  # well within an owner's idle time (the lateness)

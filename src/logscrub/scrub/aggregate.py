@@ -23,7 +23,6 @@ from datetime import UTC, datetime
 from typing import Any
 
 import datasketches
-import orjson
 
 SCHEMA = "logscrub.traffic/2"
 OTHER = "(other)"
@@ -423,18 +422,6 @@ class TrafficAggregator:
                 last["marks"] = marks
         self._open.clear()
         return out
-
-    def wire_size(self) -> int:
-        """At least the bytes ``drain_partials`` would make now, within a few tens of percent: a raw
-        batch takes its sums early past a size, so that each partial fits a record whole."""
-        size = 0
-        for (site, _), buckets in self._open.items():
-            size += 96 + len(orjson.dumps(site))
-            for (d, v), b in buckets.items():
-                held = len(b.clients) + (len(b.seen) if b.seen is not None else 0)
-                sketch = 0 if b.sketch is None else b.sketch.get_compact_serialization_bytes() * 4 // 3 + 4
-                size += 72 + len(d) + len(orjson.dumps(v)) + 21 * held + sketch
-        return size
 
     def take_late(self) -> list[dict[str, Any]]:
         """What ``add`` gave to windows already emitted, as partials of their windows: the owner

@@ -10,8 +10,9 @@ clients each showing values nobody else had could do the same with its sightings
 
 A raw batch's sums for a minute are not split: a crash between two parts could leave the minute
 published with some of the batch's values and not its total, a difference resting on fewer than k
-clients (rollups publish distinct visitors only, which no such difference gives away). The raw loop
-takes them early instead, whole, once they pass half a record (``TrafficAggregator.wire_size``).
+clients (rollups publish distinct visitors only, which no such difference gives away). A scanner's
+5,000 distinct long paths in one minute still make one over 1 MB (an open gap: taking a batch's sums
+early, whole, made windows close on their first part before an owner's first heartbeat).
 """
 
 from __future__ import annotations
